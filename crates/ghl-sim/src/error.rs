@@ -15,7 +15,10 @@ pub struct SimError {
 }
 
 fn reason(status: u16) -> &'static str {
-    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error")
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
 }
 
 impl SimError {
@@ -30,7 +33,10 @@ impl SimError {
     /// 400 `BadRequestDTO` (`{statusCode, message}`); GHL's v2 spec declares 400, not 404,
     /// for an unknown id, so "not found" answers use it too.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: 400, body: json!({"statusCode": 400, "message": message.into()}) }
+        Self {
+            status: 400,
+            body: json!({"statusCode": 400, "message": message.into()}),
+        }
     }
 
     /// 401 `UnauthorizedDTO`.

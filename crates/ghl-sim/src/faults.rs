@@ -161,7 +161,11 @@ impl Faults {
         self.rules = config
             .rules
             .into_iter()
-            .map(|rule| ActiveRule { rule, set_at: now, used: 0 })
+            .map(|rule| ActiveRule {
+                rule,
+                set_at: now,
+                used: 0,
+            })
             .collect();
     }
 
@@ -189,12 +193,21 @@ impl Faults {
     /// Decides what happens to a request.
     pub fn judge(&mut self, method: &str, path: &str) -> Verdict {
         let now = Instant::now();
-        let mut verdict = Verdict { hold: self.hang, ..Verdict::default() };
+        let mut verdict = Verdict {
+            hold: self.hang,
+            ..Verdict::default()
+        };
         let mut rng = rand::rng();
         for active in &mut self.rules {
             let rule = &active.rule;
-            if rule.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(method))
-                || rule.path_prefix.as_deref().is_some_and(|p| !path.starts_with(p))
+            if rule
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+                || rule
+                    .path_prefix
+                    .as_deref()
+                    .is_some_and(|p| !path.starts_with(p))
                 || rule.count.is_some_and(|c| active.used >= c)
             {
                 continue;
@@ -204,7 +217,10 @@ impl Faults {
             if elapsed < start || rule.duration_ms.is_some_and(|d| elapsed >= start + d) {
                 continue;
             }
-            if rule.probability.is_some_and(|p| !rng.random_bool(p.clamp(0.0, 1.0))) {
+            if rule
+                .probability
+                .is_some_and(|p| !rng.random_bool(p.clamp(0.0, 1.0)))
+            {
                 continue;
             }
             let applied = match rule.action {
@@ -245,17 +261,28 @@ mod tests {
             rules: vec![
                 FaultRule::always(FaultAction::Status { status: 503 })
                     .for_duration(Duration::from_secs(5)),
-                FaultRule::always(FaultAction::ApplyThenTimeout).times(1).on("POST", "/contacts"),
+                FaultRule::always(FaultAction::ApplyThenTimeout)
+                    .times(1)
+                    .on("POST", "/contacts"),
             ],
             hang_ms: Some(100),
         });
         let v = f.judge("POST", "/contacts/");
         assert_eq!(v.status, Some(503));
         assert!(v.apply_then_timeout);
-        assert!(!f.judge("POST", "/contacts/").apply_then_timeout, "count of one is spent");
+        assert!(
+            !f.judge("POST", "/contacts/").apply_then_timeout,
+            "count of one is spent"
+        );
         assert_eq!(f.judge("GET", "/contacts/x").status, Some(503));
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert_eq!(f.judge("GET", "/contacts/x"), Verdict { hold: Duration::from_millis(100), ..Verdict::default() });
+        assert_eq!(
+            f.judge("GET", "/contacts/x"),
+            Verdict {
+                hold: Duration::from_millis(100),
+                ..Verdict::default()
+            }
+        );
     }
 
     #[test]

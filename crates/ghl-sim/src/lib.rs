@@ -106,7 +106,12 @@ fn contact_model() -> String {
 impl FieldSpec {
     /// A contact field.
     pub fn contact(name: &str, key: &str, data_type: &str) -> Self {
-        Self { name: name.into(), key: key.into(), data_type: data_type.into(), model: contact_model() }
+        Self {
+            name: name.into(),
+            key: key.into(),
+            data_type: data_type.into(),
+            model: contact_model(),
+        }
     }
 }
 
@@ -152,7 +157,8 @@ impl LocationSpec {
 
     /// Adds a contact custom field.
     pub fn field(mut self, name: &str, key: &str, data_type: &str) -> Self {
-        self.custom_fields.push(FieldSpec::contact(name, key, data_type));
+        self.custom_fields
+            .push(FieldSpec::contact(name, key, data_type));
         self
     }
 
@@ -201,7 +207,10 @@ pub struct SeededLocation {
 impl SeededLocation {
     /// The id of a custom field by key.
     pub fn field_id(&self, key: &str) -> Option<&str> {
-        self.custom_fields.iter().find(|f| f.key == key).map(|f| f.id.as_str())
+        self.custom_fields
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.id.as_str())
     }
 }
 
@@ -213,8 +222,15 @@ impl World {
         let custom_fields = spec
             .custom_fields
             .iter()
-            .filter_map(|f| self.add_custom_field(&id, &f.name, &f.key, &f.data_type, &f.model).ok())
-            .map(|r| FieldInfo { id: r.id.clone(), key: r.short_key().to_owned(), name: r.name })
+            .filter_map(|f| {
+                self.add_custom_field(&id, &f.name, &f.key, &f.data_type, &f.model)
+                    .ok()
+            })
+            .map(|r| FieldInfo {
+                id: r.id.clone(),
+                key: r.short_key().to_owned(),
+                name: r.name,
+            })
             .collect();
         let pipelines = spec
             .pipelines
@@ -224,7 +240,13 @@ impl World {
                 self.add_pipeline(&id, &p.name, &stages).ok()
             })
             .collect();
-        SeededLocation { id, name: spec.name.clone(), token, custom_fields, pipelines }
+        SeededLocation {
+            id,
+            name: spec.name.clone(),
+            token,
+            custom_fields,
+            pipelines,
+        }
     }
 }
 
@@ -311,7 +333,11 @@ impl SimBuilder {
                 tracing::error!(error = %e, "simulator stopped");
             }
         });
-        Ok(SimHandle { shared, addr, stop: Mutex::new(Some(stop_tx)) })
+        Ok(SimHandle {
+            shared,
+            addr,
+            stop: Mutex::new(Some(stop_tx)),
+        })
     }
 }
 
@@ -324,7 +350,9 @@ pub struct SimHandle {
 
 impl std::fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimHandle").field("addr", &self.addr).finish()
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -386,17 +414,29 @@ impl SimHandle {
 
     /// Contacts of a location as `GET /contacts/{id}` would render them, in creation order.
     pub fn contacts(&self, location_id: &str) -> Vec<Value> {
-        self.with_world(|w| w.location(location_id).map(|l| l.render_contacts()).unwrap_or_default())
+        self.with_world(|w| {
+            w.location(location_id)
+                .map(|l| l.render_contacts())
+                .unwrap_or_default()
+        })
     }
 
     /// Opportunities of a location.
     pub fn opportunities(&self, location_id: &str) -> Vec<Value> {
-        self.with_world(|w| w.location(location_id).map(|l| l.render_opportunities()).unwrap_or_default())
+        self.with_world(|w| {
+            w.location(location_id)
+                .map(|l| l.render_opportunities())
+                .unwrap_or_default()
+        })
     }
 
     /// Records a call with a transcript and sends its webhook; returns the conversation
     /// and message ids.
-    pub fn add_call(&self, location_id: &str, call: &CallSpec) -> Result<(String, String), error::SimError> {
+    pub fn add_call(
+        &self,
+        location_id: &str,
+        call: &CallSpec,
+    ) -> Result<(String, String), error::SimError> {
         let mut changes = world::Changes::default();
         let ids = self.with_world(|w| w.add_call(location_id, call, &mut changes))?;
         self.shared.send_events(changes.events);
@@ -445,7 +485,10 @@ impl SimHandle {
 
     /// The signing keys' public halves: (Ed25519, RSA) SPKI PEM.
     pub fn webhook_public_keys(&self) -> (String, String) {
-        (self.shared.keys.ed25519_public_pem(), self.shared.keys.rsa_public_pem())
+        (
+            self.shared.keys.ed25519_public_pem(),
+            self.shared.keys.rsa_public_pem(),
+        )
     }
 
     /// Waits until no webhook delivery is in flight (or the timeout passes); returns true

@@ -34,13 +34,19 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow_free::Result {
-    tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    ).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let args = Args::parse();
     let sim = Simulator::builder()
         .listen(args.listen)
-        .limits(Limits { max: args.rate_max, interval_ms: args.rate_interval_ms, daily: args.rate_daily })
+        .limits(Limits {
+            max: args.rate_max,
+            interval_ms: args.rate_interval_ms,
+            daily: args.rate_daily,
+        })
         .webhooks(WebhookSettings {
             urls: args.webhook_urls,
             retry_interval_ms: args.webhook_retry_ms,
@@ -55,10 +61,16 @@ async fn main() -> anyhow_free::Result {
             let seeded = sim.with_world(seed::demo);
             out.push_str(&format!(
                 "agency {}  token {}\noauth app client_id={} client_secret={}\n",
-                seeded.company_id, seeded.company_token, seeded.oauth_client_id, seeded.oauth_client_secret
+                seeded.company_id,
+                seeded.company_token,
+                seeded.oauth_client_id,
+                seeded.oauth_client_secret
             ));
             for l in &seeded.locations {
-                out.push_str(&format!("location {:<14} id {}  token {}\n", l.name, l.id, l.token));
+                out.push_str(&format!(
+                    "location {:<14} id {}  token {}\n",
+                    l.name, l.id, l.token
+                ));
             }
         }
         "none" => {}

@@ -26,7 +26,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max: 100, interval_ms: 10_000, daily: 200_000 }
+        Self {
+            max: 100,
+            interval_ms: 10_000,
+            daily: 200_000,
+        }
     }
 }
 
@@ -52,8 +56,14 @@ impl Decision {
             }
         };
         set("x-ratelimit-limit-daily", self.limits.daily.to_string());
-        set("x-ratelimit-daily-remaining", self.daily_remaining.to_string());
-        set("x-ratelimit-interval-milliseconds", self.limits.interval_ms.to_string());
+        set(
+            "x-ratelimit-daily-remaining",
+            self.daily_remaining.to_string(),
+        );
+        set(
+            "x-ratelimit-interval-milliseconds",
+            self.limits.interval_ms.to_string(),
+        );
         set("x-ratelimit-max", self.limits.max.to_string());
         set("x-ratelimit-remaining", self.remaining.to_string());
     }
@@ -76,7 +86,10 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter with these limits.
     pub fn new(limits: Limits) -> Self {
-        Self { limits, windows: HashMap::new() }
+        Self {
+            limits,
+            windows: HashMap::new(),
+        }
     }
 
     /// The limits in force.
@@ -103,17 +116,24 @@ impl RateLimiter {
         let now = Instant::now();
         let today = OffsetDateTime::now_utc().date();
         let limits = self.limits;
-        let window = self.windows.entry(key.to_owned()).or_insert_with(|| Window {
-            recent: VecDeque::new(),
-            day: today,
-            day_count: 0,
-        });
+        let window = self
+            .windows
+            .entry(key.to_owned())
+            .or_insert_with(|| Window {
+                recent: VecDeque::new(),
+                day: today,
+                day_count: 0,
+            });
         if window.day != today {
             window.day = today;
             window.day_count = 0;
         }
         let interval = Duration::from_millis(limits.interval_ms);
-        while window.recent.front().is_some_and(|t| now.duration_since(*t) >= interval) {
+        while window
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= interval)
+        {
             window.recent.pop_front();
         }
         let allowed =
@@ -153,7 +173,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_daily_budget_is_enforced() {
-        let mut rl = RateLimiter::new(Limits { max: 100, interval_ms: 10_000, daily: 3 });
+        let mut rl = RateLimiter::new(Limits {
+            max: 100,
+            interval_ms: 10_000,
+            daily: 3,
+        });
         for _ in 0..3 {
             assert!(rl.check("k").allowed);
         }

@@ -26,7 +26,9 @@ pub struct Seeded {
 }
 
 fn fields(list: &[(&str, &str, &str)]) -> Vec<FieldSpec> {
-    list.iter().map(|(name, key, t)| FieldSpec::contact(name, key, t)).collect()
+    list.iter()
+        .map(|(name, key, t)| FieldSpec::contact(name, key, t))
+        .collect()
 }
 
 /// Custom fields of the marketplace location (seed 000's lists).
@@ -85,9 +87,16 @@ pub fn demo(world: &mut World) -> Seeded {
             custom_fields: marketplace_fields(),
             pipelines: vec![PipelineSpec {
                 name: "Proyectos".into(),
-                stages: ["Publicado", "Expertos invitados", "Propuesta recibida", "Asignado", "En ejecución", "Completado"]
-                    .map(str::to_owned)
-                    .to_vec(),
+                stages: [
+                    "Publicado",
+                    "Expertos invitados",
+                    "Propuesta recibida",
+                    "Asignado",
+                    "En ejecución",
+                    "Completado",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
             }],
             company_id: Some(company_id.clone()),
         },
@@ -97,13 +106,18 @@ pub fn demo(world: &mut World) -> Seeded {
             custom_fields: lead_scoring_fields(),
             pipelines: vec![PipelineSpec {
                 name: "Real Estate Sales".into(),
-                stages: ["Lead", "Tour Scheduled", "Offer", "Closed"].map(str::to_owned).to_vec(),
+                stages: ["Lead", "Tour Scheduled", "Offer", "Closed"]
+                    .map(str::to_owned)
+                    .to_vec(),
             }],
             company_id: Some(company_id.clone()),
         },
         LocationSpec {
             name: "Agency Client".into(),
-            settings: LocationSettings { allow_duplicate_contact: true, ..LocationSettings::default() },
+            settings: LocationSettings {
+                allow_duplicate_contact: true,
+                ..LocationSettings::default()
+            },
             custom_fields: lead_scoring_fields(),
             pipelines: vec![PipelineSpec {
                 name: "Sales".into(),
@@ -113,5 +127,11 @@ pub fn demo(world: &mut World) -> Seeded {
         },
     ];
     let locations = specs.iter().map(|s| world.create_location(s)).collect();
-    Seeded { company_id, company_token, oauth_client_id, oauth_client_secret, locations }
+    Seeded {
+        company_id,
+        company_token,
+        oauth_client_id,
+        oauth_client_secret,
+        locations,
+    }
 }

@@ -7,12 +7,19 @@ use time::format_description::well_known::iso8601::{self, EncodedConfig, Iso8601
 
 /// A 20-character alphanumeric id, the shape GHL uses for contacts, locations and pipelines.
 pub fn new_id() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 /// A 20-character id from a given generator (deterministic seeds).
 pub fn new_id_from(rng: &mut impl Rng) -> String {
-    rng.sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+    rng.sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 /// A random UUID, the shape GHL uses for pipeline stages and webhook ids.
@@ -21,12 +28,15 @@ pub fn new_uuid() -> String {
 }
 
 const ISO_MILLIS: EncodedConfig = iso8601::Config::DEFAULT
-    .set_time_precision(iso8601::TimePrecision::Second { decimal_digits: std::num::NonZeroU8::new(3) })
+    .set_time_precision(iso8601::TimePrecision::Second {
+        decimal_digits: std::num::NonZeroU8::new(3),
+    })
     .encode();
 
 /// `2021-07-02T05:18:26.704Z`, the format of GHL's timestamps.
 pub fn iso(t: OffsetDateTime) -> String {
-    t.format(&Iso8601::<ISO_MILLIS>).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&Iso8601::<ISO_MILLIS>)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 /// The current time in GHL's format.
@@ -73,9 +83,18 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_e164() {
-        assert_eq!(normalize_phone("+1 888-888-8888").as_deref(), Some("+18888888888"));
-        assert_eq!(normalize_phone("(888) 888-8888").as_deref(), Some("+18888888888"));
-        assert_eq!(normalize_phone("+34 612 345 678").as_deref(), Some("+34612345678"));
+        assert_eq!(
+            normalize_phone("+1 888-888-8888").as_deref(),
+            Some("+18888888888")
+        );
+        assert_eq!(
+            normalize_phone("(888) 888-8888").as_deref(),
+            Some("+18888888888")
+        );
+        assert_eq!(
+            normalize_phone("+34 612 345 678").as_deref(),
+            Some("+34612345678")
+        );
         assert_eq!(normalize_phone("12"), None);
     }
 

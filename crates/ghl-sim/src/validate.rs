@@ -44,13 +44,28 @@ pub struct Field {
 }
 
 const fn f(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: false, nullable: false }
+    Field {
+        name,
+        kind,
+        required: false,
+        nullable: false,
+    }
 }
 const fn req(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: true, nullable: false }
+    Field {
+        name,
+        kind,
+        required: true,
+        nullable: false,
+    }
 }
 const fn null(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: false, nullable: true }
+    Field {
+        name,
+        kind,
+        required: false,
+        nullable: true,
+    }
 }
 
 /// A request body schema.
@@ -153,7 +168,10 @@ pub const UPDATE_CONTACT: Dto = Dto {
 };
 
 /// `TagsDTO`.
-pub const TAGS: Dto = Dto { schema: "TagsDTO", fields: &[req("tags", Kind::StrArray)] };
+pub const TAGS: Dto = Dto {
+    schema: "TagsDTO",
+    fields: &[req("tags", Kind::StrArray)],
+};
 
 /// `NotesDTO`.
 pub const NOTES: Dto = Dto {
@@ -222,7 +240,10 @@ pub const CREATE_CUSTOM_FIELD: Dto = Dto {
 
 /// Properties GHL accepts beyond its request schemas, per schema.
 pub const UNDOCUMENTED_EXTRAS: &[(&str, &[&str])] = &[
-    ("CreateCustomFieldsDTO", &["parentId", "fieldKey", "description", "showInForms"]),
+    (
+        "CreateCustomFieldsDTO",
+        &["parentId", "fieldKey", "description", "showInForms"],
+    ),
     // The 2025-08 spec of the opportunity upsert required `contactId`; the current one
     // dropped it without replacement, so it is still accepted.
     ("UpsertOpportunityDto", &["contactId"]),
@@ -261,7 +282,10 @@ pub const UPDATE_OPPORTUNITY: Dto = Dto {
 /// `UpdateStatusDto`.
 pub const UPDATE_OPPORTUNITY_STATUS: Dto = Dto {
     schema: "UpdateStatusDto",
-    fields: &[req("status", Kind::Enum(OPPORTUNITY_STATUS)), f("lostReasonId", Kind::Str)],
+    fields: &[
+        req("status", Kind::Enum(OPPORTUNITY_STATUS)),
+        f("lostReasonId", Kind::Str),
+    ],
 };
 
 /// `UpsertOpportunityDto` (current spec) plus `contactId`.
@@ -272,8 +296,18 @@ pub const UPSERT_OPPORTUNITY: Dto = Dto {
         req("pipelineId", Kind::Str),
         req("locationId", Kind::Str),
         f("contactId", Kind::Str),
-        Field { name: "followers", kind: Kind::StrArray, required: true, nullable: false },
-        Field { name: "isRemoveAllFollowers", kind: Kind::Bool, required: true, nullable: false },
+        Field {
+            name: "followers",
+            kind: Kind::StrArray,
+            required: true,
+            nullable: false,
+        },
+        Field {
+            name: "isRemoveAllFollowers",
+            kind: Kind::Bool,
+            required: true,
+            nullable: false,
+        },
         req("followersActionType", Kind::Enum(&["add", "remove"])),
         f("name", Kind::Str),
         f("status", Kind::Enum(OPPORTUNITY_STATUS)),
@@ -316,7 +350,11 @@ pub fn validate(dto: &Dto, body: &Value) -> Result<(), Vec<String>> {
             }
         }
     }
-    if messages.is_empty() { Ok(()) } else { Err(messages) }
+    if messages.is_empty() {
+        Ok(())
+    } else {
+        Err(messages)
+    }
 }
 
 fn is_empty(value: &Value) -> bool {
@@ -329,7 +367,9 @@ fn fits(kind: Kind, value: &Value) -> bool {
         Kind::Email => value.as_str().is_some_and(looks_like_email),
         Kind::Bool => value.is_boolean(),
         Kind::Num => value.is_number(),
-        Kind::StrArray => value.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+        Kind::StrArray => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_string)),
         Kind::Array => value.is_array(),
         Kind::Object => value.is_object(),
         Kind::Enum(options) => value.as_str().is_some_and(|s| options.contains(&s)),
@@ -348,7 +388,10 @@ fn type_message(field: &Field) -> Option<String> {
         Kind::Array => format!("{name} must be an array"),
         Kind::Object => format!("{name} must be an object"),
         Kind::Enum(options) => {
-            format!("{name} must be one of the following values: {}", options.join(", "))
+            format!(
+                "{name} must be one of the following values: {}",
+                options.join(", ")
+            )
         }
         Kind::Any => return None,
     })
@@ -356,7 +399,9 @@ fn type_message(field: &Field) -> Option<String> {
 
 /// The shape class-validator's `IsEmail` accepts, closely enough for a simulator.
 pub fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -399,8 +444,11 @@ mod tests {
 
     #[test]
     fn update_contact_rejects_location_and_company() {
-        let err =
-            validate(&UPDATE_CONTACT, &json!({"locationId": "l", "companyName": "x"})).unwrap_err();
+        let err = validate(
+            &UPDATE_CONTACT,
+            &json!({"locationId": "l", "companyName": "x"}),
+        )
+        .unwrap_err();
         assert_eq!(err.len(), 2);
     }
 }

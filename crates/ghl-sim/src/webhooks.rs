@@ -54,13 +54,18 @@ impl SigningKeys {
 
     /// The Ed25519 public key as SPKI PEM, for the receiver's configuration.
     pub fn ed25519_public_pem(&self) -> String {
-        let der = self.ed25519.public_key().as_der().expect("Ed25519 SPKI encoding");
+        let der = self
+            .ed25519
+            .public_key()
+            .as_der()
+            .expect("Ed25519 SPKI encoding");
         pem("PUBLIC KEY", der.as_ref())
     }
 
     /// The RSA public key as SPKI PEM.
     pub fn rsa_public_pem(&self) -> String {
-        let der = AsDer::<PublicKeyX509Der>::as_der(self.rsa.public_key()).expect("RSA SPKI encoding");
+        let der =
+            AsDer::<PublicKeyX509Der>::as_der(self.rsa.public_key()).expect("RSA SPKI encoding");
         pem("PUBLIC KEY", der.as_ref())
     }
 
@@ -194,7 +199,10 @@ pub(crate) fn spawn_emitter(
             payload.insert("webhookId".into(), Value::String(new_uuid()));
             payload.insert("timestamp".into(), Value::String(now_iso()));
             payload.insert("appId".into(), Value::String(settings.app_id.clone()));
-            payload.insert("versionId".into(), Value::String(settings.version_id.clone()));
+            payload.insert(
+                "versionId".into(),
+                Value::String(settings.version_id.clone()),
+            );
             let payload = Value::Object(payload);
             let body = serde_json::to_vec(&payload).expect("JSON payload");
             let ed = settings.sign_ed25519.then(|| keys.sign_ed25519(&body));
@@ -270,7 +278,11 @@ async fn deliver(
         {
             let mut st = state.lock().expect("webhook state");
             if let Some(d) = st.deliveries.get_mut(index) {
-                d.attempts.push(Attempt { at_ms: now_ms(), status, error });
+                d.attempts.push(Attempt {
+                    at_ms: now_ms(),
+                    status,
+                    error,
+                });
                 d.delivered = status.is_some_and(|s| (200..300).contains(&s));
                 d.finished = !retry;
             }

@@ -61,7 +61,10 @@ impl<T> Response<T> {
 
     /// Transforms the body, keeping the reply.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
-        Response { data: f(self.data), reply: self.reply }
+        Response {
+            data: f(self.data),
+            reply: self.reply,
+        }
     }
 }
 
@@ -123,7 +126,10 @@ impl ClientBuilder {
             .user_agent(self.user_agent)
             .build()
             .map_err(Error::Transport)?;
-        Ok(Client { inner: Arc::new(Inner { http, base_url }), token: None })
+        Ok(Client {
+            inner: Arc::new(Inner { http, base_url }),
+            token: None,
+        })
     }
 }
 
@@ -165,7 +171,10 @@ impl Client {
     /// A clone that sends `Authorization: Bearer <token>`: a Private Integration token or an
     /// OAuth access token.
     pub fn with_token(&self, token: impl Into<String>) -> Self {
-        Self { inner: Arc::clone(&self.inner), token: Some(SecretString::from(token.into())) }
+        Self {
+            inner: Arc::clone(&self.inner),
+            token: Some(SecretString::from(token.into())),
+        }
     }
 
     /// The API host in use.
@@ -178,7 +187,9 @@ impl Client {
         let mut url = self.inner.base_url.clone();
         {
             // The builder rejected cannot-be-a-base URLs, so this cannot fail.
-            let mut path = url.path_segments_mut().expect("base URL checked at build time");
+            let mut path = url
+                .path_segments_mut()
+                .expect("base URL checked at build time");
             path.pop_if_empty();
             path.extend(segments);
         }
@@ -206,7 +217,11 @@ impl Client {
     }
 
     /// A request without a token, for `POST /oauth/token`.
-    pub(crate) fn request_without_token(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+    pub(crate) fn request_without_token(
+        &self,
+        method: Method,
+        segments: &[&str],
+    ) -> RequestBuilder {
         self.inner
             .http
             .request(method, self.url(segments))
@@ -221,7 +236,10 @@ impl Client {
         let (reply, body) = self.send_raw(rb).await?;
         let data = serde_json::from_slice(&body).map_err(|e| Error::Decode {
             status: reply.status,
-            message: format!("{e}: {}", String::from_utf8_lossy(&body[..body.len().min(300)])),
+            message: format!(
+                "{e}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            ),
         })?;
         Ok(Response { data, reply })
     }
@@ -254,4 +272,3 @@ impl Client {
         Ok((reply, body))
     }
 }
-

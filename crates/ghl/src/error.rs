@@ -57,7 +57,7 @@ pub enum Error {
         /// How long to wait before the next call for this location.
         retry_after: Duration,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// 401 or 403: the token is missing, invalid, expired, lacks a scope, or belongs to
     /// another location.
@@ -66,7 +66,7 @@ pub enum Error {
         /// GHL's message, e.g. "Invalid JWT".
         message: String,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// 422: the body failed GHL's validation (including properties GHL does not allow).
     #[error("GHL rejected the request: {}", messages.join("; "))]
@@ -74,7 +74,7 @@ pub enum Error {
         /// GHL's validation messages, one per problem.
         messages: Vec<String>,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// 400 with the id of the object that already exists (duplicate contact or opportunity).
     #[error("GHL already has this object ({existing_id}): {message}")]
@@ -86,7 +86,7 @@ pub enum Error {
         /// `meta.matchingField` (`email` or `phone`) for contacts.
         matching_field: Option<String>,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// 404, or a 400 whose message says the object was not found.
     #[error("not found in GHL: {message}")]
@@ -94,7 +94,7 @@ pub enum Error {
         /// GHL's message.
         message: String,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// Any other 4xx.
     #[error("GHL answered {}: {message}", reply.status)]
@@ -102,7 +102,7 @@ pub enum Error {
         /// GHL's message(s), joined.
         message: String,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// 5xx.
     #[error("GHL server error {}: {message}", reply.status)]
@@ -110,7 +110,7 @@ pub enum Error {
         /// GHL's message, or the start of a non-JSON body.
         message: String,
         /// Status, headers and trace id.
-        reply: Reply,
+        reply: Box<Reply>,
     },
     /// No answer within the client's timeout. GHL may or may not have applied the call.
     #[error("GHL did not answer in time")]
@@ -183,11 +183,11 @@ impl Error {
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| vec![fallback_message(status, body)]);
         let message = messages.join(", ");
-        let reply = Reply {
+        let reply = Box::new(Reply {
             status: status.as_u16(),
             rate_limit,
             trace_id: parsed.as_ref().and_then(|b| b.trace_id.clone()),
-        };
+        });
         match status.as_u16() {
             429 => {
                 let scope = if rate_limit.daily_exhausted() {
@@ -196,12 +196,16 @@ impl Error {
                     RateLimitScope::Burst
                 };
                 let retry_after = retry_after_header(headers).unwrap_or_else(|| match scope {
-                    RateLimitScope::Burst => rate_limit
-                        .interval()
-                        .unwrap_or(Duration::from_secs(10)),
+                    RateLimitScope::Burst => {
+                        rate_limit.interval().unwrap_or(Duration::from_secs(10))
+                    }
                     RateLimitScope::Daily => until_next_utc_midnight(),
                 });
-                Self::RateLimited { scope, retry_after, reply }
+                Self::RateLimited {
+                    scope,
+                    retry_after,
+                    reply,
+                }
             }
             401 | 403 => Self::Unauthorized { message, reply },
             422 => Self::Validation { messages, reply },
@@ -210,7 +214,12 @@ impl Error {
                 if let Some((existing_id, matching_field)) =
                     parsed.as_ref().and_then(ErrorBody::existing_id)
                 {
-                    Self::Duplicate { message, existing_id, matching_field, reply }
+                    Self::Duplicate {
+                        message,
+                        existing_id,
+                        matching_field,
+                        reply,
+                    }
                 } else if message.to_ascii_lowercase().contains("not found") {
                     Self::NotFound { message, reply }
                 } else {
@@ -265,7 +274,10 @@ impl ErrorBody {
             .or_else(|| meta.get("existingId"))?
             .as_str()?
             .to_owned();
-        let field = meta.get("matchingField").and_then(Value::as_str).map(str::to_owned);
+        let field = meta
+            .get("matchingField")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Some((id, field))
     }
 }
@@ -289,7 +301,9 @@ fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
 /// GHL does not document when the daily budget resets; a calendar day in UTC is assumed.
 fn until_next_utc_midnight() -> Duration {
     let now = time::OffsetDateTime::now_utc();
-    let next = (now.date() + time::Duration::days(1)).midnight().assume_utc();
+    let next = (now.date() + time::Duration::days(1))
+        .midnight()
+        .assume_utc();
     let wait = next - now;
     Duration::from_secs(wait.whole_seconds().max(1) as u64)
 }
@@ -326,7 +340,11 @@ mod tests {
             r#"{"statusCode":400,"message":"This location does not allow duplicated contacts.","meta":{"contactId":"abc","contactName":"A B","matchingField":"email"}}"#,
         );
         match err {
-            Error::Duplicate { existing_id, matching_field, .. } => {
+            Error::Duplicate {
+                existing_id,
+                matching_field,
+                ..
+            } => {
                 assert_eq!(existing_id, "abc");
                 assert_eq!(matching_field.as_deref(), Some("email"));
             }
@@ -345,7 +363,10 @@ mod tests {
 
     #[test]
     fn not_found_from_404_or_400_message() {
-        assert!(matches!(classify(404, r#"{"statusCode":404,"message":"x"}"#), Error::NotFound { .. }));
+        assert!(matches!(
+            classify(404, r#"{"statusCode":404,"message":"x"}"#),
+            Error::NotFound { .. }
+        ));
         assert!(matches!(
             classify(400, r#"{"statusCode":400,"message":"Contact not found"}"#),
             Error::NotFound { .. }
@@ -361,7 +382,10 @@ mod tests {
         let e = classify(401, r#"{"statusCode":401,"message":"Invalid JWT"}"#);
         assert!(matches!(e, Error::Unauthorized { ref message, .. } if message == "Invalid JWT"));
         assert!(!e.is_transient());
-        let e = classify(403, r#"{"statusCode":403,"message":"The token does not have access to this location."}"#);
+        let e = classify(
+            403,
+            r#"{"statusCode":403,"message":"The token does not have access to this location."}"#,
+        );
         assert!(matches!(e, Error::Unauthorized { .. }));
         let e = classify(503, "<html>Service Unavailable</html>");
         assert!(matches!(e, Error::Server { .. }));
@@ -371,16 +395,31 @@ mod tests {
     #[test]
     fn burst_429_waits_the_interval_and_daily_429_waits_for_the_day() {
         let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-interval-milliseconds", HeaderValue::from_static("10000"));
+        h.insert(
+            "x-ratelimit-interval-milliseconds",
+            HeaderValue::from_static("10000"),
+        );
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-daily-remaining", HeaderValue::from_static("5"));
         let e = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
-        assert!(matches!(e, Error::RateLimited { scope: RateLimitScope::Burst, .. }));
+        assert!(matches!(
+            e,
+            Error::RateLimited {
+                scope: RateLimitScope::Burst,
+                ..
+            }
+        ));
         assert_eq!(e.retry_after(), Some(Duration::from_secs(10)));
 
         h.insert("x-ratelimit-daily-remaining", HeaderValue::from_static("0"));
         let e = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
-        assert!(matches!(e, Error::RateLimited { scope: RateLimitScope::Daily, .. }));
+        assert!(matches!(
+            e,
+            Error::RateLimited {
+                scope: RateLimitScope::Daily,
+                ..
+            }
+        ));
         assert!(e.retry_after().unwrap() <= Duration::from_secs(86_400));
 
         h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("3"));

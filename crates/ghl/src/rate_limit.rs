@@ -79,9 +79,18 @@ mod tests {
     #[test]
     fn parses_all_five_headers() {
         let mut h = HeaderMap::new();
-        h.insert("X-RateLimit-Limit-Daily", HeaderValue::from_static("200000"));
-        h.insert("X-RateLimit-Daily-Remaining", HeaderValue::from_static("199990"));
-        h.insert("X-RateLimit-Interval-Milliseconds", HeaderValue::from_static("10000"));
+        h.insert(
+            "X-RateLimit-Limit-Daily",
+            HeaderValue::from_static("200000"),
+        );
+        h.insert(
+            "X-RateLimit-Daily-Remaining",
+            HeaderValue::from_static("199990"),
+        );
+        h.insert(
+            "X-RateLimit-Interval-Milliseconds",
+            HeaderValue::from_static("10000"),
+        );
         h.insert("X-RateLimit-Max", HeaderValue::from_static("100"));
         h.insert("X-RateLimit-Remaining", HeaderValue::from_static("0"));
         let rl = RateLimit::from_headers(&h);

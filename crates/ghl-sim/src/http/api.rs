@@ -28,10 +28,16 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/contacts/upsert", post(upsert_contact))
         .route("/contacts/search", post(search_contacts))
         .route("/contacts/search/duplicate", get(find_duplicate))
-        .route("/contacts/{id}", get(get_contact).put(update_contact).delete(delete_contact))
+        .route(
+            "/contacts/{id}",
+            get(get_contact).put(update_contact).delete(delete_contact),
+        )
         .route("/contacts/{id}/tags", post(add_tags).delete(remove_tags))
         .route("/contacts/{id}/notes", get(list_notes).post(add_note))
-        .route("/locations/{location_id}/customFields", get(list_custom_fields).post(create_custom_field))
+        .route(
+            "/locations/{location_id}/customFields",
+            get(list_custom_fields).post(create_custom_field),
+        )
         .route("/opportunities", post(create_opportunity))
         .route("/opportunities/", post(create_opportunity))
         .route("/opportunities/upsert", post(upsert_opportunity))
@@ -39,7 +45,9 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/opportunities/pipelines", get(list_pipelines))
         .route(
             "/opportunities/{id}",
-            get(get_opportunity).put(update_opportunity).delete(delete_opportunity),
+            get(get_opportunity)
+                .put(update_opportunity)
+                .delete(delete_opportunity),
         )
         .route("/opportunities/{id}/status", put(update_opportunity_status))
         .route("/conversations/search", get(search_conversations))
@@ -57,7 +65,8 @@ fn json_body(body: &Bytes) -> Result<Value, SimError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| SimError::new(400, format!("Unexpected token in JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| SimError::new(400, format!("Unexpected token in JSON: {e}")))
 }
 
 fn validated(dto: &Dto, body: &Bytes) -> Result<Value, SimError> {
@@ -113,12 +122,21 @@ async fn search_contacts(State(s): S, Extension(Caller(a)): C, body: Bytes) -> R
     })
 }
 
-async fn find_duplicate(State(s): S, Extension(Caller(a)): C, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn find_duplicate(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     read(&s, |w| {
-        let location = q
-            .get("locationId")
-            .ok_or_else(|| SimError::unprocessable(vec!["locationId should not be empty".to_owned()]))?;
-        w.find_duplicate(&a, location, q.get("email").map(String::as_str), q.get("number").map(String::as_str))
+        let location = q.get("locationId").ok_or_else(|| {
+            SimError::unprocessable(vec!["locationId should not be empty".to_owned()])
+        })?;
+        w.find_duplicate(
+            &a,
+            location,
+            q.get("email").map(String::as_str),
+            q.get("number").map(String::as_str),
+        )
     })
 }
 
@@ -126,7 +144,12 @@ async fn get_contact(State(s): S, Extension(Caller(a)): C, Path(id): Path<String
     read(&s, |w| w.get_contact(&a, &id))
 }
 
-async fn update_contact(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>, body: Bytes) -> Response {
+async fn update_contact(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::OK, |w, ch| {
         let body = validated(&validate::UPDATE_CONTACT, &body)?;
         w.update_contact(&a, &id, &body, ch)
@@ -138,24 +161,47 @@ async fn delete_contact(State(s): S, Extension(Caller(a)): C, Path(id): Path<Str
 }
 
 fn tags_of(body: &Value) -> Vec<String> {
-    body["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+    body["tags"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-async fn add_tags(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>, body: Bytes) -> Response {
+async fn add_tags(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::CREATED, |w, ch| {
         let body = validated(&validate::TAGS, &body)?;
         w.change_tags(&a, &id, &tags_of(&body), true, ch)
     })
 }
 
-async fn remove_tags(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>, body: Bytes) -> Response {
+async fn remove_tags(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::OK, |w, ch| {
         let body = validated(&validate::TAGS, &body)?;
         w.change_tags(&a, &id, &tags_of(&body), false, ch)
     })
 }
 
-async fn add_note(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>, body: Bytes) -> Response {
+async fn add_note(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::CREATED, |w, ch| {
         let body = validated(&validate::NOTES, &body)?;
         w.add_note(&a, &id, &body, ch)
@@ -172,10 +218,17 @@ async fn list_custom_fields(
     Path(location_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    read(&s, |w| w.list_custom_fields(&a, &location_id, q.get("model").map(String::as_str)))
+    read(&s, |w| {
+        w.list_custom_fields(&a, &location_id, q.get("model").map(String::as_str))
+    })
 }
 
-async fn create_custom_field(State(s): S, Extension(Caller(a)): C, Path(location_id): Path<String>, body: Bytes) -> Response {
+async fn create_custom_field(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(location_id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::CREATED, |w, ch| {
         let body = validated(&validate::CREATE_CUSTOM_FIELD, &body)?;
         w.create_custom_field(&a, &location_id, &body, ch)
@@ -196,15 +249,23 @@ async fn upsert_opportunity(State(s): S, Extension(Caller(a)): C, body: Bytes) -
     })
 }
 
-async fn search_opportunities(State(s): S, Extension(Caller(a)): C, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn search_opportunities(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     read(&s, |w| w.search_opportunities(&a, &q))
 }
 
-async fn list_pipelines(State(s): S, Extension(Caller(a)): C, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn list_pipelines(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     read(&s, |w| {
-        let location = q
-            .get("locationId")
-            .ok_or_else(|| SimError::unprocessable(vec!["locationId should not be empty".to_owned()]))?;
+        let location = q.get("locationId").ok_or_else(|| {
+            SimError::unprocessable(vec!["locationId should not be empty".to_owned()])
+        })?;
         w.list_pipelines(&a, location)
     })
 }
@@ -213,29 +274,49 @@ async fn get_opportunity(State(s): S, Extension(Caller(a)): C, Path(id): Path<St
     read(&s, |w| w.get_opportunity(&a, &id))
 }
 
-async fn update_opportunity(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>, body: Bytes) -> Response {
+async fn update_opportunity(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::OK, |w, ch| {
         let body = validated(&validate::UPDATE_OPPORTUNITY, &body)?;
         w.update_opportunity(&a, &id, &body, ch)
     })
 }
 
-async fn update_opportunity_status(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>, body: Bytes) -> Response {
+async fn update_opportunity_status(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     mutate(&s, StatusCode::OK, |w, ch| {
         let body = validated(&validate::UPDATE_OPPORTUNITY_STATUS, &body)?;
         w.update_opportunity_status(&a, &id, &body, ch)
     })
 }
 
-async fn delete_opportunity(State(s): S, Extension(Caller(a)): C, Path(id): Path<String>) -> Response {
-    mutate(&s, StatusCode::OK, |w, ch| w.delete_opportunity(&a, &id, ch))
+async fn delete_opportunity(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(id): Path<String>,
+) -> Response {
+    mutate(&s, StatusCode::OK, |w, ch| {
+        w.delete_opportunity(&a, &id, ch)
+    })
 }
 
-async fn search_conversations(State(s): S, Extension(Caller(a)): C, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn search_conversations(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     read(&s, |w| {
-        let location = q
-            .get("locationId")
-            .ok_or_else(|| SimError::unprocessable(vec!["locationId should not be empty".to_owned()]))?;
+        let location = q.get("locationId").ok_or_else(|| {
+            SimError::unprocessable(vec!["locationId should not be empty".to_owned()])
+        })?;
         w.search_conversations(&a, location, q.get("contactId").map(String::as_str))
     })
 }
@@ -248,7 +329,13 @@ async fn list_messages(
 ) -> Response {
     read(&s, |w| {
         let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
-        w.list_messages(&a, &id, q.get("lastMessageId").map(String::as_str), limit, q.get("type").map(String::as_str))
+        w.list_messages(
+            &a,
+            &id,
+            q.get("lastMessageId").map(String::as_str),
+            limit,
+            q.get("type").map(String::as_str),
+        )
     })
 }
 
@@ -262,7 +349,10 @@ async fn download_transcription(
         Ok(text) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"transcription.txt\""),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"transcription.txt\"",
+                ),
             ],
             text,
         )
@@ -275,6 +365,10 @@ async fn oauth_token(State(s): S, Form(form): Form<HashMap<String, String>>) -> 
     mutate(&s, StatusCode::OK, |w, ch| w.oauth_token(&form, ch))
 }
 
-async fn location_token(State(s): S, Extension(Caller(a)): C, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn location_token(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     mutate(&s, StatusCode::OK, |w, ch| w.location_token(&a, &form, ch))
 }

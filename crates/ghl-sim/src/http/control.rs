@@ -30,7 +30,10 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/locations/{id}/contacts", get(contacts))
         .route("/locations/{id}/opportunities", get(opportunities))
         .route("/locations/{id}/calls", post(add_call))
-        .route("/faults", get(get_faults).put(set_faults).delete(clear_faults))
+        .route(
+            "/faults",
+            get(get_faults).put(set_faults).delete(clear_faults),
+        )
         .route("/audit", get(audit).delete(clear_audit))
         .route("/webhooks", get(get_webhooks).put(set_webhooks))
         .route("/webhooks/deliveries", get(deliveries))
@@ -70,7 +73,11 @@ async fn add_location(State(s): S, Json(spec): Json<LocationSpec>) -> Response {
     (StatusCode::CREATED, Json(seeded)).into_response()
 }
 
-async fn set_settings(State(s): S, Path(id): Path<String>, Json(settings): Json<LocationSettings>) -> Response {
+async fn set_settings(
+    State(s): S,
+    Path(id): Path<String>,
+    Json(settings): Json<LocationSettings>,
+) -> Response {
     match s.world().location_mut(&id) {
         Ok(l) => {
             l.settings = settings;
@@ -100,7 +107,11 @@ async fn add_call(State(s): S, Path(id): Path<String>, Json(call): Json<CallSpec
     match result {
         Ok((conversation_id, message_id)) => {
             s.send_events(changes.events);
-            (StatusCode::CREATED, Json(json!({"conversationId": conversation_id, "messageId": message_id}))).into_response()
+            (
+                StatusCode::CREATED,
+                Json(json!({"conversationId": conversation_id, "messageId": message_id})),
+            )
+                .into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -180,7 +191,9 @@ async fn issue_code(State(s): S, Json(body): Json<CodeBody>) -> Response {
     let resource = match (body.location_id, body.company_id) {
         (Some(l), _) => Resource::Location(l),
         (None, Some(c)) => Resource::Company(c),
-        (None, None) => return SimError::bad_request("location_id or company_id is required").into_response(),
+        (None, None) => {
+            return SimError::bad_request("location_id or company_id is required").into_response();
+        }
     };
     match s.world().issue_auth_code(&body.client_id, resource) {
         Ok(code) => Json(json!({"code": code})).into_response(),

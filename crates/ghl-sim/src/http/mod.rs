@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use crate::audit::AuditEntry;
 use crate::error::SimError;
-use crate::util::now_ms;
 use crate::rate_limit::Decision;
+use crate::util::now_ms;
 use crate::world::{Changes, TokenInfo};
 use crate::{Shared, lock};
 
@@ -50,7 +50,9 @@ async fn not_found(req: Request) -> Response {
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Value {
@@ -59,7 +61,12 @@ fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Value {
     }
     if content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).unwrap_or_default();
-        return Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+        return Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        );
     }
     serde_json::from_slice(bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
@@ -93,7 +100,12 @@ fn admit(shared: &Shared, path: &str, headers: &HeaderMap) -> Admission {
         return Admission::Open;
     }
     match headers.get("version").and_then(|v| v.to_str().ok()) {
-        None => return Admission::Refused(SimError::unauthorized("version header was not found."), None),
+        None => {
+            return Admission::Refused(
+                SimError::unauthorized("version header was not found."),
+                None,
+            );
+        }
         Some(v) if !VERSIONS.contains(&v.trim()) => {
             return Admission::Refused(SimError::unauthorized("version header is invalid"), None);
         }
@@ -110,7 +122,11 @@ fn admit(shared: &Shared, path: &str, headers: &HeaderMap) -> Admission {
     if decision.allowed {
         return Admission::Caller(info, decision);
     }
-    let message = if decision.daily_remaining == 0 { "Daily request limit exceeded" } else { "Too Many Requests" };
+    let message = if decision.daily_remaining == 0 {
+        "Daily request limit exceeded"
+    } else {
+        "Too Many Requests"
+    };
     Admission::Refused(SimError::new(429, message), Some(decision))
 }
 
@@ -127,8 +143,16 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     };
     let method = parts.method.as_str().to_owned();
     let query = parts.uri.query().map(str::to_owned);
-    let request_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let version = parts.headers.get("version").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let request_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let version = parts
+        .headers
+        .get("version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let token_peek = bearer(&parts.headers).and_then(|t| shared.world().token_info(&t).cloned());
 
     let verdict = lock(&shared.faults).judge(&method, &path);
@@ -139,10 +163,11 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     let mut changes = Changes::default();
     let mut decision = None;
     let mut response = if verdict.hang {
-        tokio::time::sleep(verdict.hold).await;
         fault_response(504)
     } else if let Some(status) = verdict.status {
-        decision = token_peek.as_ref().map(|t| lock(&shared.limiter).peek(&t.limit_key()));
+        decision = token_peek
+            .as_ref()
+            .map(|t| lock(&shared.limiter).peek(&t.limit_key()));
         if status == 429
             && let Some(d) = decision.as_mut()
         {
@@ -182,17 +207,17 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     }
 
     let (response_parts, response_body) = response.into_parts();
-    let response_bytes: Bytes = to_bytes(response_body, usize::MAX).await.unwrap_or_default();
+    let response_bytes: Bytes = to_bytes(response_body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let response_type = response_parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let status = response_parts.status.as_u16();
-    if verdict.apply_then_timeout {
-        // The change is made; the caller sees no answer in time.
-        tokio::time::sleep(verdict.hold).await;
-    }
+    // Recorded before any hold: a caller that gives up drops this future, and the log must
+    // still show what happened.
     lock(&shared.audit).push(AuditEntry {
         seq: 0,
         at_ms,
@@ -211,6 +236,10 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     });
     if (200..300).contains(&status) {
         shared.send_events(changes.events);
+    }
+    if verdict.hang || verdict.apply_then_timeout {
+        // No answer in time; for apply_then_timeout the change has been made.
+        tokio::time::sleep(verdict.hold).await;
     }
     Response::from_parts(response_parts, Body::from(response_bytes))
 }

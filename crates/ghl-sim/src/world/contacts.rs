@@ -124,7 +124,10 @@ impl ContactRecord {
 
     fn custom_fields_json(&self) -> Value {
         Value::Array(
-            self.custom_fields.iter().map(|(id, value)| json!({"id": id, "value": value})).collect(),
+            self.custom_fields
+                .iter()
+                .map(|(id, value)| json!({"id": id, "value": value}))
+                .collect(),
         )
     }
 
@@ -149,9 +152,21 @@ impl ContactRecord {
         if let Some(email) = &self.email {
             v["emailLowerCase"] = Value::String(email.to_lowercase());
         }
-        put(v, "firstNameLowerCase", &self.first_name.as_ref().map(|s| s.to_lowercase()));
-        put(v, "lastNameLowerCase", &self.last_name.as_ref().map(|s| s.to_lowercase()));
-        put(v, "fullNameLowerCase", &self.full_name().map(|s| s.to_lowercase()));
+        put(
+            v,
+            "firstNameLowerCase",
+            &self.first_name.as_ref().map(|s| s.to_lowercase()),
+        );
+        put(
+            v,
+            "lastNameLowerCase",
+            &self.last_name.as_ref().map(|s| s.to_lowercase()),
+        );
+        put(
+            v,
+            "fullNameLowerCase",
+            &self.full_name().map(|s| s.to_lowercase()),
+        );
     }
 
     /// `GetContectByIdSchema` (get, update, upsert answers).
@@ -315,7 +330,9 @@ impl ContactRecord {
     fn matches(&self, field: MatchField, email: Option<&str>, phone: Option<&str>) -> bool {
         match field {
             MatchField::Email => email.is_some_and(|e| {
-                self.email.as_deref().is_some_and(|mine| mine.eq_ignore_ascii_case(e))
+                self.email
+                    .as_deref()
+                    .is_some_and(|mine| mine.eq_ignore_ascii_case(e))
             }),
             MatchField::Phone => phone.is_some_and(|p| self.phone.as_deref() == Some(p)),
         }
@@ -323,7 +340,10 @@ impl ContactRecord {
 
     /// A value for search filters and sorting.
     fn search_value(&self, field: &str) -> Result<Value, SimError> {
-        let s = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::String(s.to_lowercase()));
+        let s = |v: &Option<String>| {
+            v.as_ref()
+                .map_or(Value::Null, |s| Value::String(s.to_lowercase()))
+        };
         Ok(match field {
             "id" => Value::String(self.id.clone()),
             "email" | "emailLowerCase" => s(&self.email),
@@ -360,7 +380,9 @@ impl ContactRecord {
 fn parse_birth_date(raw: &str) -> Option<String> {
     let date_part = raw.split('T').next()?;
     let parts: Vec<&str> = date_part.split(['-', '/', '.', '_']).collect();
-    let [a, b, c] = parts.as_slice() else { return None };
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
     let (y, m, d) = if a.len() == 4 { (a, b, c) } else { (c, a, b) };
     let (y, m, d): (i32, u8, u8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
     let month = time::Month::try_from(m).ok()?;
@@ -369,11 +391,16 @@ fn parse_birth_date(raw: &str) -> Option<String> {
 }
 
 fn lower_email(body: &Map<String, Value>) -> Option<String> {
-    body.get("email").and_then(Value::as_str).filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_lowercase())
+    body.get("email")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_lowercase())
 }
 
 fn normalized_phone(body: &Map<String, Value>) -> Option<String> {
-    body.get("phone").and_then(Value::as_str).and_then(normalize_phone)
+    body.get("phone")
+        .and_then(Value::as_str)
+        .and_then(normalize_phone)
 }
 
 impl Location {
@@ -383,13 +410,16 @@ impl Location {
         phone: Option<&str>,
         except: Option<&str>,
     ) -> Option<(MatchField, &ContactRecord)> {
-        self.settings.duplicate_match_order.iter().find_map(|&field| {
-            self.contacts
-                .values()
-                .filter(|c| except != Some(c.id.as_str()))
-                .find(|c| c.matches(field, email, phone))
-                .map(|c| (field, c))
-        })
+        self.settings
+            .duplicate_match_order
+            .iter()
+            .find_map(|&field| {
+                self.contacts
+                    .values()
+                    .filter(|c| except != Some(c.id.as_str()))
+                    .find(|c| c.matches(field, email, phone))
+                    .map(|c| (field, c))
+            })
     }
 
     fn insert_contact(
@@ -399,9 +429,17 @@ impl Location {
         changes: &mut Changes,
     ) -> Result<(), SimError> {
         let now = self.creation_ms();
-        let mut record = ContactRecord { id: id.clone(), created_ms: now, updated_ms: now, ..ContactRecord::default() };
+        let mut record = ContactRecord {
+            id: id.clone(),
+            created_ms: now,
+            updated_ms: now,
+            ..ContactRecord::default()
+        };
         record.apply(body, self)?;
-        changes.effect(Effect::ContactCreated { location_id: self.id.clone(), contact_id: id.clone() });
+        changes.effect(Effect::ContactCreated {
+            location_id: self.id.clone(),
+            contact_id: id.clone(),
+        });
         changes.emit("ContactCreate", &self.id, record.webhook_payload(false));
         self.contacts.insert(id, record);
         Ok(())
@@ -422,7 +460,12 @@ impl Location {
         Ok(())
     }
 
-    fn commit_contact_change(&mut self, before: ContactRecord, mut after: ContactRecord, changes: &mut Changes) {
+    fn commit_contact_change(
+        &mut self,
+        before: ContactRecord,
+        mut after: ContactRecord,
+        changes: &mut Changes,
+    ) {
         if after == before {
             return;
         }
@@ -435,7 +478,10 @@ impl Location {
         others.dnd_settings = before.dnd_settings.clone();
         others.updated_ms = before.updated_ms;
         let fields_changed = others != before;
-        changes.effect(Effect::ContactUpdated { location_id: self.id.clone(), contact_id: after.id.clone() });
+        changes.effect(Effect::ContactUpdated {
+            location_id: self.id.clone(),
+            contact_id: after.id.clone(),
+        });
         if fields_changed {
             changes.emit("ContactUpdate", &self.id, after.webhook_payload(false));
         }
@@ -451,19 +497,27 @@ impl Location {
 
 fn as_object(body: &Value) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    body.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    body.as_object()
+        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 impl World {
     /// `POST /contacts/`.
-    pub fn create_contact(&mut self, auth: &TokenInfo, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn create_contact(
+        &mut self,
+        auth: &TokenInfo,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let body = as_object(body);
         let id = self.new_id();
         let requested = body.get("locationId").and_then(Value::as_str);
         let location = self.authorized_location(auth, requested)?;
         if !location.settings.allow_duplicate_contact {
             let (email, phone) = (lower_email(body), normalized_phone(body));
-            if let Some((field, dup)) = location.find_duplicate(email.as_deref(), phone.as_deref(), None) {
+            if let Some((field, dup)) =
+                location.find_duplicate(email.as_deref(), phone.as_deref(), None)
+            {
                 return Err(SimError::duplicate_contact(
                     &dup.id,
                     &dup.full_name().unwrap_or_default(),
@@ -479,12 +533,23 @@ impl World {
     }
 
     /// `POST /contacts/upsert`.
-    pub fn upsert_contact(&mut self, auth: &TokenInfo, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn upsert_contact(
+        &mut self,
+        auth: &TokenInfo,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let mut body = as_object(body).clone();
         let new_id = self.new_id();
-        let requested = body.get("locationId").and_then(Value::as_str).map(str::to_owned);
+        let requested = body
+            .get("locationId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let location = self.authorized_location(auth, requested.as_deref())?;
-        let force_new = body.get("createNewIfDuplicateAllowed").and_then(Value::as_bool) == Some(true)
+        let force_new = body
+            .get("createNewIfDuplicateAllowed")
+            .and_then(Value::as_bool)
+            == Some(true)
             && location.settings.allow_duplicate_contact;
         let (email, phone) = (lower_email(&body), normalized_phone(&body));
         let mut target: Option<String> = None;
@@ -530,12 +595,21 @@ impl World {
     /// `GET /contacts/{id}`.
     pub fn get_contact(&mut self, auth: &TokenInfo, id: &str) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Contact")?;
-        let contact = location.contacts.get(id).ok_or_else(|| SimError::bad_request("Contact not found"))?;
+        let contact = location
+            .contacts
+            .get(id)
+            .ok_or_else(|| SimError::bad_request("Contact not found"))?;
         Ok(json!({ "contact": contact.render_get(location) }))
     }
 
     /// `PUT /contacts/{id}`.
-    pub fn update_contact(&mut self, auth: &TokenInfo, id: &str, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn update_contact(
+        &mut self,
+        auth: &TokenInfo,
+        id: &str,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let body = as_object(body);
         let location = self.location_of_object(auth, id, "Contact")?;
         if !location.contacts.contains_key(id) {
@@ -543,8 +617,14 @@ impl World {
         }
         if !location.settings.allow_duplicate_contact {
             let (email, phone) = (lower_email(body), normalized_phone(body));
-            if let Some((field, dup)) = location.find_duplicate(email.as_deref(), phone.as_deref(), Some(id)) {
-                return Err(SimError::duplicate_contact(&dup.id, &dup.full_name().unwrap_or_default(), field.as_str()));
+            if let Some((field, dup)) =
+                location.find_duplicate(email.as_deref(), phone.as_deref(), Some(id))
+            {
+                return Err(SimError::duplicate_contact(
+                    &dup.id,
+                    &dup.full_name().unwrap_or_default(),
+                    field.as_str(),
+                ));
             }
         }
         location.change_contact(id, body, changes)?;
@@ -552,11 +632,22 @@ impl World {
     }
 
     /// `DELETE /contacts/{id}`.
-    pub fn delete_contact(&mut self, auth: &TokenInfo, id: &str, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn delete_contact(
+        &mut self,
+        auth: &TokenInfo,
+        id: &str,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Contact")?;
-        let record = location.contacts.shift_remove(id).ok_or_else(|| SimError::bad_request("Contact not found"))?;
+        let record = location
+            .contacts
+            .shift_remove(id)
+            .ok_or_else(|| SimError::bad_request("Contact not found"))?;
         location.notes.retain(|_, n| n.contact_id != id);
-        changes.effect(Effect::ContactDeleted { location_id: location.id.clone(), contact_id: id.to_owned() });
+        changes.effect(Effect::ContactDeleted {
+            location_id: location.id.clone(),
+            contact_id: id.to_owned(),
+        });
         let location_id = location.id.clone();
         changes.emit("ContactDelete", &location_id, record.webhook_payload(false));
         self.unindex_object(id);
@@ -564,9 +655,20 @@ impl World {
     }
 
     /// `POST /contacts/{id}/tags` and `DELETE /contacts/{id}/tags`.
-    pub fn change_tags(&mut self, auth: &TokenInfo, id: &str, tags: &[String], add: bool, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn change_tags(
+        &mut self,
+        auth: &TokenInfo,
+        id: &str,
+        tags: &[String],
+        add: bool,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Contact")?;
-        let before = location.contacts.get(id).ok_or_else(|| SimError::bad_request("Contact not found"))?.clone();
+        let before = location
+            .contacts
+            .get(id)
+            .ok_or_else(|| SimError::bad_request("Contact not found"))?
+            .clone();
         let mut after = before.clone();
         for t in tags.iter().filter_map(|t| tag(t)) {
             if add {
@@ -583,7 +685,13 @@ impl World {
     }
 
     /// `POST /contacts/{id}/notes`.
-    pub fn add_note(&mut self, auth: &TokenInfo, contact_id: &str, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn add_note(
+        &mut self,
+        auth: &TokenInfo,
+        contact_id: &str,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let note_id = self.new_id();
         let location = self.location_of_object(auth, contact_id, "Contact")?;
         if !location.contacts.contains_key(contact_id) {
@@ -607,7 +715,11 @@ impl World {
             note_id: note_id.clone(),
         });
         let payload = json!({"id": note.id, "contactId": note.contact_id, "body": note.body, "dateAdded": rendered["dateAdded"]});
-        changes.emit("NoteCreate", &location.id, payload.as_object().cloned().unwrap_or_default());
+        changes.emit(
+            "NoteCreate",
+            &location.id,
+            payload.as_object().cloned().unwrap_or_default(),
+        );
         let location_id = location.id.clone();
         location.notes.insert(note_id.clone(), note);
         self.index_object(&note_id, &location_id);
@@ -620,13 +732,23 @@ impl World {
         if !location.contacts.contains_key(contact_id) {
             return Err(SimError::bad_request("Contact not found"));
         }
-        let notes: Vec<Value> =
-            location.notes.values().filter(|n| n.contact_id == contact_id).map(NoteRecord::render).collect();
+        let notes: Vec<Value> = location
+            .notes
+            .values()
+            .filter(|n| n.contact_id == contact_id)
+            .map(NoteRecord::render)
+            .collect();
         Ok(json!({ "notes": notes }))
     }
 
     /// `GET /contacts/search/duplicate`.
-    pub fn find_duplicate(&mut self, auth: &TokenInfo, location_id: &str, email: Option<&str>, number: Option<&str>) -> Result<Value, SimError> {
+    pub fn find_duplicate(
+        &mut self,
+        auth: &TokenInfo,
+        location_id: &str,
+        email: Option<&str>,
+        number: Option<&str>,
+    ) -> Result<Value, SimError> {
         let location = self.authorized_location(auth, Some(location_id))?;
         let email = email.map(|e| e.trim().to_lowercase());
         let phone = number.and_then(normalize_phone);
@@ -638,7 +760,10 @@ impl World {
             location.settings.duplicate_match_order.clone()
         };
         let found = order.iter().find_map(|&f| {
-            location.contacts.values().find(|c| c.matches(f, email.as_deref(), phone.as_deref()))
+            location
+                .contacts
+                .values()
+                .find(|c| c.matches(f, email.as_deref(), phone.as_deref()))
         });
         Ok(json!({ "contact": found.map(|c| c.render_get(location)) }))
     }
@@ -646,21 +771,37 @@ impl World {
     /// `POST /contacts/search`.
     pub fn search_contacts(&mut self, auth: &TokenInfo, body: &Value) -> Result<Value, SimError> {
         let body = as_object(body);
-        let location = self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
+        let location =
+            self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
         let limit = body.get("pageLimit").and_then(Value::as_u64).unwrap_or(0);
         if !(1..=500).contains(&limit) {
-            return Err(SimError::unprocessable(vec!["pageLimit must not be greater than 500".to_owned()]));
+            return Err(SimError::unprocessable(vec![
+                "pageLimit must not be greater than 500".to_owned(),
+            ]));
         }
-        let query = body.get("query").and_then(Value::as_str).map(str::to_lowercase);
+        let query = body
+            .get("query")
+            .and_then(Value::as_str)
+            .map(str::to_lowercase);
         if query.as_ref().is_some_and(|q| q.chars().count() > 75) {
-            return Err(SimError::unprocessable(vec!["query must be shorter than or equal to 75 characters".to_owned()]));
+            return Err(SimError::unprocessable(vec![
+                "query must be shorter than or equal to 75 characters".to_owned(),
+            ]));
         }
-        let filters = body.get("filters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let filters = body
+            .get("filters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let sort: Vec<(String, bool)> = match body.get("sort").and_then(Value::as_array) {
             Some(items) if !items.is_empty() => items
                 .iter()
                 .map(|s| {
-                    let field = s.get("field").and_then(Value::as_str).unwrap_or("dateAdded").to_owned();
+                    let field = s
+                        .get("field")
+                        .and_then(Value::as_str)
+                        .unwrap_or("dateAdded")
+                        .to_owned();
                     let desc = s.get("direction").and_then(Value::as_str) == Some("desc");
                     (field, desc)
                 })
@@ -670,8 +811,17 @@ impl World {
         let mut hits: Vec<(Vec<Value>, &ContactRecord)> = Vec::new();
         for contact in location.contacts.values() {
             if let Some(q) = &query {
-                let hay = [contact.full_name(), contact.email.clone(), contact.phone.clone(), contact.company_name.clone()];
-                if !hay.iter().flatten().any(|h| h.to_lowercase().contains(q.as_str())) {
+                let hay = [
+                    contact.full_name(),
+                    contact.email.clone(),
+                    contact.phone.clone(),
+                    contact.company_name.clone(),
+                ];
+                if !hay
+                    .iter()
+                    .flatten()
+                    .any(|h| h.to_lowercase().contains(q.as_str()))
+                {
                     continue;
                 }
             }
@@ -703,7 +853,9 @@ impl World {
         } else {
             let page = body.get("page").and_then(Value::as_u64).unwrap_or(1).max(1);
             if page * limit > 10_000 {
-                return Err(SimError::bad_request("Page based pagination is limited to 10000 records; use searchAfter"));
+                return Err(SimError::bad_request(
+                    "Page based pagination is limited to 10000 records; use searchAfter",
+                ));
             }
             ((page - 1) * limit) as usize
         };
@@ -728,7 +880,11 @@ fn all_match(contact: &ContactRecord, filters: &[Value]) -> Result<bool, SimErro
 
 fn filter_matches(contact: &ContactRecord, filter: &Value) -> Result<bool, SimError> {
     if let Some(group) = filter.get("group").and_then(Value::as_str) {
-        let inner = filter.get("filters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let inner = filter
+            .get("filters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         return match group.to_ascii_uppercase().as_str() {
             "AND" => all_match(contact, &inner),
             "OR" => {
@@ -739,13 +895,18 @@ fn filter_matches(contact: &ContactRecord, filter: &Value) -> Result<bool, SimEr
                 }
                 Ok(false)
             }
-            _ => Err(SimError::unprocessable(vec!["group must be one of the following values: AND, OR".to_owned()])),
+            _ => Err(SimError::unprocessable(vec![
+                "group must be one of the following values: AND, OR".to_owned(),
+            ])),
         };
     }
     let field = filter.get("field").and_then(Value::as_str).ok_or_else(|| {
         SimError::unprocessable(vec!["filters.field should not be empty".to_owned()])
     })?;
-    let operator = filter.get("operator").and_then(Value::as_str).unwrap_or("eq");
+    let operator = filter
+        .get("operator")
+        .and_then(Value::as_str)
+        .unwrap_or("eq");
     let actual = contact.search_value(field)?;
     let wanted = filter.get("value").cloned().unwrap_or(Value::Null);
     let eq = |a: &Value, w: &Value| match (a, w) {
@@ -758,7 +919,9 @@ fn filter_matches(contact: &ContactRecord, filter: &Value) -> Result<bool, SimEr
         }
         (Value::Array(items), w) => items.iter().any(|i| match (i, w) {
             (Value::String(i), Value::String(w)) => i == &w.to_lowercase(),
-            (Value::String(i), Value::Array(ws)) => ws.iter().any(|w| w.as_str().is_some_and(|w| i == &w.to_lowercase())),
+            (Value::String(i), Value::Array(ws)) => ws
+                .iter()
+                .any(|w| w.as_str().is_some_and(|w| i == &w.to_lowercase())),
             _ => i == w,
         }),
         (a, w) => cmp_values(a, w) == Ordering::Equal && !a.is_null(),
@@ -767,7 +930,9 @@ fn filter_matches(contact: &ContactRecord, filter: &Value) -> Result<bool, SimEr
         let w = w.as_str().map(str::to_lowercase).unwrap_or_default();
         match a {
             Value::String(s) => s.contains(&w),
-            Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(|s| s.contains(&w))),
+            Value::Array(items) => items
+                .iter()
+                .any(|i| i.as_str().is_some_and(|s| s.contains(&w))),
             _ => false,
         }
     };
@@ -803,7 +968,10 @@ fn filter_matches(contact: &ContactRecord, filter: &Value) -> Result<bool, SimEr
 
 /// Dates in range filters may be ISO strings; contacts store milliseconds.
 fn range_value(v: &Value) -> Value {
-    match v.as_str().and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok()) {
+    match v
+        .as_str()
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+    {
         Some(t) => json!((t.unix_timestamp_nanos() / 1_000_000) as i64),
         None => v.clone(),
     }
@@ -823,9 +991,11 @@ fn cmp_values(a: &Value, b: &Value) -> Ordering {
     }
     match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => {
-            x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
-        }
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)),
     }
@@ -837,8 +1007,18 @@ mod tests {
 
     #[test]
     fn birth_dates_in_every_documented_format() {
-        for raw in ["1990-09-25", "09/25/1990", "1990/09/25", "1990.09.25", "1990_09_25"] {
-            assert_eq!(parse_birth_date(raw).as_deref(), Some("1990-09-25T00:00:00.000Z"), "{raw}");
+        for raw in [
+            "1990-09-25",
+            "09/25/1990",
+            "1990/09/25",
+            "1990.09.25",
+            "1990_09_25",
+        ] {
+            assert_eq!(
+                parse_birth_date(raw).as_deref(),
+                Some("1990-09-25T00:00:00.000Z"),
+                "{raw}"
+            );
         }
         assert_eq!(parse_birth_date("1990-13-01"), None);
     }

@@ -79,7 +79,12 @@ impl MessageRecord {
 impl World {
     /// Records a call on a contact (creating the phone conversation if needed) and sends
     /// the `InboundMessage` / `OutboundMessage` webhook GHL sends for calls.
-    pub fn add_call(&mut self, location_id: &str, call: &CallSpec, changes: &mut Changes) -> Result<(String, String), SimError> {
+    pub fn add_call(
+        &mut self,
+        location_id: &str,
+        call: &CallSpec,
+        changes: &mut Changes,
+    ) -> Result<(String, String), SimError> {
         let conversation_id = self.new_id();
         let message_id = self.new_id();
         let location = self.location_mut(location_id)?;
@@ -93,13 +98,16 @@ impl World {
             .find(|c| c.contact_id == call.contact_id)
             .map_or(conversation_id, |c| c.id.clone());
         let body = format!("Call {} ({} s)", call.direction, call.duration_s);
-        let conversation = location.conversations.entry(conversation_id.clone()).or_insert(ConversationRecord {
-            id: conversation_id.clone(),
-            contact_id: call.contact_id.clone(),
-            last_message_body: String::new(),
-            last_message_type: "TYPE_CALL".into(),
-            updated_ms: now,
-        });
+        let conversation = location
+            .conversations
+            .entry(conversation_id.clone())
+            .or_insert(ConversationRecord {
+                id: conversation_id.clone(),
+                contact_id: call.contact_id.clone(),
+                last_message_body: String::new(),
+                last_message_type: "TYPE_CALL".into(),
+                updated_ms: now,
+            });
         conversation.last_message_body = body.clone();
         conversation.updated_ms = now;
         location.messages.insert(
@@ -116,7 +124,11 @@ impl World {
                 transcript: call.transcript.clone(),
             },
         );
-        let event = if call.direction == "inbound" { "InboundMessage" } else { "OutboundMessage" };
+        let event = if call.direction == "inbound" {
+            "InboundMessage"
+        } else {
+            "OutboundMessage"
+        };
         let mut payload = json!({
             "attachments": [],
             "contactId": call.contact_id,
@@ -131,7 +143,11 @@ impl World {
             payload["callDuration"] = json!(call.duration_s);
             payload["callStatus"] = json!(call.status);
         }
-        changes.emit(event, location_id, payload.as_object().cloned().unwrap_or_default());
+        changes.emit(
+            event,
+            location_id,
+            payload.as_object().cloned().unwrap_or_default(),
+        );
         let location_id = location_id.to_owned();
         self.index_object(&conversation_id, &location_id);
         self.index_object(&message_id, &location_id);
@@ -139,7 +155,12 @@ impl World {
     }
 
     /// `GET /conversations/search?locationId&contactId`.
-    pub fn search_conversations(&mut self, auth: &TokenInfo, location_id: &str, contact_id: Option<&str>) -> Result<Value, SimError> {
+    pub fn search_conversations(
+        &mut self,
+        auth: &TokenInfo,
+        location_id: &str,
+        contact_id: Option<&str>,
+    ) -> Result<Value, SimError> {
         let location = self.authorized_location(auth, Some(location_id))?;
         let found: Vec<Value> = location
             .conversations
@@ -148,7 +169,13 @@ impl World {
             .map(|c| {
                 let contact = location.contacts.get(&c.contact_id);
                 let name = contact
-                    .map(|k| [k.first_name.as_deref(), k.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "))
+                    .map(|k| {
+                        [k.first_name.as_deref(), k.last_name.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
                     .unwrap_or_default();
                 json!({
                     "id": c.id,
@@ -180,8 +207,11 @@ impl World {
     ) -> Result<Value, SimError> {
         let wrap = self.wrap_message_lists;
         let location = self.location_of_object(auth, conversation_id, "Conversation")?;
-        let mut messages: Vec<&MessageRecord> =
-            location.messages.values().filter(|m| m.conversation_id == conversation_id).collect();
+        let mut messages: Vec<&MessageRecord> = location
+            .messages
+            .values()
+            .filter(|m| m.conversation_id == conversation_id)
+            .collect();
         if let Some(types) = types
             && !types.split(',').any(|t| t.trim() == "TYPE_CALL")
         {
@@ -189,26 +219,51 @@ impl World {
         }
         messages.reverse();
         let start = match last_message_id {
-            Some(id) => messages.iter().position(|m| m.id == id).map_or(messages.len(), |p| p + 1),
+            Some(id) => messages
+                .iter()
+                .position(|m| m.id == id)
+                .map_or(messages.len(), |p| p + 1),
             None => 0,
         };
-        let page: Vec<&MessageRecord> = messages.iter().skip(start).take(limit.max(1)).copied().collect();
+        let page: Vec<&MessageRecord> = messages
+            .iter()
+            .skip(start)
+            .take(limit.max(1))
+            .copied()
+            .collect();
         let next_page = start + page.len() < messages.len();
         let inner = json!({
             "lastMessageId": page.last().map(|m| m.id.clone()).unwrap_or_default(),
             "nextPage": next_page,
             "messages": page.iter().map(|m| m.render(&location.id)).collect::<Vec<_>>(),
         });
-        Ok(if wrap { json!({ "messages": inner }) } else { inner })
+        Ok(if wrap {
+            json!({ "messages": inner })
+        } else {
+            inner
+        })
     }
 
     /// `GET .../messages/{id}/transcription/download`: one sentence per line.
-    pub fn transcription_text(&mut self, auth: &TokenInfo, location_id: &str, message_id: &str) -> Result<String, SimError> {
+    pub fn transcription_text(
+        &mut self,
+        auth: &TokenInfo,
+        location_id: &str,
+        message_id: &str,
+    ) -> Result<String, SimError> {
         let location = self.authorized_location(auth, Some(location_id))?;
-        let message = location.messages.get(message_id).ok_or_else(|| SimError::bad_request("Message not found"))?;
+        let message = location
+            .messages
+            .get(message_id)
+            .ok_or_else(|| SimError::bad_request("Message not found"))?;
         if message.transcript.is_empty() {
             return Err(SimError::bad_request("Transcription not found"));
         }
-        Ok(message.transcript.iter().map(|s| s.transcript.as_str()).collect::<Vec<_>>().join("\n"))
+        Ok(message
+            .transcript
+            .iter()
+            .map(|s| s.transcript.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 }

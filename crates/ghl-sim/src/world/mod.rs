@@ -90,7 +90,9 @@ pub struct CustomFieldRecord {
 impl CustomFieldRecord {
     /// The key without its model prefix.
     pub fn short_key(&self) -> &str {
-        self.field_key.split_once('.').map_or(&self.field_key, |(_, k)| k)
+        self.field_key
+            .split_once('.')
+            .map_or(&self.field_key, |(_, k)| k)
     }
 
     fn render(&self, location_id: &str) -> Value {
@@ -133,7 +135,12 @@ pub struct Location {
 }
 
 impl Location {
-    fn new(id: String, name: String, company_id: Option<String>, settings: LocationSettings) -> Self {
+    fn new(
+        id: String,
+        name: String,
+        company_id: Option<String>,
+        settings: LocationSettings,
+    ) -> Self {
         Self {
             id,
             name,
@@ -181,7 +188,10 @@ impl Location {
 
     /// Opportunities in creation order.
     pub fn render_opportunities(&self) -> Vec<Value> {
-        self.opportunities.values().map(|o| o.render(self)).collect()
+        self.opportunities
+            .values()
+            .map(|o| o.render(self))
+            .collect()
     }
 }
 
@@ -245,9 +255,17 @@ impl Changes {
         self.effects.push(effect);
     }
 
-    pub(crate) fn emit(&mut self, event_type: &str, location_id: &str, mut payload: Map<String, Value>) {
+    pub(crate) fn emit(
+        &mut self,
+        event_type: &str,
+        location_id: &str,
+        mut payload: Map<String, Value>,
+    ) {
         payload.insert("locationId".into(), Value::String(location_id.to_owned()));
-        self.events.push(PendingEvent { event_type: event_type.to_owned(), payload });
+        self.events.push(PendingEvent {
+            event_type: event_type.to_owned(),
+            payload,
+        });
     }
 }
 
@@ -279,6 +297,12 @@ impl World {
         }
     }
 
+    /// Answers message lists wrapped `{messages: {...}}` as GHL does (true, the default) or
+    /// in the documented flat shape (false).
+    pub fn set_wrap_message_lists(&mut self, wrap: bool) {
+        self.wrap_message_lists = wrap;
+    }
+
     /// A new 20-character id.
     pub fn new_id(&mut self) -> String {
         new_id_from(&mut self.rng)
@@ -287,13 +311,21 @@ impl World {
     /// A new UUID (stage ids), from the world's generator.
     pub fn new_uuid(&mut self) -> String {
         let bytes: [u8; 16] = rand::Rng::random(&mut self.rng);
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     }
 
     /// Adds an agency.
     pub fn add_company(&mut self, name: &str) -> String {
         let id = self.new_id();
-        self.companies.insert(id.clone(), Company { id: id.clone(), name: name.to_owned() });
+        self.companies.insert(
+            id.clone(),
+            Company {
+                id: id.clone(),
+                name: name.to_owned(),
+            },
+        );
         id
     }
 
@@ -305,8 +337,10 @@ impl World {
         settings: LocationSettings,
     ) -> String {
         let id = self.new_id();
-        self.locations
-            .insert(id.clone(), Location::new(id.clone(), name.to_owned(), company_id, settings));
+        self.locations.insert(
+            id.clone(),
+            Location::new(id.clone(), name.to_owned(), company_id, settings),
+        );
         id
     }
 
@@ -315,7 +349,11 @@ impl World {
         let token = format!("pit-{}", self.new_uuid());
         self.tokens.insert(
             token.clone(),
-            TokenInfo { app: format!("pit:{token}"), resource, expires_at_ms: None },
+            TokenInfo {
+                app: format!("pit:{token}"),
+                resource,
+                expires_at_ms: None,
+            },
         );
         token
     }
@@ -352,9 +390,14 @@ impl World {
 
     /// Looks up a bearer token.
     pub fn resolve_token(&self, token: &str) -> Result<TokenInfo, SimError> {
-        let info = self.tokens.get(token).ok_or_else(|| SimError::unauthorized("Invalid JWT"))?;
+        let info = self
+            .tokens
+            .get(token)
+            .ok_or_else(|| SimError::unauthorized("Invalid JWT"))?;
         if info.expires_at_ms.is_some_and(|exp| exp <= now_ms()) {
-            return Err(SimError::unauthorized("Invalid token: access token is invalid"));
+            return Err(SimError::unauthorized(
+                "Invalid token: access token is invalid",
+            ));
         }
         Ok(info.clone())
     }
@@ -370,7 +413,9 @@ impl World {
         auth: &TokenInfo,
         requested: Option<&str>,
     ) -> Result<&mut Location, SimError> {
-        let Resource::Location(own) = &auth.resource else { return Err(SimError::wrong_scope()) };
+        let Resource::Location(own) = &auth.resource else {
+            return Err(SimError::wrong_scope());
+        };
         if let Some(requested) = requested
             && requested != own
         {
@@ -391,7 +436,9 @@ impl World {
         object_id: &str,
         what: &str,
     ) -> Result<&mut Location, SimError> {
-        let Resource::Location(own) = &auth.resource else { return Err(SimError::wrong_scope()) };
+        let Resource::Location(own) = &auth.resource else {
+            return Err(SimError::wrong_scope());
+        };
         match self.index.get(object_id) {
             Some(loc) if loc == own => {
                 let own = own.clone();
@@ -403,7 +450,8 @@ impl World {
     }
 
     pub(crate) fn index_object(&mut self, object_id: &str, location_id: &str) {
-        self.index.insert(object_id.to_owned(), location_id.to_owned());
+        self.index
+            .insert(object_id.to_owned(), location_id.to_owned());
     }
 
     pub(crate) fn unindex_object(&mut self, object_id: &str) {
@@ -417,7 +465,9 @@ impl World {
 
     /// A location by id, for changes.
     pub fn location_mut(&mut self, id: &str) -> Result<&mut Location, SimError> {
-        self.locations.get_mut(id).ok_or_else(|| SimError::bad_request("Location not found"))
+        self.locations
+            .get_mut(id)
+            .ok_or_else(|| SimError::bad_request("Location not found"))
     }
 
     /// Every location.
@@ -446,7 +496,12 @@ fn slug(name: &str) -> String {
 
 impl World {
     /// `GET /locations/{id}/customFields`.
-    pub fn list_custom_fields(&mut self, auth: &TokenInfo, location_id: &str, model: Option<&str>) -> Result<Value, SimError> {
+    pub fn list_custom_fields(
+        &mut self,
+        auth: &TokenInfo,
+        location_id: &str,
+        model: Option<&str>,
+    ) -> Result<Value, SimError> {
         if let Some(m) = model
             && !["contact", "opportunity", "all"].contains(&m)
         {
@@ -459,19 +514,40 @@ impl World {
     }
 
     /// `POST /locations/{id}/customFields`.
-    pub fn create_custom_field(&mut self, auth: &TokenInfo, location_id: &str, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn create_custom_field(
+        &mut self,
+        auth: &TokenInfo,
+        location_id: &str,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         let name = text("name").unwrap_or_default();
         let model = text("model").unwrap_or_else(|| "contact".to_owned());
         let key = text("fieldKey")
-            .map(|k| k.split_once('.').map_or(k.clone(), |(_, rest)| rest.to_owned()))
+            .map(|k| {
+                k.split_once('.')
+                    .map_or(k.clone(), |(_, rest)| rest.to_owned())
+            })
             .unwrap_or_else(|| slug(&name));
         let location = self.authorized_location(auth, Some(location_id))?;
-        if location.custom_fields.iter().any(|f| f.model == model && f.short_key() == key) {
-            return Err(SimError::bad_request(format!("A custom field with the key {model}.{key} already exists")));
+        if location
+            .custom_fields
+            .iter()
+            .any(|f| f.model == model && f.short_key() == key)
+        {
+            return Err(SimError::bad_request(format!(
+                "A custom field with the key {model}.{key} already exists"
+            )));
         }
         let location_id = location.id.clone();
-        let mut record = self.add_custom_field(&location_id, &name, &key, &text("dataType").unwrap_or_default(), &model)?;
+        let mut record = self.add_custom_field(
+            &location_id,
+            &name,
+            &key,
+            &text("dataType").unwrap_or_default(),
+            &model,
+        )?;
         record.placeholder = text("placeholder");
         if let Some(p) = body.get("position").and_then(Value::as_f64) {
             record.position = p;
@@ -479,14 +555,25 @@ impl World {
         if let Some(options) = body.get("textBoxListOptions").and_then(Value::as_array) {
             record.picklist_options = options
                 .iter()
-                .filter_map(|o| o.as_str().map(str::to_owned).or_else(|| o.get("label").and_then(Value::as_str).map(str::to_owned)))
+                .filter_map(|o| {
+                    o.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| o.get("label").and_then(Value::as_str).map(str::to_owned))
+                })
                 .collect();
         }
         let location = self.location_mut(&location_id)?;
-        if let Some(stored) = location.custom_fields.iter_mut().find(|f| f.id == record.id) {
+        if let Some(stored) = location
+            .custom_fields
+            .iter_mut()
+            .find(|f| f.id == record.id)
+        {
             *stored = record.clone();
         }
-        changes.effect(Effect::CustomFieldCreated { location_id: location_id.clone(), field_id: record.id.clone() });
+        changes.effect(Effect::CustomFieldCreated {
+            location_id: location_id.clone(),
+            field_id: record.id.clone(),
+        });
         Ok(serde_json::json!({ "customField": record.render(&location_id) }))
     }
 }

@@ -55,17 +55,30 @@ impl World {
     pub fn add_oauth_app(&mut self, client_id: &str, client_secret: &str) {
         self.oauth.apps.insert(
             client_id.to_owned(),
-            OAuthApp { client_id: client_id.to_owned(), client_secret: client_secret.to_owned() },
+            OAuthApp {
+                client_id: client_id.to_owned(),
+                client_secret: client_secret.to_owned(),
+            },
         );
     }
 
     /// What GHL's consent page does: an authorization code for an install on `resource`.
-    pub fn issue_auth_code(&mut self, client_id: &str, resource: Resource) -> Result<String, SimError> {
+    pub fn issue_auth_code(
+        &mut self,
+        client_id: &str,
+        resource: Resource,
+    ) -> Result<String, SimError> {
         if !self.oauth.apps.contains_key(client_id) {
             return Err(SimError::bad_request("Unknown client_id"));
         }
         let code = new_uuid().replace('-', "");
-        self.oauth.codes.insert(code.clone(), Grant { client_id: client_id.to_owned(), resource });
+        self.oauth.codes.insert(
+            code.clone(),
+            Grant {
+                client_id: client_id.to_owned(),
+                resource,
+            },
+        );
         Ok(code)
     }
 
@@ -85,8 +98,12 @@ impl World {
                 expires_at_ms: Some(now_ms() + self.oauth.access_ttl_s as i64 * 1000),
             },
         );
-        self.oauth.refresh_tokens.insert(refresh.clone(), grant.clone());
-        changes.effect(Effect::TokenIssued { resource: grant.resource.label() });
+        self.oauth
+            .refresh_tokens
+            .insert(refresh.clone(), grant.clone());
+        changes.effect(Effect::TokenIssued {
+            resource: grant.resource.label(),
+        });
         (access, refresh)
     }
 
@@ -110,8 +127,12 @@ impl World {
             Resource::Company(id) => {
                 body["userType"] = json!("Company");
                 body["companyId"] = json!(id);
-                let approved: Vec<&String> =
-                    self.locations.values().filter(|l| l.company_id.as_deref() == Some(id)).map(|l| &l.id).collect();
+                let approved: Vec<&String> = self
+                    .locations
+                    .values()
+                    .filter(|l| l.company_id.as_deref() == Some(id))
+                    .map(|l| &l.id)
+                    .collect();
                 body["approvedLocations"] = json!(approved);
                 body["isBulkInstallation"] = json!(false);
             }
@@ -120,19 +141,36 @@ impl World {
     }
 
     /// `POST /oauth/token` (form fields already decoded).
-    pub fn oauth_token(&mut self, form: &HashMap<String, String>, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn oauth_token(
+        &mut self,
+        form: &HashMap<String, String>,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let mut problems = Vec::new();
         for field in ["client_id", "client_secret", "grant_type"] {
             if form.get(field).is_none_or(|v| v.is_empty()) {
                 problems.push(format!("{field} should not be empty"));
             }
         }
-        let grant_type = form.get("grant_type").map(String::as_str).unwrap_or_default();
+        let grant_type = form
+            .get("grant_type")
+            .map(String::as_str)
+            .unwrap_or_default();
         if !["authorization_code", "refresh_token", "client_credentials"].contains(&grant_type) {
             problems.push("grant_type must be a valid enum value".to_owned());
         }
         for key in form.keys() {
-            if !["client_id", "client_secret", "grant_type", "code", "refresh_token", "user_type", "redirect_uri"].contains(&key.as_str()) {
+            if ![
+                "client_id",
+                "client_secret",
+                "grant_type",
+                "code",
+                "refresh_token",
+                "user_type",
+                "redirect_uri",
+            ]
+            .contains(&key.as_str())
+            {
                 problems.push(format!("property {key} should not exist"));
             }
         }
@@ -153,7 +191,9 @@ impl World {
                     .codes
                     .remove(&code)
                     .filter(|g| g.client_id == app.client_id)
-                    .ok_or_else(|| SimError::new(400, "Invalid grant: authorization code is invalid"))?
+                    .ok_or_else(|| {
+                        SimError::new(400, "Invalid grant: authorization code is invalid")
+                    })?
             }
             "refresh_token" => {
                 let token = form.get("refresh_token").cloned().unwrap_or_default();
@@ -164,15 +204,27 @@ impl World {
                     .filter(|g| g.client_id == app.client_id)
                     .ok_or_else(|| SimError::new(400, "Invalid grant: refresh token is invalid"))?
             }
-            _ => return Err(SimError::new(400, "client_credentials is not supported for Marketplace apps")),
+            _ => {
+                return Err(SimError::new(
+                    400,
+                    "client_credentials is not supported for Marketplace apps",
+                ));
+            }
         };
         let (access, refresh) = self.mint(&grant, changes);
         Ok(self.grant_body(&grant, &access, &refresh))
     }
 
     /// `POST /oauth/locationToken`: an agency token mints a token for one of its locations.
-    pub fn location_token(&mut self, auth: &TokenInfo, form: &HashMap<String, String>, changes: &mut Changes) -> Result<Value, SimError> {
-        let Resource::Company(company) = &auth.resource else { return Err(SimError::wrong_scope()) };
+    pub fn location_token(
+        &mut self,
+        auth: &TokenInfo,
+        form: &HashMap<String, String>,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
+        let Resource::Company(company) = &auth.resource else {
+            return Err(SimError::wrong_scope());
+        };
         let mut problems = Vec::new();
         for field in ["companyId", "locationId"] {
             if form.get(field).is_none_or(|v| v.is_empty()) {
@@ -185,12 +237,18 @@ impl World {
         if &form["companyId"] != company {
             return Err(SimError::forbidden_location());
         }
-        let location = self.locations.get(&form["locationId"]).ok_or_else(|| SimError::bad_request("Location not found"))?;
+        let location = self
+            .locations
+            .get(&form["locationId"])
+            .ok_or_else(|| SimError::bad_request("Location not found"))?;
         if location.company_id.as_deref() != Some(company.as_str()) {
             return Err(SimError::forbidden_location());
         }
         let location_id = location.id.clone();
-        let grant = Grant { client_id: auth.app.clone(), resource: Resource::Location(location_id.clone()) };
+        let grant = Grant {
+            client_id: auth.app.clone(),
+            resource: Resource::Location(location_id.clone()),
+        };
         let (access, refresh) = self.mint(&grant, changes);
         Ok(json!({
             "access_token": access,

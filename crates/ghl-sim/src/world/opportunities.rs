@@ -96,10 +96,22 @@ impl OpportunityRecord {
         }
         if let Some(c) = location.contacts.get(&self.contact_id) {
             let mut contact = json!({"id": c.id, "tags": c.tags});
-            for (key, value) in [("name", c.name.clone().or_else(|| {
-                let n = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-                (!n.is_empty()).then_some(n)
-            })), ("companyName", c.company_name.clone()), ("email", c.email.clone()), ("phone", c.phone.clone())] {
+            for (key, value) in [
+                (
+                    "name",
+                    c.name.clone().or_else(|| {
+                        let n = [c.first_name.as_deref(), c.last_name.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        (!n.is_empty()).then_some(n)
+                    }),
+                ),
+                ("companyName", c.company_name.clone()),
+                ("email", c.email.clone()),
+                ("phone", c.phone.clone()),
+            ] {
                 if let Some(value) = value {
                     contact[key] = json!(value);
                 }
@@ -130,7 +142,10 @@ impl OpportunityRecord {
 
 impl Location {
     fn pipeline(&self, id: &str) -> Result<&Pipeline, SimError> {
-        self.pipelines.iter().find(|p| p.id == id).ok_or_else(|| SimError::bad_request("Pipeline not found"))
+        self.pipelines
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| SimError::bad_request("Pipeline not found"))
     }
 
     fn stage_in(&self, pipeline_id: &str, stage: Option<&str>) -> Result<String, SimError> {
@@ -151,12 +166,19 @@ impl Location {
     }
 
     fn existing_for(&self, contact_id: &str, pipeline_id: &str) -> Option<&OpportunityRecord> {
-        self.opportunities.values().find(|o| o.contact_id == contact_id && o.pipeline_id == pipeline_id)
+        self.opportunities
+            .values()
+            .find(|o| o.contact_id == contact_id && o.pipeline_id == pipeline_id)
     }
 
     /// Applies an update body and sends `OpportunityUpdate` plus one specific event per kind
     /// of change.
-    fn change_opportunity(&mut self, id: &str, body: &Map<String, Value>, changes: &mut Changes) -> Result<(), SimError> {
+    fn change_opportunity(
+        &mut self,
+        id: &str,
+        body: &Map<String, Value>,
+        changes: &mut Changes,
+    ) -> Result<(), SimError> {
         let before = self.opportunities[id].clone();
         let mut after = before.clone();
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -190,10 +212,20 @@ impl Location {
         }
         if let Some(cf) = body.get("customFields").and_then(Value::as_array) {
             for item in cf {
-                let Some(fid) = item.get("id").and_then(Value::as_str) else { continue };
-                let value = item.get("field_value").or_else(|| item.get("fieldValue")).cloned().unwrap_or(Value::Null);
-                after.custom_fields.retain(|v| v.get("id").and_then(Value::as_str) != Some(fid));
-                after.custom_fields.push(json!({"id": fid, "fieldValue": value}));
+                let Some(fid) = item.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let value = item
+                    .get("field_value")
+                    .or_else(|| item.get("fieldValue"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                after
+                    .custom_fields
+                    .retain(|v| v.get("id").and_then(Value::as_str) != Some(fid));
+                after
+                    .custom_fields
+                    .push(json!({"id": fid, "fieldValue": value}));
             }
         }
         if after == before {
@@ -206,7 +238,9 @@ impl Location {
             after.status_changed_ms = now;
             specific.push("OpportunityStatusUpdate");
         }
-        if after.pipeline_stage_id != before.pipeline_stage_id || after.pipeline_id != before.pipeline_id {
+        if after.pipeline_stage_id != before.pipeline_stage_id
+            || after.pipeline_id != before.pipeline_id
+        {
             after.stage_changed_ms = now;
             specific.push("OpportunityStageUpdate");
         }
@@ -216,7 +250,10 @@ impl Location {
         if after.assigned_to != before.assigned_to {
             specific.push("OpportunityAssignedToUpdate");
         }
-        changes.effect(Effect::OpportunityUpdated { location_id: self.id.clone(), opportunity_id: id.to_owned() });
+        changes.effect(Effect::OpportunityUpdated {
+            location_id: self.id.clone(),
+            opportunity_id: id.to_owned(),
+        });
         changes.emit("OpportunityUpdate", &self.id, after.webhook_payload());
         for event in specific {
             changes.emit(event, &self.id, after.webhook_payload());
@@ -225,11 +262,17 @@ impl Location {
         Ok(())
     }
 
-    fn insert_opportunity(&mut self, id: String, body: &Map<String, Value>, changes: &mut Changes) -> Result<Value, SimError> {
+    fn insert_opportunity(
+        &mut self,
+        id: String,
+        body: &Map<String, Value>,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         let pipeline_id = text("pipelineId").unwrap_or_default();
-        let contact_id = text("contactId")
-            .ok_or_else(|| SimError::unprocessable(vec!["contactId should not be empty".to_owned()]))?;
+        let contact_id = text("contactId").ok_or_else(|| {
+            SimError::unprocessable(vec!["contactId should not be empty".to_owned()])
+        })?;
         if !self.contacts.contains_key(&contact_id) {
             return Err(SimError::bad_request("Contact not found"));
         }
@@ -272,14 +315,22 @@ impl Location {
             followers: body
                 .get("followers")
                 .and_then(Value::as_array)
-                .map(|f| f.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|f| {
+                    f.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
             created_ms: now,
             updated_ms: now,
             status_changed_ms: now,
             stage_changed_ms: now,
         };
-        changes.effect(Effect::OpportunityCreated { location_id: self.id.clone(), opportunity_id: id.clone() });
+        changes.effect(Effect::OpportunityCreated {
+            location_id: self.id.clone(),
+            opportunity_id: id.clone(),
+        });
         changes.emit("OpportunityCreate", &self.id, record.webhook_payload());
         changes.emit("OpportunityUpdate", &self.id, record.webhook_payload());
         let rendered = record.render(self);
@@ -294,19 +345,37 @@ fn as_object(body: &Value) -> Map<String, Value> {
 
 impl World {
     /// Adds a pipeline with named stages.
-    pub fn add_pipeline(&mut self, location_id: &str, name: &str, stages: &[&str]) -> Result<Pipeline, SimError> {
+    pub fn add_pipeline(
+        &mut self,
+        location_id: &str,
+        name: &str,
+        stages: &[&str],
+    ) -> Result<Pipeline, SimError> {
         let id = self.new_id();
         let stages = stages
             .iter()
-            .map(|s| PipelineStage { id: self.new_uuid(), name: (*s).to_owned() })
+            .map(|s| PipelineStage {
+                id: self.new_uuid(),
+                name: (*s).to_owned(),
+            })
             .collect();
-        let pipeline = Pipeline { id, name: name.to_owned(), stages };
-        self.location_mut(location_id)?.pipelines.push(pipeline.clone());
+        let pipeline = Pipeline {
+            id,
+            name: name.to_owned(),
+            stages,
+        };
+        self.location_mut(location_id)?
+            .pipelines
+            .push(pipeline.clone());
         Ok(pipeline)
     }
 
     /// `GET /opportunities/pipelines`.
-    pub fn list_pipelines(&mut self, auth: &TokenInfo, location_id: &str) -> Result<Value, SimError> {
+    pub fn list_pipelines(
+        &mut self,
+        auth: &TokenInfo,
+        location_id: &str,
+    ) -> Result<Value, SimError> {
         let location = self.authorized_location(auth, Some(location_id))?;
         let pipelines: Vec<Value> = location
             .pipelines
@@ -328,10 +397,16 @@ impl World {
     }
 
     /// `POST /opportunities/`.
-    pub fn create_opportunity(&mut self, auth: &TokenInfo, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn create_opportunity(
+        &mut self,
+        auth: &TokenInfo,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let body = as_object(body);
         let id = self.new_id();
-        let location = self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
+        let location =
+            self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
         let rendered = location.insert_opportunity(id.clone(), &body, changes)?;
         let location_id = location.id.clone();
         self.index_object(&id, &location_id);
@@ -341,12 +416,21 @@ impl World {
     /// `GET /opportunities/{id}`.
     pub fn get_opportunity(&mut self, auth: &TokenInfo, id: &str) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Opportunity")?;
-        let o = location.opportunities.get(id).ok_or_else(|| SimError::bad_request("Opportunity not found"))?;
+        let o = location
+            .opportunities
+            .get(id)
+            .ok_or_else(|| SimError::bad_request("Opportunity not found"))?;
         Ok(json!({ "opportunity": o.render(location) }))
     }
 
     /// `PUT /opportunities/{id}`.
-    pub fn update_opportunity(&mut self, auth: &TokenInfo, id: &str, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn update_opportunity(
+        &mut self,
+        auth: &TokenInfo,
+        id: &str,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Opportunity")?;
         if !location.opportunities.contains_key(id) {
             return Err(SimError::bad_request("Opportunity not found"));
@@ -356,7 +440,13 @@ impl World {
     }
 
     /// `PUT /opportunities/{id}/status`.
-    pub fn update_opportunity_status(&mut self, auth: &TokenInfo, id: &str, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn update_opportunity_status(
+        &mut self,
+        auth: &TokenInfo,
+        id: &str,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Opportunity")?;
         if !location.opportunities.contains_key(id) {
             return Err(SimError::bad_request("Opportunity not found"));
@@ -366,10 +456,21 @@ impl World {
     }
 
     /// `DELETE /opportunities/{id}`: sends `OpportunityDelete` and `OpportunityUpdate`.
-    pub fn delete_opportunity(&mut self, auth: &TokenInfo, id: &str, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn delete_opportunity(
+        &mut self,
+        auth: &TokenInfo,
+        id: &str,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let location = self.location_of_object(auth, id, "Opportunity")?;
-        let record = location.opportunities.shift_remove(id).ok_or_else(|| SimError::bad_request("Opportunity not found"))?;
-        changes.effect(Effect::OpportunityDeleted { location_id: location.id.clone(), opportunity_id: id.to_owned() });
+        let record = location
+            .opportunities
+            .shift_remove(id)
+            .ok_or_else(|| SimError::bad_request("Opportunity not found"))?;
+        changes.effect(Effect::OpportunityDeleted {
+            location_id: location.id.clone(),
+            opportunity_id: id.to_owned(),
+        });
         changes.emit("OpportunityDelete", &location.id, record.webhook_payload());
         changes.emit("OpportunityUpdate", &location.id, record.webhook_payload());
         self.unindex_object(id);
@@ -378,30 +479,56 @@ impl World {
 
     /// `POST /opportunities/upsert`: by `id` when given, else the contact's opportunity in
     /// the pipeline, else a new one.
-    pub fn upsert_opportunity(&mut self, auth: &TokenInfo, body: &Value, changes: &mut Changes) -> Result<Value, SimError> {
+    pub fn upsert_opportunity(
+        &mut self,
+        auth: &TokenInfo,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
         let body = as_object(body);
         let new_id = self.new_id();
-        let location = self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
+        let location =
+            self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         let pipeline_id = text("pipelineId").unwrap_or_default();
         location.pipeline(&pipeline_id)?;
         let existing = match text("id") {
             Some(id) => Some(
-                location.opportunities.get(&id).map(|o| o.id.clone()).ok_or_else(|| SimError::bad_request("Opportunity not found"))?,
+                location
+                    .opportunities
+                    .get(&id)
+                    .map(|o| o.id.clone())
+                    .ok_or_else(|| SimError::bad_request("Opportunity not found"))?,
             ),
-            None => text("contactId").and_then(|c| location.existing_for(&c, &pipeline_id).map(|o| o.id.clone())),
+            None => text("contactId").and_then(|c| {
+                location
+                    .existing_for(&c, &pipeline_id)
+                    .map(|o| o.id.clone())
+            }),
         };
         let location_id = location.id.clone();
         let (is_new, rendered) = match existing {
             Some(id) => {
                 let mut update = body.clone();
                 update.retain(|k, _| {
-                    ["pipelineId", "name", "pipelineStageId", "status", "monetaryValue", "assignedTo", "lostReasonId"].contains(&k.as_str())
+                    [
+                        "pipelineId",
+                        "name",
+                        "pipelineStageId",
+                        "status",
+                        "monetaryValue",
+                        "assignedTo",
+                        "lostReasonId",
+                    ]
+                    .contains(&k.as_str())
                 });
                 location.change_opportunity(&id, &update, changes)?;
                 (false, location.opportunities[&id].render(location))
             }
-            None => (true, location.insert_opportunity(new_id.clone(), &body, changes)?),
+            None => (
+                true,
+                location.insert_opportunity(new_id.clone(), &body, changes)?,
+            ),
         };
         if is_new {
             self.index_object(&new_id, &location_id);
@@ -410,30 +537,57 @@ impl World {
     }
 
     /// `GET /opportunities/search`.
-    pub fn search_opportunities(&mut self, auth: &TokenInfo, query: &std::collections::HashMap<String, String>) -> Result<Value, SimError> {
-        let location_id = query
-            .get("location_id")
-            .ok_or_else(|| SimError::unprocessable(vec!["location_id should not be empty".to_owned()]))?;
+    pub fn search_opportunities(
+        &mut self,
+        auth: &TokenInfo,
+        query: &std::collections::HashMap<String, String>,
+    ) -> Result<Value, SimError> {
+        let location_id = query.get("location_id").ok_or_else(|| {
+            SimError::unprocessable(vec!["location_id should not be empty".to_owned()])
+        })?;
         let location = self.authorized_location(auth, Some(location_id))?;
-        let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+        let limit: usize = query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(20);
         if !(1..=100).contains(&limit) {
-            return Err(SimError::unprocessable(vec!["limit must not be greater than 100".to_owned()]));
+            return Err(SimError::unprocessable(vec![
+                "limit must not be greater than 100".to_owned(),
+            ]));
         }
-        let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-        let status = query.get("status").map(String::as_str).filter(|s| *s != "all");
+        let page: usize = query
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        let status = query
+            .get("status")
+            .map(String::as_str)
+            .filter(|s| *s != "all");
         let q = query.get("q").map(|s| s.to_lowercase());
         let hits: Vec<&OpportunityRecord> = location
             .opportunities
             .values()
             .filter(|o| query.get("pipeline_id").is_none_or(|p| &o.pipeline_id == p))
-            .filter(|o| query.get("pipeline_stage_id").is_none_or(|s| &o.pipeline_stage_id == s))
+            .filter(|o| {
+                query
+                    .get("pipeline_stage_id")
+                    .is_none_or(|s| &o.pipeline_stage_id == s)
+            })
             .filter(|o| query.get("contact_id").is_none_or(|c| &o.contact_id == c))
             .filter(|o| query.get("id").is_none_or(|i| &o.id == i))
             .filter(|o| status.is_none_or(|s| o.status == s))
-            .filter(|o| q.as_ref().is_none_or(|q| o.name.to_lowercase().contains(q.as_str())))
+            .filter(|o| {
+                q.as_ref()
+                    .is_none_or(|q| o.name.to_lowercase().contains(q.as_str()))
+            })
             .collect();
         let total = hits.len();
-        let page_hits: Vec<&OpportunityRecord> = hits.into_iter().skip((page - 1) * limit).take(limit).collect();
+        let page_hits: Vec<&OpportunityRecord> = hits
+            .into_iter()
+            .skip((page - 1) * limit)
+            .take(limit)
+            .collect();
         let mut meta = json!({"total": total, "currentPage": page});
         if page > 1 {
             meta["prevPage"] = json!(page - 1);

@@ -99,7 +99,10 @@ pub struct Contact {
 impl Contact {
     /// The value of a custom field, by field id.
     pub fn custom_field(&self, id: &CustomFieldId) -> Option<&Value> {
-        self.custom_fields.iter().find(|f| &f.id == id).map(|f| &f.value)
+        self.custom_fields
+            .iter()
+            .find(|f| &f.id == id)
+            .map(|f| &f.value)
     }
 }
 
@@ -129,12 +132,20 @@ pub struct CustomFieldInput {
 impl CustomFieldInput {
     /// A value addressed by field id.
     pub fn by_id(id: impl Into<CustomFieldId>, value: impl Into<Value>) -> Self {
-        Self { id: Some(id.into()), key: None, field_value: value.into() }
+        Self {
+            id: Some(id.into()),
+            key: None,
+            field_value: value.into(),
+        }
     }
 
     /// A value addressed by field key.
     pub fn by_key(key: impl Into<String>, value: impl Into<Value>) -> Self {
-        Self { id: None, key: Some(key.into()), field_value: value.into() }
+        Self {
+            id: None,
+            key: Some(key.into()),
+            field_value: value.into(),
+        }
     }
 }
 
@@ -301,7 +312,11 @@ pub enum SearchFilter {
 impl SearchFilter {
     /// `field eq value`.
     pub fn eq(field: impl Into<String>, value: impl Into<Value>) -> Self {
-        Self::Condition { field: field.into(), operator: FilterOperator::Eq, value: Some(value.into()) }
+        Self::Condition {
+            field: field.into(),
+            operator: FilterOperator::Eq,
+            value: Some(value.into()),
+        }
     }
 }
 
@@ -457,7 +472,10 @@ pub struct NewNote {
 impl NewNote {
     /// A note with only a body.
     pub fn new(body: impl Into<String>) -> Self {
-        Self { body: body.into(), ..Self::default() }
+        Self {
+            body: body.into(),
+            ..Self::default()
+        }
     }
 }
 
@@ -498,8 +516,13 @@ impl Client {
     /// `POST /contacts/`. Fails with [`Error::Duplicate`] when the location does not allow
     /// duplicates and one matches.
     pub async fn create_contact(&self, contact: &NewContact) -> Result<Response<Contact>, Error> {
-        let rb = self.request(Method::POST, &["contacts", ""], V)?.json(contact);
-        Ok(self.send_json::<ContactEnvelope>(rb).await?.map(|e| e.contact))
+        let rb = self
+            .request(Method::POST, &["contacts", ""], V)?
+            .json(contact);
+        Ok(self
+            .send_json::<ContactEnvelope>(rb)
+            .await?
+            .map(|e| e.contact))
     }
 
     /// `POST /contacts/upsert`: updates the contact matching the email or phone (in the
@@ -508,14 +531,19 @@ impl Client {
         &self,
         contact: &UpsertContact,
     ) -> Result<Response<UpsertedContact>, Error> {
-        let rb = self.request(Method::POST, &["contacts", "upsert"], V)?.json(contact);
+        let rb = self
+            .request(Method::POST, &["contacts", "upsert"], V)?
+            .json(contact);
         self.send_json(rb).await
     }
 
     /// `GET /contacts/{id}`.
     pub async fn get_contact(&self, id: &ContactId) -> Result<Response<Contact>, Error> {
         let rb = self.request(Method::GET, &["contacts", id.as_str()], V)?;
-        Ok(self.send_json::<ContactEnvelope>(rb).await?.map(|e| e.contact))
+        Ok(self
+            .send_json::<ContactEnvelope>(rb)
+            .await?
+            .map(|e| e.contact))
     }
 
     /// `PUT /contacts/{id}`.
@@ -524,14 +552,22 @@ impl Client {
         id: &ContactId,
         update: &ContactUpdate,
     ) -> Result<Response<Contact>, Error> {
-        let rb = self.request(Method::PUT, &["contacts", id.as_str()], V)?.json(update);
-        Ok(self.send_json::<ContactEnvelope>(rb).await?.map(|e| e.contact))
+        let rb = self
+            .request(Method::PUT, &["contacts", id.as_str()], V)?
+            .json(update);
+        Ok(self
+            .send_json::<ContactEnvelope>(rb)
+            .await?
+            .map(|e| e.contact))
     }
 
     /// `DELETE /contacts/{id}`. The body is GHL's `{succeded}` flag.
     pub async fn delete_contact(&self, id: &ContactId) -> Result<Response<bool>, Error> {
         let rb = self.request(Method::DELETE, &["contacts", id.as_str()], V)?;
-        Ok(self.send_json::<super::Succeeded>(rb).await?.map(|s| s.succeded))
+        Ok(self
+            .send_json::<super::Succeeded>(rb)
+            .await?
+            .map(|s| s.succeded))
     }
 
     /// `POST /contacts/search`: one page.
@@ -539,7 +575,9 @@ impl Client {
         &self,
         search: &ContactSearch,
     ) -> Result<Response<ContactPage>, Error> {
-        let rb = self.request(Method::POST, &["contacts", "search"], V)?.json(search);
+        let rb = self
+            .request(Method::POST, &["contacts", "search"], V)?
+            .json(search);
         self.send_json(rb).await
     }
 
@@ -553,7 +591,9 @@ impl Client {
         stream::try_unfold(Some(search), move |next| {
             let client = client.clone();
             async move {
-                let Some(mut search) = next else { return Ok(None) };
+                let Some(mut search) = next else {
+                    return Ok(None);
+                };
                 let page = client.search_contacts(&search).await?.into_data();
                 let full_page = page.contacts.len() as u32 >= search.page_limit.max(1);
                 let cursor = page.contacts.last().and_then(|c| c.search_after.clone());
@@ -569,7 +609,10 @@ impl Client {
                         Some(search)
                     }
                 };
-                Ok(Some((stream::iter(page.contacts.into_iter().map(Ok)), next)))
+                Ok(Some((
+                    stream::iter(page.contacts.into_iter().map(Ok)),
+                    next,
+                )))
             }
         })
         .try_flatten()
@@ -594,7 +637,10 @@ impl Client {
         let rb = self
             .request(Method::GET, &["contacts", "search", "duplicate"], V)?
             .query(&query);
-        Ok(self.send_json::<MaybeContactEnvelope>(rb).await?.map(|e| e.contact))
+        Ok(self
+            .send_json::<MaybeContactEnvelope>(rb)
+            .await?
+            .map(|e| e.contact))
     }
 
     /// `POST /contacts/{id}/tags`: adds tags; answers the contact's tags.
@@ -623,7 +669,9 @@ impl Client {
 
     /// `POST /contacts/{id}/notes`.
     pub async fn add_note(&self, id: &ContactId, note: &NewNote) -> Result<Response<Note>, Error> {
-        let rb = self.request(Method::POST, &["contacts", id.as_str(), "notes"], V)?.json(note);
+        let rb = self
+            .request(Method::POST, &["contacts", id.as_str(), "notes"], V)?
+            .json(note);
         Ok(self.send_json::<NoteEnvelope>(rb).await?.map(|e| e.note))
     }
 

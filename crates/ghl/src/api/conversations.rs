@@ -174,7 +174,10 @@ impl Client {
     ) -> Result<Response<ConversationPage>, Error> {
         let rb = self
             .request(Method::GET, &["conversations", "search"], V)?
-            .query(&[("locationId", location_id.as_str()), ("contactId", contact_id.as_str())]);
+            .query(&[
+                ("locationId", location_id.as_str()),
+                ("contactId", contact_id.as_str()),
+            ]);
         self.send_json(rb).await
     }
 
@@ -185,11 +188,18 @@ impl Client {
         query: &MessageQuery,
     ) -> Result<Response<MessagePage>, Error> {
         let rb = self
-            .request(Method::GET, &["conversations", conversation_id.as_str(), "messages"], V)?
+            .request(
+                Method::GET,
+                &["conversations", conversation_id.as_str(), "messages"],
+                V,
+            )?
             .query(query);
-        Ok(self.send_json::<MessagesBody>(rb).await?.map(|body| match body {
-            MessagesBody::Wrapped { messages } | MessagesBody::Documented(messages) => messages,
-        }))
+        Ok(self
+            .send_json::<MessagesBody>(rb)
+            .await?
+            .map(|body| match body {
+                MessagesBody::Wrapped { messages } | MessagesBody::Documented(messages) => messages,
+            }))
     }
 
     /// `GET /conversations/locations/{loc}/messages/{id}/transcription/download`: the call

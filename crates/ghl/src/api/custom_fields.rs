@@ -160,7 +160,10 @@ impl Client {
         if let Some(model) = model {
             rb = rb.query(&[("model", model.as_str())]);
         }
-        Ok(self.send_json::<FieldsEnvelope>(rb).await?.map(|e| e.custom_fields))
+        Ok(self
+            .send_json::<FieldsEnvelope>(rb)
+            .await?
+            .map(|e| e.custom_fields))
     }
 
     /// `POST /locations/{id}/customFields`.
@@ -170,8 +173,15 @@ impl Client {
         field: &NewCustomField,
     ) -> Result<Response<CustomField>, Error> {
         let rb = self
-            .request(Method::POST, &["locations", location_id.as_str(), "customFields"], V)?
+            .request(
+                Method::POST,
+                &["locations", location_id.as_str(), "customFields"],
+                V,
+            )?
             .json(field);
-        Ok(self.send_json::<FieldEnvelope>(rb).await?.map(|e| e.custom_field))
+        Ok(self
+            .send_json::<FieldEnvelope>(rb)
+            .await?
+            .map(|e| e.custom_field))
     }
 }

@@ -27,7 +27,10 @@ pub struct OAuthApp {
 impl OAuthApp {
     /// Credentials from the app's settings page.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
-        Self { client_id: client_id.into(), client_secret: SecretString::from(client_secret.into()) }
+        Self {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(client_secret.into()),
+        }
     }
 }
 
@@ -122,7 +125,9 @@ impl Client {
             user_type,
             redirect_uri,
         };
-        let rb = self.request_without_token(Method::POST, &["oauth", "token"]).form(&form);
+        let rb = self
+            .request_without_token(Method::POST, &["oauth", "token"])
+            .form(&form);
         self.send_json(rb).await
     }
 
@@ -144,7 +149,9 @@ impl Client {
             user_type,
             redirect_uri: None,
         };
-        let rb = self.request_without_token(Method::POST, &["oauth", "token"]).form(&form);
+        let rb = self
+            .request_without_token(Method::POST, &["oauth", "token"])
+            .form(&form);
         self.send_json(rb).await
     }
 
@@ -155,7 +162,11 @@ impl Client {
         location_id: &LocationId,
     ) -> Result<Response<TokenGrant>, Error> {
         let rb = self
-            .request(Method::POST, &["oauth", "locationToken"], Some(ApiVersion::V2021_07_28))?
+            .request(
+                Method::POST,
+                &["oauth", "locationToken"],
+                Some(ApiVersion::V2021_07_28),
+            )?
             .form(&LocationTokenForm {
                 company_id: company_id.as_str(),
                 location_id: location_id.as_str(),

@@ -356,7 +356,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// The stage with this name (case-insensitive).
     pub fn stage_named(&self, name: &str) -> Option<&PipelineStage> {
-        self.stages.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+        self.stages
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -386,14 +388,25 @@ impl Client {
         &self,
         opportunity: &NewOpportunity,
     ) -> Result<Response<Opportunity>, Error> {
-        let rb = self.request(Method::POST, &["opportunities", ""], V)?.json(opportunity);
-        Ok(self.send_json::<OpportunityEnvelope>(rb).await?.map(|e| e.opportunity))
+        let rb = self
+            .request(Method::POST, &["opportunities", ""], V)?
+            .json(opportunity);
+        Ok(self
+            .send_json::<OpportunityEnvelope>(rb)
+            .await?
+            .map(|e| e.opportunity))
     }
 
     /// `GET /opportunities/{id}`.
-    pub async fn get_opportunity(&self, id: &OpportunityId) -> Result<Response<Opportunity>, Error> {
+    pub async fn get_opportunity(
+        &self,
+        id: &OpportunityId,
+    ) -> Result<Response<Opportunity>, Error> {
         let rb = self.request(Method::GET, &["opportunities", id.as_str()], V)?;
-        Ok(self.send_json::<OpportunityEnvelope>(rb).await?.map(|e| e.opportunity))
+        Ok(self
+            .send_json::<OpportunityEnvelope>(rb)
+            .await?
+            .map(|e| e.opportunity))
     }
 
     /// `PUT /opportunities/{id}`.
@@ -402,8 +415,13 @@ impl Client {
         id: &OpportunityId,
         update: &OpportunityUpdate,
     ) -> Result<Response<Opportunity>, Error> {
-        let rb = self.request(Method::PUT, &["opportunities", id.as_str()], V)?.json(update);
-        Ok(self.send_json::<OpportunityEnvelope>(rb).await?.map(|e| e.opportunity))
+        let rb = self
+            .request(Method::PUT, &["opportunities", id.as_str()], V)?
+            .json(update);
+        Ok(self
+            .send_json::<OpportunityEnvelope>(rb)
+            .await?
+            .map(|e| e.opportunity))
     }
 
     /// `PUT /opportunities/{id}/status`. The body is GHL's `{succeded}` flag.
@@ -415,14 +433,23 @@ impl Client {
     ) -> Result<Response<bool>, Error> {
         let rb = self
             .request(Method::PUT, &["opportunities", id.as_str(), "status"], V)?
-            .json(&StatusBody { status, lost_reason_id });
-        Ok(self.send_json::<super::Succeeded>(rb).await?.map(|s| s.succeded))
+            .json(&StatusBody {
+                status,
+                lost_reason_id,
+            });
+        Ok(self
+            .send_json::<super::Succeeded>(rb)
+            .await?
+            .map(|s| s.succeded))
     }
 
     /// `DELETE /opportunities/{id}`.
     pub async fn delete_opportunity(&self, id: &OpportunityId) -> Result<Response<bool>, Error> {
         let rb = self.request(Method::DELETE, &["opportunities", id.as_str()], V)?;
-        Ok(self.send_json::<super::Succeeded>(rb).await?.map(|s| s.succeded))
+        Ok(self
+            .send_json::<super::Succeeded>(rb)
+            .await?
+            .map(|s| s.succeded))
     }
 
     /// `POST /opportunities/upsert`.
@@ -430,7 +457,9 @@ impl Client {
         &self,
         upsert: &UpsertOpportunity,
     ) -> Result<Response<UpsertedOpportunity>, Error> {
-        let rb = self.request(Method::POST, &["opportunities", "upsert"], V)?.json(upsert);
+        let rb = self
+            .request(Method::POST, &["opportunities", "upsert"], V)?
+            .json(upsert);
         self.send_json(rb).await
     }
 
@@ -439,7 +468,9 @@ impl Client {
         &self,
         search: &OpportunitySearch,
     ) -> Result<Response<OpportunityPage>, Error> {
-        let rb = self.request(Method::GET, &["opportunities", "search"], V)?.query(search);
+        let rb = self
+            .request(Method::GET, &["opportunities", "search"], V)?
+            .query(search);
         self.send_json(rb).await
     }
 
@@ -451,6 +482,9 @@ impl Client {
         let rb = self
             .request(Method::GET, &["opportunities", "pipelines"], V)?
             .query(&[("locationId", location_id.as_str())]);
-        Ok(self.send_json::<PipelinesEnvelope>(rb).await?.map(|e| e.pipelines))
+        Ok(self
+            .send_json::<PipelinesEnvelope>(rb)
+            .await?
+            .map(|e| e.pipelines))
     }
 }

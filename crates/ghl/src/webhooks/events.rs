@@ -61,14 +61,22 @@ impl Webhook {
 
     /// Parses an already decoded payload.
     pub fn from_value(value: Value) -> Result<Self, ParseError> {
-        let Value::Object(map) = value else { return Err(ParseError::NotAnObject) };
+        let Value::Object(map) = value else {
+            return Err(ParseError::NotAnObject);
+        };
         let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
         let webhook_id = text("webhookId");
         let timestamp = text("timestamp");
         let location_id = text("locationId").map(LocationId::from);
         let app_id = text("appId");
         let event = WebhookEvent::from_map(map)?;
-        Ok(Self { webhook_id, timestamp, location_id, app_id, event })
+        Ok(Self {
+            webhook_id,
+            timestamp,
+            location_id,
+            app_id,
+            event,
+        })
     }
 
     /// `timestamp` as a time, when it is valid RFC 3339.
@@ -163,7 +171,9 @@ impl WebhookEvent {
             | Self::ContactDelete(e)
             | Self::ContactTagUpdate(e)
             | Self::ContactDndUpdate(e) => e.id.as_ref(),
-            Self::NoteCreate(e) | Self::NoteUpdate(e) | Self::NoteDelete(e) => e.contact_id.as_ref(),
+            Self::NoteCreate(e) | Self::NoteUpdate(e) | Self::NoteDelete(e) => {
+                e.contact_id.as_ref()
+            }
             Self::TaskCreate(e) | Self::TaskComplete(e) | Self::TaskDelete(e) => {
                 e.contact_id.as_ref()
             }
@@ -174,7 +184,9 @@ impl WebhookEvent {
             | Self::OpportunityStageUpdate(e)
             | Self::OpportunityMonetaryValueUpdate(e)
             | Self::OpportunityAssignedToUpdate(e) => e.contact_id.as_ref(),
-            Self::AppointmentCreate(e) | Self::AppointmentUpdate(e) | Self::AppointmentDelete(e) => {
+            Self::AppointmentCreate(e)
+            | Self::AppointmentUpdate(e)
+            | Self::AppointmentDelete(e) => {
                 e.appointment.as_ref().and_then(|a| a.contact_id.as_ref())
             }
             Self::InboundMessage(e) | Self::OutboundMessage(e) => e.contact_id.as_ref(),
@@ -184,8 +196,10 @@ impl WebhookEvent {
 }
 
 fn typed<T: DeserializeOwned>(name: &str, map: Map<String, Value>) -> Result<T, ParseError> {
-    serde_json::from_value(Value::Object(map))
-        .map_err(|source| ParseError::Malformed { event_type: name.to_owned(), source })
+    serde_json::from_value(Value::Object(map)).map_err(|source| ParseError::Malformed {
+        event_type: name.to_owned(),
+        source,
+    })
 }
 
 /// Contact events: create, update, delete, tag update, DND update.
@@ -465,7 +479,10 @@ mod tests {
     fn unknown_types_are_kept_raw() {
         let w = Webhook::parse(br#"{"type":"SomethingNew","locationId":"l","x":1}"#).unwrap();
         match &w.event {
-            WebhookEvent::Other { event_type, payload } => {
+            WebhookEvent::Other {
+                event_type,
+                payload,
+            } => {
                 assert_eq!(event_type.as_deref(), Some("SomethingNew"));
                 assert_eq!(payload["x"], 1);
             }
@@ -491,7 +508,10 @@ mod tests {
             Webhook::parse(br#"{"type":"ContactCreate","dnd":"yes"}"#),
             Err(ParseError::Malformed { .. })
         ));
-        assert!(matches!(Webhook::parse(b"[1]"), Err(ParseError::NotAnObject)));
+        assert!(matches!(
+            Webhook::parse(b"[1]"),
+            Err(ParseError::NotAnObject)
+        ));
         assert!(matches!(Webhook::parse(b"{"), Err(ParseError::NotJson(_))));
     }
 }

@@ -123,7 +123,13 @@ impl WebhookVerifier {
     ) -> Result<SignatureScheme, VerifyError> {
         if let Some(sig) = ghl_signature.filter(|s| !s.trim().is_empty()) {
             let sig = decode(sig, GHL_SIGNATURE_HEADER)?;
-            return check(&ED25519, &self.ed25519, body, &sig, SignatureScheme::Ed25519);
+            return check(
+                &ED25519,
+                &self.ed25519,
+                body,
+                &sig,
+                SignatureScheme::Ed25519,
+            );
         }
         if let Some(sig) = wh_signature.filter(|s| !s.trim().is_empty()) {
             let sig = decode(sig, WH_SIGNATURE_HEADER)?;
@@ -176,14 +182,18 @@ mod tests {
         let ed = Ed25519KeyPair::generate().unwrap();
         let rsa = signature::RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
         let ed_der = ed.public_key().as_der().unwrap().as_ref().to_vec();
-        let rsa_der = AsDer::<PublicKeyX509Der>::as_der(rsa.public_key()).unwrap().as_ref().to_vec();
+        let rsa_der = AsDer::<PublicKeyX509Der>::as_der(rsa.public_key())
+            .unwrap()
+            .as_ref()
+            .to_vec();
         let verifier = WebhookVerifier::from_spki_der(vec![ed_der], vec![rsa_der]);
         Keys { ed, rsa, verifier }
     }
 
     fn sign_rsa(key: &signature::RsaKeyPair, body: &[u8]) -> String {
         let mut sig = vec![0; key.public_modulus_len()];
-        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), body, &mut sig).unwrap();
+        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), body, &mut sig)
+            .unwrap();
         STANDARD.encode(sig)
     }
 
@@ -193,7 +203,10 @@ mod tests {
     fn ed25519_signature_verifies_and_a_changed_byte_fails() {
         let k = keys();
         let sig = STANDARD.encode(k.ed.sign(BODY).as_ref());
-        assert_eq!(k.verifier.verify(BODY, Some(&sig), None), Ok(SignatureScheme::Ed25519));
+        assert_eq!(
+            k.verifier.verify(BODY, Some(&sig), None),
+            Ok(SignatureScheme::Ed25519)
+        );
         let mut tampered = BODY.to_vec();
         tampered[10] ^= 1;
         assert_eq!(
@@ -206,7 +219,10 @@ mod tests {
     fn rsa_signature_verifies_and_a_changed_byte_fails() {
         let k = keys();
         let sig = sign_rsa(&k.rsa, BODY);
-        assert_eq!(k.verifier.verify(BODY, None, Some(&sig)), Ok(SignatureScheme::RsaSha256));
+        assert_eq!(
+            k.verifier.verify(BODY, None, Some(&sig)),
+            Ok(SignatureScheme::RsaSha256)
+        );
         let mut tampered = BODY.to_vec();
         *tampered.last_mut().unwrap() = b' ';
         assert_eq!(
@@ -220,13 +236,20 @@ mod tests {
         let k = keys();
         let rsa = sign_rsa(&k.rsa, BODY);
         let wrong_ed = STANDARD.encode(k.ed.sign(b"other").as_ref());
-        assert!(k.verifier.verify(BODY, Some(&wrong_ed), Some(&rsa)).is_err());
+        assert!(
+            k.verifier
+                .verify(BODY, Some(&wrong_ed), Some(&rsa))
+                .is_err()
+        );
     }
 
     #[test]
     fn missing_and_malformed_headers() {
         let k = keys();
-        assert_eq!(k.verifier.verify(BODY, None, None), Err(VerifyError::MissingSignature));
+        assert_eq!(
+            k.verifier.verify(BODY, None, None),
+            Err(VerifyError::MissingSignature)
+        );
         assert_eq!(
             k.verifier.verify(BODY, Some("%%%"), None),
             Err(VerifyError::MalformedSignature(GHL_SIGNATURE_HEADER))
@@ -250,7 +273,10 @@ mod tests {
         let old = keys();
         let new = keys();
         let v = WebhookVerifier::from_spki_der(
-            [&old, &new].iter().map(|k| k.verifier.ed25519[0].clone()).collect(),
+            [&old, &new]
+                .iter()
+                .map(|k| k.verifier.ed25519[0].clone())
+                .collect(),
             vec![],
         );
         for k in [&old, &new] {
