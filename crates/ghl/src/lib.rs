@@ -49,8 +49,14 @@
 //! assert!(matches!(webhook.event, WebhookEvent::ContactCreate(_)));
 //! ```
 
+//!
+//! Without the default `client` feature the crate has no HTTP dependency: ids, request and
+//! response types, rate-limit header parsing, webhook verification and events only.
+
+#[cfg(feature = "client")]
 mod client;
 mod de;
+#[cfg(feature = "client")]
 mod error;
 mod ids;
 mod rate_limit;
@@ -59,7 +65,9 @@ pub mod api;
 pub mod webhooks;
 
 pub use api::{contacts, conversations, custom_fields, oauth, opportunities};
+#[cfg(feature = "client")]
 pub use client::{ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, Response};
+#[cfg(feature = "client")]
 pub use error::{Error, RateLimitScope, Reply};
 pub use ids::*;
 pub use rate_limit::{RateLimit, header as rate_limit_header};

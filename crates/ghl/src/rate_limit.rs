@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
+use http::HeaderMap;
 
 /// Header names exactly as GHL documents them.
 pub mod header {
@@ -74,7 +74,7 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
+    use http::{HeaderMap, HeaderValue};
 
     #[test]
     fn parses_all_five_headers() {

@@ -1,17 +1,11 @@
 //! Contacts: create, upsert, get, update, delete, search, duplicate lookup, tags and notes
 //! (`apps/contacts.json`, `Version: 2021-07-28`).
 
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::{ApiVersion, Client, Response};
 use crate::de::null_default;
-use crate::error::Error;
 use crate::ids::{ContactId, CustomFieldId, LocationId, NoteId, UserId};
-
-const V: Option<ApiVersion> = Some(ApiVersion::V2021_07_28);
 
 /// A contact as GHL returns it from get, create, update, upsert and search.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -479,206 +473,224 @@ impl NewNote {
     }
 }
 
-#[derive(Deserialize)]
-struct ContactEnvelope {
-    contact: Contact,
-}
+#[cfg(feature = "client")]
+mod calls {
+    use super::*;
+    use crate::client::{ApiVersion, Client, Response};
+    use crate::error::Error;
+    use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+    use reqwest::Method;
 
-#[derive(Deserialize)]
-struct MaybeContactEnvelope {
-    #[serde(default)]
-    contact: Option<Contact>,
-}
+    const V: Option<ApiVersion> = Some(ApiVersion::V2021_07_28);
 
-#[derive(Deserialize)]
-struct TagsEnvelope {
-    #[serde(default, deserialize_with = "null_default")]
-    tags: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct NoteEnvelope {
-    note: Note,
-}
-
-#[derive(Deserialize)]
-struct NotesEnvelope {
-    #[serde(default, deserialize_with = "null_default")]
-    notes: Vec<Note>,
-}
-
-#[derive(Serialize)]
-struct TagsBody<'a> {
-    tags: &'a [String],
-}
-
-impl Client {
-    /// `POST /contacts/`. Fails with [`Error::Duplicate`] when the location does not allow
-    /// duplicates and one matches.
-    pub async fn create_contact(&self, contact: &NewContact) -> Result<Response<Contact>, Error> {
-        let rb = self
-            .request(Method::POST, &["contacts", ""], V)?
-            .json(contact);
-        Ok(self
-            .send_json::<ContactEnvelope>(rb)
-            .await?
-            .map(|e| e.contact))
+    #[derive(Deserialize)]
+    struct ContactEnvelope {
+        contact: Contact,
     }
 
-    /// `POST /contacts/upsert`: updates the contact matching the email or phone (in the
-    /// location's configured order) or creates one.
-    pub async fn upsert_contact(
-        &self,
-        contact: &UpsertContact,
-    ) -> Result<Response<UpsertedContact>, Error> {
-        let rb = self
-            .request(Method::POST, &["contacts", "upsert"], V)?
-            .json(contact);
-        self.send_json(rb).await
+    #[derive(Deserialize)]
+    struct MaybeContactEnvelope {
+        #[serde(default)]
+        contact: Option<Contact>,
     }
 
-    /// `GET /contacts/{id}`.
-    pub async fn get_contact(&self, id: &ContactId) -> Result<Response<Contact>, Error> {
-        let rb = self.request(Method::GET, &["contacts", id.as_str()], V)?;
-        Ok(self
-            .send_json::<ContactEnvelope>(rb)
-            .await?
-            .map(|e| e.contact))
+    #[derive(Deserialize)]
+    struct TagsEnvelope {
+        #[serde(default, deserialize_with = "null_default")]
+        tags: Vec<String>,
     }
 
-    /// `PUT /contacts/{id}`.
-    pub async fn update_contact(
-        &self,
-        id: &ContactId,
-        update: &ContactUpdate,
-    ) -> Result<Response<Contact>, Error> {
-        let rb = self
-            .request(Method::PUT, &["contacts", id.as_str()], V)?
-            .json(update);
-        Ok(self
-            .send_json::<ContactEnvelope>(rb)
-            .await?
-            .map(|e| e.contact))
+    #[derive(Deserialize)]
+    struct NoteEnvelope {
+        note: Note,
     }
 
-    /// `DELETE /contacts/{id}`. The body is GHL's `{succeded}` flag.
-    pub async fn delete_contact(&self, id: &ContactId) -> Result<Response<bool>, Error> {
-        let rb = self.request(Method::DELETE, &["contacts", id.as_str()], V)?;
-        Ok(self
-            .send_json::<super::Succeeded>(rb)
-            .await?
-            .map(|s| s.succeded))
+    #[derive(Deserialize)]
+    struct NotesEnvelope {
+        #[serde(default, deserialize_with = "null_default")]
+        notes: Vec<Note>,
     }
 
-    /// `POST /contacts/search`: one page.
-    pub async fn search_contacts(
-        &self,
-        search: &ContactSearch,
-    ) -> Result<Response<ContactPage>, Error> {
-        let rb = self
-            .request(Method::POST, &["contacts", "search"], V)?
-            .json(search);
-        self.send_json(rb).await
+    #[derive(Serialize)]
+    struct TagsBody<'a> {
+        tags: &'a [String],
     }
 
-    /// Every contact matching `search`, page after page, following each page's
-    /// `searchAfter` cursor (or page numbers when hits carry none).
-    pub fn search_contacts_stream(
-        &self,
-        search: ContactSearch,
-    ) -> BoxStream<'static, Result<Contact, Error>> {
-        let client = self.clone();
-        stream::try_unfold(Some(search), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(mut search) = next else {
-                    return Ok(None);
-                };
-                let page = client.search_contacts(&search).await?.into_data();
-                let full_page = page.contacts.len() as u32 >= search.page_limit.max(1);
-                let cursor = page.contacts.last().and_then(|c| c.search_after.clone());
-                let next = match (full_page, cursor) {
-                    (false, _) => None,
-                    (true, Some(cursor)) => {
-                        search.page = None;
-                        search.search_after = Some(cursor);
-                        Some(search)
-                    }
-                    (true, None) => {
-                        search.page = Some(search.page.unwrap_or(1) + 1);
-                        Some(search)
-                    }
-                };
-                Ok(Some((
-                    stream::iter(page.contacts.into_iter().map(Ok)),
-                    next,
-                )))
+    impl Client {
+        /// `POST /contacts/`. Fails with [`Error::Duplicate`] when the location does not allow
+        /// duplicates and one matches.
+        pub async fn create_contact(
+            &self,
+            contact: &NewContact,
+        ) -> Result<Response<Contact>, Error> {
+            let rb = self
+                .request(Method::POST, &["contacts", ""], V)?
+                .json(contact);
+            Ok(self
+                .send_json::<ContactEnvelope>(rb)
+                .await?
+                .map(|e| e.contact))
+        }
+
+        /// `POST /contacts/upsert`: updates the contact matching the email or phone (in the
+        /// location's configured order) or creates one.
+        pub async fn upsert_contact(
+            &self,
+            contact: &UpsertContact,
+        ) -> Result<Response<UpsertedContact>, Error> {
+            let rb = self
+                .request(Method::POST, &["contacts", "upsert"], V)?
+                .json(contact);
+            self.send_json(rb).await
+        }
+
+        /// `GET /contacts/{id}`.
+        pub async fn get_contact(&self, id: &ContactId) -> Result<Response<Contact>, Error> {
+            let rb = self.request(Method::GET, &["contacts", id.as_str()], V)?;
+            Ok(self
+                .send_json::<ContactEnvelope>(rb)
+                .await?
+                .map(|e| e.contact))
+        }
+
+        /// `PUT /contacts/{id}`.
+        pub async fn update_contact(
+            &self,
+            id: &ContactId,
+            update: &ContactUpdate,
+        ) -> Result<Response<Contact>, Error> {
+            let rb = self
+                .request(Method::PUT, &["contacts", id.as_str()], V)?
+                .json(update);
+            Ok(self
+                .send_json::<ContactEnvelope>(rb)
+                .await?
+                .map(|e| e.contact))
+        }
+
+        /// `DELETE /contacts/{id}`. The body is GHL's `{succeded}` flag.
+        pub async fn delete_contact(&self, id: &ContactId) -> Result<Response<bool>, Error> {
+            let rb = self.request(Method::DELETE, &["contacts", id.as_str()], V)?;
+            Ok(self
+                .send_json::<crate::api::Succeeded>(rb)
+                .await?
+                .map(|s| s.succeded))
+        }
+
+        /// `POST /contacts/search`: one page.
+        pub async fn search_contacts(
+            &self,
+            search: &ContactSearch,
+        ) -> Result<Response<ContactPage>, Error> {
+            let rb = self
+                .request(Method::POST, &["contacts", "search"], V)?
+                .json(search);
+            self.send_json(rb).await
+        }
+
+        /// Every contact matching `search`, page after page, following each page's
+        /// `searchAfter` cursor (or page numbers when hits carry none).
+        pub fn search_contacts_stream(
+            &self,
+            search: ContactSearch,
+        ) -> BoxStream<'static, Result<Contact, Error>> {
+            let client = self.clone();
+            stream::try_unfold(Some(search), move |next| {
+                let client = client.clone();
+                async move {
+                    let Some(mut search) = next else {
+                        return Ok(None);
+                    };
+                    let page = client.search_contacts(&search).await?.into_data();
+                    let full_page = page.contacts.len() as u32 >= search.page_limit.max(1);
+                    let cursor = page.contacts.last().and_then(|c| c.search_after.clone());
+                    let next = match (full_page, cursor) {
+                        (false, _) => None,
+                        (true, Some(cursor)) => {
+                            search.page = None;
+                            search.search_after = Some(cursor);
+                            Some(search)
+                        }
+                        (true, None) => {
+                            search.page = Some(search.page.unwrap_or(1) + 1);
+                            Some(search)
+                        }
+                    };
+                    Ok(Some((
+                        stream::iter(page.contacts.into_iter().map(Ok)),
+                        next,
+                    )))
+                }
+            })
+            .try_flatten()
+            .boxed()
+        }
+
+        /// `GET /contacts/search/duplicate`: the contact GHL would treat as a duplicate of this
+        /// email or phone, following the location's duplicate settings.
+        pub async fn find_duplicate_contact(
+            &self,
+            location_id: &LocationId,
+            email: Option<&str>,
+            phone: Option<&str>,
+        ) -> Result<Response<Option<Contact>>, Error> {
+            let mut query: Vec<(&str, &str)> = vec![("locationId", location_id.as_str())];
+            if let Some(email) = email {
+                query.push(("email", email));
             }
-        })
-        .try_flatten()
-        .boxed()
-    }
-
-    /// `GET /contacts/search/duplicate`: the contact GHL would treat as a duplicate of this
-    /// email or phone, following the location's duplicate settings.
-    pub async fn find_duplicate_contact(
-        &self,
-        location_id: &LocationId,
-        email: Option<&str>,
-        phone: Option<&str>,
-    ) -> Result<Response<Option<Contact>>, Error> {
-        let mut query: Vec<(&str, &str)> = vec![("locationId", location_id.as_str())];
-        if let Some(email) = email {
-            query.push(("email", email));
+            if let Some(phone) = phone {
+                query.push(("number", phone));
+            }
+            let rb = self
+                .request(Method::GET, &["contacts", "search", "duplicate"], V)?
+                .query(&query);
+            Ok(self
+                .send_json::<MaybeContactEnvelope>(rb)
+                .await?
+                .map(|e| e.contact))
         }
-        if let Some(phone) = phone {
-            query.push(("number", phone));
+
+        /// `POST /contacts/{id}/tags`: adds tags; answers the contact's tags.
+        pub async fn add_tags(
+            &self,
+            id: &ContactId,
+            tags: &[String],
+        ) -> Result<Response<Vec<String>>, Error> {
+            let rb = self
+                .request(Method::POST, &["contacts", id.as_str(), "tags"], V)?
+                .json(&TagsBody { tags });
+            Ok(self.send_json::<TagsEnvelope>(rb).await?.map(|e| e.tags))
         }
-        let rb = self
-            .request(Method::GET, &["contacts", "search", "duplicate"], V)?
-            .query(&query);
-        Ok(self
-            .send_json::<MaybeContactEnvelope>(rb)
-            .await?
-            .map(|e| e.contact))
-    }
 
-    /// `POST /contacts/{id}/tags`: adds tags; answers the contact's tags.
-    pub async fn add_tags(
-        &self,
-        id: &ContactId,
-        tags: &[String],
-    ) -> Result<Response<Vec<String>>, Error> {
-        let rb = self
-            .request(Method::POST, &["contacts", id.as_str(), "tags"], V)?
-            .json(&TagsBody { tags });
-        Ok(self.send_json::<TagsEnvelope>(rb).await?.map(|e| e.tags))
-    }
+        /// `DELETE /contacts/{id}/tags`: removes tags; answers the contact's tags.
+        pub async fn remove_tags(
+            &self,
+            id: &ContactId,
+            tags: &[String],
+        ) -> Result<Response<Vec<String>>, Error> {
+            let rb = self
+                .request(Method::DELETE, &["contacts", id.as_str(), "tags"], V)?
+                .json(&TagsBody { tags });
+            Ok(self.send_json::<TagsEnvelope>(rb).await?.map(|e| e.tags))
+        }
 
-    /// `DELETE /contacts/{id}/tags`: removes tags; answers the contact's tags.
-    pub async fn remove_tags(
-        &self,
-        id: &ContactId,
-        tags: &[String],
-    ) -> Result<Response<Vec<String>>, Error> {
-        let rb = self
-            .request(Method::DELETE, &["contacts", id.as_str(), "tags"], V)?
-            .json(&TagsBody { tags });
-        Ok(self.send_json::<TagsEnvelope>(rb).await?.map(|e| e.tags))
-    }
+        /// `POST /contacts/{id}/notes`.
+        pub async fn add_note(
+            &self,
+            id: &ContactId,
+            note: &NewNote,
+        ) -> Result<Response<Note>, Error> {
+            let rb = self
+                .request(Method::POST, &["contacts", id.as_str(), "notes"], V)?
+                .json(note);
+            Ok(self.send_json::<NoteEnvelope>(rb).await?.map(|e| e.note))
+        }
 
-    /// `POST /contacts/{id}/notes`.
-    pub async fn add_note(&self, id: &ContactId, note: &NewNote) -> Result<Response<Note>, Error> {
-        let rb = self
-            .request(Method::POST, &["contacts", id.as_str(), "notes"], V)?
-            .json(note);
-        Ok(self.send_json::<NoteEnvelope>(rb).await?.map(|e| e.note))
-    }
-
-    /// `GET /contacts/{id}/notes`.
-    pub async fn list_notes(&self, id: &ContactId) -> Result<Response<Vec<Note>>, Error> {
-        let rb = self.request(Method::GET, &["contacts", id.as_str(), "notes"], V)?;
-        Ok(self.send_json::<NotesEnvelope>(rb).await?.map(|e| e.notes))
+        /// `GET /contacts/{id}/notes`.
+        pub async fn list_notes(&self, id: &ContactId) -> Result<Response<Vec<Note>>, Error> {
+            let rb = self.request(Method::GET, &["contacts", id.as_str(), "notes"], V)?;
+            Ok(self.send_json::<NotesEnvelope>(rb).await?.map(|e| e.notes))
+        }
     }
 }
 

@@ -1,16 +1,11 @@
 //! Conversations, messages and call transcriptions (`apps/conversations.json`,
 //! `Version: 2021-04-15`).
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::{ApiVersion, Client, Response};
 use crate::de::null_default;
-use crate::error::Error;
 use crate::ids::{ContactId, ConversationId, LocationId, MessageId};
-
-const V: Option<ApiVersion> = Some(ApiVersion::V2021_04_15);
 
 /// A conversation (search result shape).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,6 +140,7 @@ pub struct MessagePage {
 /// `{messages: {lastMessageId, nextPage, messages: [...]}}`; both are accepted.
 #[derive(Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 enum MessagesBody {
     Wrapped { messages: MessagePage },
     Documented(MessagePage),
@@ -165,66 +161,78 @@ pub struct MessageQuery {
     pub message_type: Option<String>,
 }
 
-impl Client {
-    /// `GET /conversations/search` for one contact.
-    pub async fn search_conversations(
-        &self,
-        location_id: &LocationId,
-        contact_id: &ContactId,
-    ) -> Result<Response<ConversationPage>, Error> {
-        let rb = self
-            .request(Method::GET, &["conversations", "search"], V)?
-            .query(&[
-                ("locationId", location_id.as_str()),
-                ("contactId", contact_id.as_str()),
-            ]);
-        self.send_json(rb).await
-    }
+#[cfg(feature = "client")]
+mod calls {
+    use super::*;
+    use crate::client::{ApiVersion, Client, Response};
+    use crate::error::Error;
+    use reqwest::Method;
 
-    /// `GET /conversations/{id}/messages`.
-    pub async fn list_messages(
-        &self,
-        conversation_id: &ConversationId,
-        query: &MessageQuery,
-    ) -> Result<Response<MessagePage>, Error> {
-        let rb = self
-            .request(
-                Method::GET,
-                &["conversations", conversation_id.as_str(), "messages"],
-                V,
-            )?
-            .query(query);
-        Ok(self
-            .send_json::<MessagesBody>(rb)
-            .await?
-            .map(|body| match body {
-                MessagesBody::Wrapped { messages } | MessagesBody::Documented(messages) => messages,
-            }))
-    }
+    const V: Option<ApiVersion> = Some(ApiVersion::V2021_04_15);
 
-    /// `GET /conversations/locations/{loc}/messages/{id}/transcription/download`: the call
-    /// transcript as plain text.
-    pub async fn download_transcription(
-        &self,
-        location_id: &LocationId,
-        message_id: &MessageId,
-    ) -> Result<Response<String>, Error> {
-        let rb = self
-            .request(
-                Method::GET,
-                &[
-                    "conversations",
-                    "locations",
-                    location_id.as_str(),
-                    "messages",
-                    message_id.as_str(),
-                    "transcription",
-                    "download",
-                ],
-                V,
-            )?
-            .header(reqwest::header::ACCEPT, "text/plain");
-        self.send_text(rb).await
+    impl Client {
+        /// `GET /conversations/search` for one contact.
+        pub async fn search_conversations(
+            &self,
+            location_id: &LocationId,
+            contact_id: &ContactId,
+        ) -> Result<Response<ConversationPage>, Error> {
+            let rb = self
+                .request(Method::GET, &["conversations", "search"], V)?
+                .query(&[
+                    ("locationId", location_id.as_str()),
+                    ("contactId", contact_id.as_str()),
+                ]);
+            self.send_json(rb).await
+        }
+
+        /// `GET /conversations/{id}/messages`.
+        pub async fn list_messages(
+            &self,
+            conversation_id: &ConversationId,
+            query: &MessageQuery,
+        ) -> Result<Response<MessagePage>, Error> {
+            let rb = self
+                .request(
+                    Method::GET,
+                    &["conversations", conversation_id.as_str(), "messages"],
+                    V,
+                )?
+                .query(query);
+            Ok(self
+                .send_json::<MessagesBody>(rb)
+                .await?
+                .map(|body| match body {
+                    MessagesBody::Wrapped { messages } | MessagesBody::Documented(messages) => {
+                        messages
+                    }
+                }))
+        }
+
+        /// `GET /conversations/locations/{loc}/messages/{id}/transcription/download`: the call
+        /// transcript as plain text.
+        pub async fn download_transcription(
+            &self,
+            location_id: &LocationId,
+            message_id: &MessageId,
+        ) -> Result<Response<String>, Error> {
+            let rb = self
+                .request(
+                    Method::GET,
+                    &[
+                        "conversations",
+                        "locations",
+                        location_id.as_str(),
+                        "messages",
+                        message_id.as_str(),
+                        "transcription",
+                        "download",
+                    ],
+                    V,
+                )?
+                .header(reqwest::header::ACCEPT, "text/plain");
+            self.send_text(rb).await
+        }
     }
 }
 

@@ -3,16 +3,11 @@
 //! Contacts carry custom values by field id only, and ids differ per location, so a caller
 //! maps its field keys to ids per location with [`Client::list_custom_fields`].
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::{ApiVersion, Client, Response};
 use crate::de::null_default;
-use crate::error::Error;
 use crate::ids::{CustomFieldId, LocationId};
-
-const V: Option<ApiVersion> = Some(ApiVersion::V2021_07_28);
 
 /// Which object a custom field belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +20,8 @@ pub enum CustomFieldModel {
 }
 
 impl CustomFieldModel {
-    fn as_str(self) -> &'static str {
+    /// GHL's spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Contact => "contact",
             Self::Opportunity => "opportunity",
@@ -132,56 +128,66 @@ pub struct NewCustomField {
     pub model: Option<CustomFieldModel>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FieldsEnvelope {
-    #[serde(default, deserialize_with = "null_default")]
-    custom_fields: Vec<CustomField>,
-}
+#[cfg(feature = "client")]
+mod calls {
+    use super::*;
+    use crate::client::{ApiVersion, Client, Response};
+    use crate::error::Error;
+    use reqwest::Method;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FieldEnvelope {
-    custom_field: CustomField,
-}
+    const V: Option<ApiVersion> = Some(ApiVersion::V2021_07_28);
 
-impl Client {
-    /// `GET /locations/{id}/customFields`, optionally only one model's fields.
-    pub async fn list_custom_fields(
-        &self,
-        location_id: &LocationId,
-        model: Option<CustomFieldModel>,
-    ) -> Result<Response<Vec<CustomField>>, Error> {
-        let mut rb = self.request(
-            Method::GET,
-            &["locations", location_id.as_str(), "customFields"],
-            V,
-        )?;
-        if let Some(model) = model {
-            rb = rb.query(&[("model", model.as_str())]);
-        }
-        Ok(self
-            .send_json::<FieldsEnvelope>(rb)
-            .await?
-            .map(|e| e.custom_fields))
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FieldsEnvelope {
+        #[serde(default, deserialize_with = "null_default")]
+        custom_fields: Vec<CustomField>,
     }
 
-    /// `POST /locations/{id}/customFields`.
-    pub async fn create_custom_field(
-        &self,
-        location_id: &LocationId,
-        field: &NewCustomField,
-    ) -> Result<Response<CustomField>, Error> {
-        let rb = self
-            .request(
-                Method::POST,
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FieldEnvelope {
+        custom_field: CustomField,
+    }
+
+    impl Client {
+        /// `GET /locations/{id}/customFields`, optionally only one model's fields.
+        pub async fn list_custom_fields(
+            &self,
+            location_id: &LocationId,
+            model: Option<CustomFieldModel>,
+        ) -> Result<Response<Vec<CustomField>>, Error> {
+            let mut rb = self.request(
+                Method::GET,
                 &["locations", location_id.as_str(), "customFields"],
                 V,
-            )?
-            .json(field);
-        Ok(self
-            .send_json::<FieldEnvelope>(rb)
-            .await?
-            .map(|e| e.custom_field))
+            )?;
+            if let Some(model) = model {
+                rb = rb.query(&[("model", model.as_str())]);
+            }
+            Ok(self
+                .send_json::<FieldsEnvelope>(rb)
+                .await?
+                .map(|e| e.custom_fields))
+        }
+
+        /// `POST /locations/{id}/customFields`.
+        pub async fn create_custom_field(
+            &self,
+            location_id: &LocationId,
+            field: &NewCustomField,
+        ) -> Result<Response<CustomField>, Error> {
+            let rb = self
+                .request(
+                    Method::POST,
+                    &["locations", location_id.as_str(), "customFields"],
+                    V,
+                )?
+                .json(field);
+            Ok(self
+                .send_json::<FieldEnvelope>(rb)
+                .await?
+                .map(|e| e.custom_field))
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod custom_fields;
 pub mod oauth;
 pub mod opportunities;
 
+#[cfg(feature = "client")]
 #[derive(serde::Deserialize)]
 pub(crate) struct Succeeded {
     // GHL's own spelling.

@@ -5,14 +5,11 @@
 //! Refresh tokens rotate: every refresh answers a new refresh token and the old one must be
 //! considered spent, so callers persist both tokens before using the new access token.
 
-use reqwest::Method;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::{ApiVersion, Client, Response};
 use crate::de::null_default;
-use crate::error::Error;
 use crate::ids::{CompanyId, LocationId, UserId};
 
 /// A Marketplace app's client credentials.
@@ -83,94 +80,102 @@ pub struct TokenGrant {
     pub other: Map<String, Value>,
 }
 
-#[derive(Serialize)]
-struct TokenForm<'a> {
-    client_id: &'a str,
-    client_secret: &'a str,
-    grant_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_type: Option<UserType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    redirect_uri: Option<&'a str>,
-}
+#[cfg(feature = "client")]
+mod calls {
+    use super::*;
+    use crate::client::{ApiVersion, Client, Response};
+    use crate::error::Error;
+    use reqwest::Method;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LocationTokenForm<'a> {
-    company_id: &'a str,
-    location_id: &'a str,
-}
-
-impl Client {
-    /// `POST /oauth/token` with `grant_type=authorization_code`: trades the code GHL put on
-    /// the redirect URL for tokens. Needs no token on the client.
-    pub async fn exchange_code(
-        &self,
-        app: &OAuthApp,
-        code: &str,
-        redirect_uri: Option<&str>,
+    #[derive(Serialize)]
+    struct TokenForm<'a> {
+        client_id: &'a str,
+        client_secret: &'a str,
+        grant_type: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refresh_token: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_type: Option<UserType>,
-    ) -> Result<Response<TokenGrant>, Error> {
-        use secrecy::ExposeSecret;
-        let form = TokenForm {
-            client_id: &app.client_id,
-            client_secret: app.client_secret.expose_secret(),
-            grant_type: "authorization_code",
-            code: Some(code),
-            refresh_token: None,
-            user_type,
-            redirect_uri,
-        };
-        let rb = self
-            .request_without_token(Method::POST, &["oauth", "token"])
-            .form(&form);
-        self.send_json(rb).await
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redirect_uri: Option<&'a str>,
     }
 
-    /// `POST /oauth/token` with `grant_type=refresh_token`. The answer holds a NEW refresh
-    /// token; persist it before anything else.
-    pub async fn refresh_access_token(
-        &self,
-        app: &OAuthApp,
-        refresh_token: &SecretString,
-        user_type: Option<UserType>,
-    ) -> Result<Response<TokenGrant>, Error> {
-        use secrecy::ExposeSecret;
-        let form = TokenForm {
-            client_id: &app.client_id,
-            client_secret: app.client_secret.expose_secret(),
-            grant_type: "refresh_token",
-            code: None,
-            refresh_token: Some(refresh_token.expose_secret()),
-            user_type,
-            redirect_uri: None,
-        };
-        let rb = self
-            .request_without_token(Method::POST, &["oauth", "token"])
-            .form(&form);
-        self.send_json(rb).await
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct LocationTokenForm<'a> {
+        company_id: &'a str,
+        location_id: &'a str,
     }
 
-    /// `POST /oauth/locationToken`: a location token minted with this client's agency token.
-    pub async fn location_token(
-        &self,
-        company_id: &CompanyId,
-        location_id: &LocationId,
-    ) -> Result<Response<TokenGrant>, Error> {
-        let rb = self
-            .request(
-                Method::POST,
-                &["oauth", "locationToken"],
-                Some(ApiVersion::V2021_07_28),
-            )?
-            .form(&LocationTokenForm {
-                company_id: company_id.as_str(),
-                location_id: location_id.as_str(),
-            });
-        self.send_json(rb).await
+    impl Client {
+        /// `POST /oauth/token` with `grant_type=authorization_code`: trades the code GHL put on
+        /// the redirect URL for tokens. Needs no token on the client.
+        pub async fn exchange_code(
+            &self,
+            app: &OAuthApp,
+            code: &str,
+            redirect_uri: Option<&str>,
+            user_type: Option<UserType>,
+        ) -> Result<Response<TokenGrant>, Error> {
+            use secrecy::ExposeSecret;
+            let form = TokenForm {
+                client_id: &app.client_id,
+                client_secret: app.client_secret.expose_secret(),
+                grant_type: "authorization_code",
+                code: Some(code),
+                refresh_token: None,
+                user_type,
+                redirect_uri,
+            };
+            let rb = self
+                .request_without_token(Method::POST, &["oauth", "token"])
+                .form(&form);
+            self.send_json(rb).await
+        }
+
+        /// `POST /oauth/token` with `grant_type=refresh_token`. The answer holds a NEW refresh
+        /// token; persist it before anything else.
+        pub async fn refresh_access_token(
+            &self,
+            app: &OAuthApp,
+            refresh_token: &SecretString,
+            user_type: Option<UserType>,
+        ) -> Result<Response<TokenGrant>, Error> {
+            use secrecy::ExposeSecret;
+            let form = TokenForm {
+                client_id: &app.client_id,
+                client_secret: app.client_secret.expose_secret(),
+                grant_type: "refresh_token",
+                code: None,
+                refresh_token: Some(refresh_token.expose_secret()),
+                user_type,
+                redirect_uri: None,
+            };
+            let rb = self
+                .request_without_token(Method::POST, &["oauth", "token"])
+                .form(&form);
+            self.send_json(rb).await
+        }
+
+        /// `POST /oauth/locationToken`: a location token minted with this client's agency token.
+        pub async fn location_token(
+            &self,
+            company_id: &CompanyId,
+            location_id: &LocationId,
+        ) -> Result<Response<TokenGrant>, Error> {
+            let rb = self
+                .request(
+                    Method::POST,
+                    &["oauth", "locationToken"],
+                    Some(ApiVersion::V2021_07_28),
+                )?
+                .form(&LocationTokenForm {
+                    company_id: company_id.as_str(),
+                    location_id: location_id.as_str(),
+                });
+            self.send_json(rb).await
+        }
     }
 }

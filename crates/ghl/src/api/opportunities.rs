@@ -1,15 +1,10 @@
 //! Opportunities and pipelines (`apps/opportunities.json`, `Version: 2021-07-28`).
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::{ApiVersion, Client, Response};
 use crate::de::null_default;
-use crate::error::Error;
 use crate::ids::{ContactId, LocationId, OpportunityId, PipelineId, PipelineStageId};
-
-const V: Option<ApiVersion> = Some(ApiVersion::V2021_07_28);
 
 /// An opportunity's status. `all` exists only as a search filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -362,129 +357,142 @@ impl Pipeline {
     }
 }
 
-#[derive(Deserialize)]
-struct OpportunityEnvelope {
-    opportunity: Opportunity,
-}
+#[cfg(feature = "client")]
+mod calls {
+    use super::*;
+    use crate::client::{ApiVersion, Client, Response};
+    use crate::error::Error;
+    use reqwest::Method;
 
-#[derive(Deserialize)]
-struct PipelinesEnvelope {
-    #[serde(default, deserialize_with = "null_default")]
-    pipelines: Vec<Pipeline>,
-}
+    const V: Option<ApiVersion> = Some(ApiVersion::V2021_07_28);
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusBody<'a> {
-    status: OpportunityStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lost_reason_id: Option<&'a str>,
-}
-
-impl Client {
-    /// `POST /opportunities/`. Fails with [`Error::Duplicate`] (carrying the existing id)
-    /// when the location allows one opportunity per contact and pipeline.
-    pub async fn create_opportunity(
-        &self,
-        opportunity: &NewOpportunity,
-    ) -> Result<Response<Opportunity>, Error> {
-        let rb = self
-            .request(Method::POST, &["opportunities", ""], V)?
-            .json(opportunity);
-        Ok(self
-            .send_json::<OpportunityEnvelope>(rb)
-            .await?
-            .map(|e| e.opportunity))
+    #[derive(Deserialize)]
+    struct OpportunityEnvelope {
+        opportunity: Opportunity,
     }
 
-    /// `GET /opportunities/{id}`.
-    pub async fn get_opportunity(
-        &self,
-        id: &OpportunityId,
-    ) -> Result<Response<Opportunity>, Error> {
-        let rb = self.request(Method::GET, &["opportunities", id.as_str()], V)?;
-        Ok(self
-            .send_json::<OpportunityEnvelope>(rb)
-            .await?
-            .map(|e| e.opportunity))
+    #[derive(Deserialize)]
+    struct PipelinesEnvelope {
+        #[serde(default, deserialize_with = "null_default")]
+        pipelines: Vec<Pipeline>,
     }
 
-    /// `PUT /opportunities/{id}`.
-    pub async fn update_opportunity(
-        &self,
-        id: &OpportunityId,
-        update: &OpportunityUpdate,
-    ) -> Result<Response<Opportunity>, Error> {
-        let rb = self
-            .request(Method::PUT, &["opportunities", id.as_str()], V)?
-            .json(update);
-        Ok(self
-            .send_json::<OpportunityEnvelope>(rb)
-            .await?
-            .map(|e| e.opportunity))
-    }
-
-    /// `PUT /opportunities/{id}/status`. The body is GHL's `{succeded}` flag.
-    pub async fn update_opportunity_status(
-        &self,
-        id: &OpportunityId,
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct StatusBody<'a> {
         status: OpportunityStatus,
-        lost_reason_id: Option<&str>,
-    ) -> Result<Response<bool>, Error> {
-        let rb = self
-            .request(Method::PUT, &["opportunities", id.as_str(), "status"], V)?
-            .json(&StatusBody {
-                status,
-                lost_reason_id,
-            });
-        Ok(self
-            .send_json::<super::Succeeded>(rb)
-            .await?
-            .map(|s| s.succeded))
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lost_reason_id: Option<&'a str>,
     }
 
-    /// `DELETE /opportunities/{id}`.
-    pub async fn delete_opportunity(&self, id: &OpportunityId) -> Result<Response<bool>, Error> {
-        let rb = self.request(Method::DELETE, &["opportunities", id.as_str()], V)?;
-        Ok(self
-            .send_json::<super::Succeeded>(rb)
-            .await?
-            .map(|s| s.succeded))
-    }
+    impl Client {
+        /// `POST /opportunities/`. Fails with [`Error::Duplicate`] (carrying the existing id)
+        /// when the location allows one opportunity per contact and pipeline.
+        pub async fn create_opportunity(
+            &self,
+            opportunity: &NewOpportunity,
+        ) -> Result<Response<Opportunity>, Error> {
+            let rb = self
+                .request(Method::POST, &["opportunities", ""], V)?
+                .json(opportunity);
+            Ok(self
+                .send_json::<OpportunityEnvelope>(rb)
+                .await?
+                .map(|e| e.opportunity))
+        }
 
-    /// `POST /opportunities/upsert`.
-    pub async fn upsert_opportunity(
-        &self,
-        upsert: &UpsertOpportunity,
-    ) -> Result<Response<UpsertedOpportunity>, Error> {
-        let rb = self
-            .request(Method::POST, &["opportunities", "upsert"], V)?
-            .json(upsert);
-        self.send_json(rb).await
-    }
+        /// `GET /opportunities/{id}`.
+        pub async fn get_opportunity(
+            &self,
+            id: &OpportunityId,
+        ) -> Result<Response<Opportunity>, Error> {
+            let rb = self.request(Method::GET, &["opportunities", id.as_str()], V)?;
+            Ok(self
+                .send_json::<OpportunityEnvelope>(rb)
+                .await?
+                .map(|e| e.opportunity))
+        }
 
-    /// `GET /opportunities/search`.
-    pub async fn search_opportunities(
-        &self,
-        search: &OpportunitySearch,
-    ) -> Result<Response<OpportunityPage>, Error> {
-        let rb = self
-            .request(Method::GET, &["opportunities", "search"], V)?
-            .query(search);
-        self.send_json(rb).await
-    }
+        /// `PUT /opportunities/{id}`.
+        pub async fn update_opportunity(
+            &self,
+            id: &OpportunityId,
+            update: &OpportunityUpdate,
+        ) -> Result<Response<Opportunity>, Error> {
+            let rb = self
+                .request(Method::PUT, &["opportunities", id.as_str()], V)?
+                .json(update);
+            Ok(self
+                .send_json::<OpportunityEnvelope>(rb)
+                .await?
+                .map(|e| e.opportunity))
+        }
 
-    /// `GET /opportunities/pipelines`.
-    pub async fn list_pipelines(
-        &self,
-        location_id: &LocationId,
-    ) -> Result<Response<Vec<Pipeline>>, Error> {
-        let rb = self
-            .request(Method::GET, &["opportunities", "pipelines"], V)?
-            .query(&[("locationId", location_id.as_str())]);
-        Ok(self
-            .send_json::<PipelinesEnvelope>(rb)
-            .await?
-            .map(|e| e.pipelines))
+        /// `PUT /opportunities/{id}/status`. The body is GHL's `{succeded}` flag.
+        pub async fn update_opportunity_status(
+            &self,
+            id: &OpportunityId,
+            status: OpportunityStatus,
+            lost_reason_id: Option<&str>,
+        ) -> Result<Response<bool>, Error> {
+            let rb = self
+                .request(Method::PUT, &["opportunities", id.as_str(), "status"], V)?
+                .json(&StatusBody {
+                    status,
+                    lost_reason_id,
+                });
+            Ok(self
+                .send_json::<crate::api::Succeeded>(rb)
+                .await?
+                .map(|s| s.succeded))
+        }
+
+        /// `DELETE /opportunities/{id}`.
+        pub async fn delete_opportunity(
+            &self,
+            id: &OpportunityId,
+        ) -> Result<Response<bool>, Error> {
+            let rb = self.request(Method::DELETE, &["opportunities", id.as_str()], V)?;
+            Ok(self
+                .send_json::<crate::api::Succeeded>(rb)
+                .await?
+                .map(|s| s.succeded))
+        }
+
+        /// `POST /opportunities/upsert`.
+        pub async fn upsert_opportunity(
+            &self,
+            upsert: &UpsertOpportunity,
+        ) -> Result<Response<UpsertedOpportunity>, Error> {
+            let rb = self
+                .request(Method::POST, &["opportunities", "upsert"], V)?
+                .json(upsert);
+            self.send_json(rb).await
+        }
+
+        /// `GET /opportunities/search`.
+        pub async fn search_opportunities(
+            &self,
+            search: &OpportunitySearch,
+        ) -> Result<Response<OpportunityPage>, Error> {
+            let rb = self
+                .request(Method::GET, &["opportunities", "search"], V)?
+                .query(search);
+            self.send_json(rb).await
+        }
+
+        /// `GET /opportunities/pipelines`.
+        pub async fn list_pipelines(
+            &self,
+            location_id: &LocationId,
+        ) -> Result<Response<Vec<Pipeline>>, Error> {
+            let rb = self
+                .request(Method::GET, &["opportunities", "pipelines"], V)?
+                .query(&[("locationId", location_id.as_str())]);
+            Ok(self
+                .send_json::<PipelinesEnvelope>(rb)
+                .await?
+                .map(|e| e.pipelines))
+        }
     }
 }
