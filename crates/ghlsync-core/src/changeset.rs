@@ -1,0 +1,78 @@
+//! Everything one processed event or delivered job changes, applied by the store in ONE
+//! transaction together with marking the event or job done.
+
+use ghl::{ContactId, LocationId, NoteId, OpportunityId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Millis;
+use crate::command::NewJob;
+use crate::location::SyncStatus;
+use crate::mirror::{ContactMirror, NoteMirror, OpportunityMirror};
+
+/// Links the application's id for a person to a GHL contact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdLink {
+    /// Location.
+    pub location_id: LocationId,
+    /// The application's id.
+    pub subject: String,
+    /// The GHL contact.
+    pub contact_id: ContactId,
+}
+
+/// A sync-log line: what ghlsync did and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Location, if any.
+    pub location_id: Option<LocationId>,
+    /// What happened (`contact_synced`, `user_deleted`, ...).
+    pub kind: String,
+    /// Details.
+    pub detail: Value,
+    /// When.
+    pub at: Millis,
+}
+
+/// A location's last-sync outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocationSync {
+    /// Location.
+    pub location_id: LocationId,
+    /// Outcome.
+    pub status: SyncStatus,
+    /// Error, when not a success.
+    pub error: Option<String>,
+    /// When.
+    pub at: Millis,
+}
+
+/// The state changes of one unit of work.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Changeset {
+    /// Contacts to insert or replace (if newer).
+    pub contacts: Vec<ContactMirror>,
+    /// Notes to insert or replace.
+    pub notes: Vec<NoteMirror>,
+    /// Notes deleted in GHL.
+    pub deleted_notes: Vec<(LocationId, NoteId)>,
+    /// Opportunities to insert or replace (if newer).
+    pub opportunities: Vec<OpportunityMirror>,
+    /// Opportunities deleted in GHL.
+    pub deleted_opportunities: Vec<(LocationId, OpportunityId)>,
+    /// Id-map links.
+    pub id_links: Vec<IdLink>,
+    /// Sync-log lines.
+    pub log: Vec<LogEntry>,
+    /// Jobs to enqueue.
+    pub jobs: Vec<NewJob>,
+    /// Location sync outcomes.
+    pub location_sync: Vec<LocationSync>,
+}
+
+impl Changeset {
+    /// True when nothing changes.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}

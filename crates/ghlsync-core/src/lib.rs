@@ -1,0 +1,27 @@
+//! ghlsync's domain: what an event is, what a job is, what processing an event changes, and
+//! the arithmetic of rate limits and retries.
+//!
+//! Everything here is pure: no database, no HTTP, no clock (callers pass `now`). That keeps
+//! the decisions testable with tables and properties, and lets the store, the server and the
+//! CLI share them. A CI check (`cargo tree -p ghlsync-core`) proves no IO crate is reachable.
+
+pub mod backoff;
+pub mod changeset;
+pub mod command;
+pub mod event;
+pub mod gcra;
+pub mod location;
+pub mod mirror;
+pub mod process;
+pub mod time;
+
+pub use backoff::Backoff;
+pub use changeset::Changeset;
+pub use command::{ContactSync, GhlCommand, Job, JobId, JobState, NewJob};
+pub use event::{EventId, EventState, InboxEvent, NewEvent, Source};
+pub use gcra::Gcra;
+pub use location::{IntegrationType, Location, RouteAuth, SyncStatus, WorkflowRoute};
+pub use mirror::{ContactMirror, NoteMirror, OpportunityMirror};
+
+/// Millisecond timestamps (since the Unix epoch) are used throughout the store.
+pub type Millis = i64;

@@ -1,0 +1,335 @@
+//! What processing an event decides: the mirror updates of a GHL webhook, the jobs of a
+//! workflow route. Pure functions of the event (and the route's configuration).
+
+use std::collections::BTreeMap;
+
+use ghl::LocationId;
+use ghl::webhooks::{Webhook, WebhookEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::Millis;
+use crate::changeset::{Changeset, LogEntry};
+use crate::command::{ContactSync, GhlCommand, NewJob};
+use crate::event::EventId;
+use crate::mirror::{ContactMirror, NoteMirror, OpportunityMirror};
+
+/// Why an event cannot be processed. Processing is deterministic, so these are permanent:
+/// the event is dead-lettered with the message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProcessError {
+    /// The payload lacks a field the handler needs.
+    #[error("missing field: {0}")]
+    MissingField(String),
+    /// The payload is not what its type promises.
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+}
+
+/// Mirror updates for a GHL Marketplace webhook. Event types ghlsync does not mirror are
+/// accepted and change nothing.
+pub fn ghl_webhook(webhook: &Webhook, received_at: Millis) -> Result<Changeset, ProcessError> {
+    let at = webhook.sent_at().map_or(received_at, |t| {
+        (t.unix_timestamp_nanos() / 1_000_000) as Millis
+    });
+    let location = || {
+        webhook
+            .location_id
+            .clone()
+            .ok_or_else(|| ProcessError::MissingField("locationId".into()))
+    };
+    let mut changes = Changeset::default();
+    match &webhook.event {
+        WebhookEvent::ContactCreate(e)
+        | WebhookEvent::ContactUpdate(e)
+        | WebhookEvent::ContactTagUpdate(e)
+        | WebhookEvent::ContactDndUpdate(e) => {
+            let c = ContactMirror::from_event(location()?, e, at, false)
+                .ok_or_else(|| ProcessError::MissingField("id".into()))?;
+            changes.contacts.push(c);
+        }
+        WebhookEvent::ContactDelete(e) => {
+            let c = ContactMirror::from_event(location()?, e, at, true)
+                .ok_or_else(|| ProcessError::MissingField("id".into()))?;
+            changes.contacts.push(c);
+        }
+        WebhookEvent::NoteCreate(e) | WebhookEvent::NoteUpdate(e) => {
+            let n = NoteMirror::from_event(location()?, e, at)
+                .ok_or_else(|| ProcessError::MissingField("id".into()))?;
+            changes.notes.push(n);
+        }
+        WebhookEvent::NoteDelete(e) => {
+            let id =
+                e.id.clone()
+                    .ok_or_else(|| ProcessError::MissingField("id".into()))?;
+            changes.deleted_notes.push((location()?, id));
+        }
+        WebhookEvent::OpportunityDelete(e) => {
+            let id =
+                e.id.clone()
+                    .ok_or_else(|| ProcessError::MissingField("id".into()))?;
+            changes.deleted_opportunities.push((location()?, id));
+        }
+        WebhookEvent::OpportunityCreate(e)
+        | WebhookEvent::OpportunityUpdate(e)
+        | WebhookEvent::OpportunityStatusUpdate(e)
+        | WebhookEvent::OpportunityStageUpdate(e)
+        | WebhookEvent::OpportunityMonetaryValueUpdate(e)
+        | WebhookEvent::OpportunityAssignedToUpdate(e) => {
+            let o = OpportunityMirror::from_event(location()?, e, at)
+                .ok_or_else(|| ProcessError::MissingField("id".into()))?;
+            changes.opportunities.push(o);
+        }
+        WebhookEvent::Install(_) | WebhookEvent::Uninstall(_) | WebhookEvent::PlanChange(_) => {
+            changes.log.push(LogEntry {
+                location_id: webhook.location_id.clone(),
+                kind: format!(
+                    "app_{}",
+                    webhook.event_type().unwrap_or("event").to_ascii_lowercase()
+                ),
+                detail: json!({"webhookId": webhook.webhook_id}),
+                at: received_at,
+            });
+        }
+        _ => {}
+    }
+    Ok(changes)
+}
+
+/// A value taken from the event payload, or a constant.
+///
+/// In configuration: a string starting with `$.` is a path (`$.contact.email`); several
+/// paths separated by `|` are tried in order; anything else is a literal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSource {
+    /// A path or alternatives, or a literal string.
+    Text(String),
+    /// A literal number, boolean, list or object.
+    Literal(Value),
+}
+
+impl ValueSource {
+    /// Resolves against a payload; `None` when every path is missing or empty.
+    pub fn resolve(&self, payload: &Value) -> Option<Value> {
+        match self {
+            Self::Text(s) if s.starts_with("$.") => s.split('|').map(str::trim).find_map(|p| {
+                let v = lookup(payload, p.trim_start_matches("$."))?;
+                (!is_blank(v)).then(|| v.clone())
+            }),
+            Self::Text(s) => Some(Value::String(s.clone())),
+            Self::Literal(v) => Some(v.clone()),
+        }
+    }
+}
+
+fn is_blank(v: &Value) -> bool {
+    v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())
+}
+
+/// `a.b.0.c` in a JSON value.
+fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .filter(|s| !s.is_empty())
+        .try_fold(v, |cur, seg| match cur {
+            Value::Object(m) => m.get(seg),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        })
+}
+
+/// Upsert the payload's person as a GHL contact, with tags and fields.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpsertContactAction {
+    /// Tags to add.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Standard GHL fields (`email`, `phone`, `firstName`, ...) and where to find them. When
+    /// empty, the names GHL's workflow "Webhook" action sends are used.
+    #[serde(default)]
+    pub fields: BTreeMap<String, ValueSource>,
+    /// Custom fields by key and where to find them.
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, ValueSource>,
+}
+
+/// What a workflow route does with an event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RouteAction {
+    /// Upsert a contact in GHL.
+    UpsertContact(UpsertContactAction),
+}
+
+/// Standard fields of GHL's workflow "Webhook" action payload (and common variants).
+fn default_fields() -> BTreeMap<String, ValueSource> {
+    let p = |s: &str| ValueSource::Text(s.to_owned());
+    BTreeMap::from([
+        ("email".to_owned(), p("$.email|$.contact.email")),
+        ("phone".to_owned(), p("$.phone|$.contact.phone")),
+        (
+            "firstName".to_owned(),
+            p("$.first_name|$.firstName|$.contact.first_name"),
+        ),
+        (
+            "lastName".to_owned(),
+            p("$.last_name|$.lastName|$.contact.last_name"),
+        ),
+        ("name".to_owned(), p("$.full_name|$.name|$.contact.name")),
+        (
+            "companyName".to_owned(),
+            p("$.company_name|$.companyName|$.contact.company_name"),
+        ),
+        ("source".to_owned(), p("$.source|$.contact.source")),
+    ])
+}
+
+impl UpsertContactAction {
+    /// The contact sync this payload asks for; fails when neither email nor phone is found,
+    /// because GHL can only match (and so deduplicate) on those.
+    pub fn build(&self, payload: &Value) -> Result<ContactSync, ProcessError> {
+        if !payload.is_object() {
+            return Err(ProcessError::Malformed(
+                "the body must be a JSON object".into(),
+            ));
+        }
+        let mapping = if self.fields.is_empty() {
+            default_fields()
+        } else {
+            self.fields.clone()
+        };
+        let mut sync = ContactSync {
+            add_tags: self.tags.clone(),
+            ..ContactSync::default()
+        };
+        for (field, source) in &mapping {
+            let Some(value) = source.resolve(payload) else {
+                continue;
+            };
+            match field.as_str() {
+                "email" => sync.email = value.as_str().map(|s| s.trim().to_owned()),
+                "phone" => sync.phone = value.as_str().map(|s| s.trim().to_owned()),
+                _ => {
+                    sync.fields.insert(field.clone(), value);
+                }
+            }
+        }
+        for (key, source) in &self.custom_fields {
+            if let Some(value) = source.resolve(payload) {
+                sync.custom_fields.insert(key.clone(), value);
+            }
+        }
+        if sync.email.is_none() && sync.phone.is_none() {
+            return Err(ProcessError::MissingField("email or phone".into()));
+        }
+        Ok(sync)
+    }
+}
+
+/// The jobs of a workflow event.
+pub fn workflow_event(
+    action: &RouteAction,
+    location_id: &LocationId,
+    event: EventId,
+    payload: &Value,
+    now: Millis,
+) -> Result<Changeset, ProcessError> {
+    let RouteAction::UpsertContact(upsert) = action;
+    let sync = upsert.build(payload)?;
+    let ordering_key = format!(
+        "contact:{}",
+        sync.email
+            .as_deref()
+            .map(str::to_lowercase)
+            .or_else(|| sync.phone.clone())
+            .unwrap_or_default()
+    );
+    Ok(Changeset {
+        jobs: vec![NewJob {
+            location_id: location_id.clone(),
+            command: GhlCommand::SyncContact(sync),
+            idempotency_key: format!("{event}:0"),
+            ordering_key,
+            run_at: now,
+            source_event: Some(event),
+        }],
+        ..Changeset::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_mapping_reads_ghls_webhook_action_fields() {
+        let action = UpsertContactAction {
+            tags: vec!["lead".into()],
+            ..Default::default()
+        };
+        let sync = action
+            .build(
+                &json!({"first_name": "Ana", "email": " ana@x.co ", "contact": {"phone": "+1555"}}),
+            )
+            .unwrap();
+        assert_eq!(sync.email.as_deref(), Some("ana@x.co"));
+        assert_eq!(sync.phone.as_deref(), Some("+1555"));
+        assert_eq!(sync.fields["firstName"], "Ana");
+        assert_eq!(sync.add_tags, vec!["lead"]);
+    }
+
+    #[test]
+    fn paths_alternatives_and_literals() {
+        let payload = json!({"a": {"b": [ {"c": 1} ]}, "empty": ""});
+        assert_eq!(
+            ValueSource::Text("$.a.b.0.c".into()).resolve(&payload),
+            Some(json!(1))
+        );
+        assert_eq!(
+            ValueSource::Text("$.empty|$.a.b.0.c".into()).resolve(&payload),
+            Some(json!(1))
+        );
+        assert_eq!(ValueSource::Text("$.nope".into()).resolve(&payload), None);
+        assert_eq!(
+            ValueSource::Text("fixed".into()).resolve(&payload),
+            Some(json!("fixed"))
+        );
+        assert_eq!(
+            ValueSource::Literal(json!(5)).resolve(&payload),
+            Some(json!(5))
+        );
+    }
+
+    #[test]
+    fn email_or_phone_is_required() {
+        let action = UpsertContactAction::default();
+        assert_eq!(
+            action.build(&json!({"first_name": "x"})),
+            Err(ProcessError::MissingField("email or phone".into()))
+        );
+        assert!(matches!(
+            action.build(&json!([1])),
+            Err(ProcessError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn contact_webhooks_become_mirror_rows_and_unknown_types_change_nothing() {
+        let w = Webhook::parse(
+            br#"{"type":"ContactTagUpdate","locationId":"L","id":"C","tags":["a"],"customFields":[{"id":"f","value":3}],"timestamp":"2026-01-01T00:00:00.000Z"}"#,
+        )
+        .unwrap();
+        let c = ghl_webhook(&w, 5).unwrap();
+        assert_eq!(c.contacts.len(), 1);
+        assert_eq!(c.contacts[0].tags, vec!["a"]);
+        assert_eq!(c.contacts[0].custom_fields["f"], 3);
+        assert_eq!(c.contacts[0].updated_at, 1_767_225_600_000);
+        let other = Webhook::parse(br#"{"type":"InvoicePaid","locationId":"L"}"#).unwrap();
+        assert!(ghl_webhook(&other, 5).unwrap().is_empty());
+        let no_location = Webhook::parse(br#"{"type":"NoteCreate","id":"n"}"#).unwrap();
+        assert_eq!(
+            ghl_webhook(&no_location, 5),
+            Err(ProcessError::MissingField("locationId".into()))
+        );
+    }
+}
