@@ -1,0 +1,387 @@
+//! ghlsync's storage. [`Store`] is the contract; [`SqliteStore`] (the default, one file in
+//! WAL mode) and [`PgStore`] (several instances sharing the work) implement it, and
+//! [`AnyStore`] picks one from a URL.
+//!
+//! Both implementations run the same SQL wherever the dialects agree (`shared.rs`); only
+//! connecting, migrations, the claim queries and how a write transaction starts differ. The
+//! conformance suite in `tests/conformance` runs on both.
+//!
+//! The store owns no policy: callers pass the time, lease lengths and retry times, so every
+//! decision stays in `ghlsync-core` and is tested there.
+
+mod postgres;
+mod rows;
+mod shared;
+mod sqlite;
+
+use std::future::Future;
+
+use ghl::{ContactId, LocationId};
+use ghlsync_core::changeset::LogEntry;
+use ghlsync_core::{
+    Changeset, ContactMirror, EventId, EventState, Gcra, InboxEvent, Job, JobId, JobState,
+    Location, Millis, NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
+};
+use serde_json::Value;
+
+pub use postgres::PgStore;
+pub use sqlite::{SqliteStore, Synchronous};
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row holds a value this version cannot read.
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+    /// The database URL is not `sqlite:` or `postgres:`.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+/// Result of storing one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored under this id.
+    New(EventId),
+    /// Its dedupe key was seen before, as this event.
+    Duplicate(EventId),
+}
+
+/// Which jobs a DLQ listing or replay selects.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// State (DLQ operations use `Dead`).
+    pub state: Option<JobState>,
+    /// Location.
+    pub location_id: Option<LocationId>,
+    /// Command kind (`sync_contact`, `add_note`).
+    pub kind: Option<String>,
+    /// Substring of the last error.
+    pub error_contains: Option<String>,
+    /// One job.
+    pub id: Option<JobId>,
+    /// Most rows listed.
+    pub limit: Option<u32>,
+}
+
+/// Which events a listing or replay selects.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// State.
+    pub state: Option<EventState>,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// One event.
+    pub id: Option<EventId>,
+    /// Most rows listed.
+    pub limit: Option<u32>,
+}
+
+/// Rows per state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Inbox events waiting.
+    pub events_pending: i64,
+    /// Inbox events claimed.
+    pub events_running: i64,
+    /// Inbox events done.
+    pub events_done: i64,
+    /// Inbox events dead-lettered.
+    pub events_dead: i64,
+    /// Jobs waiting.
+    pub jobs_queued: i64,
+    /// Jobs claimed.
+    pub jobs_running: i64,
+    /// Jobs delivered.
+    pub jobs_done: i64,
+    /// Jobs dead-lettered.
+    pub jobs_dead: i64,
+}
+
+/// Processing figures since a time (for `/health`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EventStats {
+    /// Events received.
+    pub received: i64,
+    /// Of those, processed.
+    pub done: i64,
+    /// Of those, dead-lettered.
+    pub dead: i64,
+    /// Mean time from receipt to processed, ms.
+    pub avg_processing_ms: Option<f64>,
+}
+
+/// The storage contract. Every method is atomic; `complete_*` apply the whole changeset in
+/// the same transaction that marks the unit of work done, or nothing at all.
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A cheap round trip (for `/ready`).
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores events in one transaction (group commit). A repeated dedupe key is reported,
+    /// not stored.
+    fn insert_events(
+        &self,
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<Vec<Inserted>, StoreError>> + Send;
+    /// Claims due events (pending, or running with an ended lease) for `owner`.
+    fn claim_events(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_ms: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<InboxEvent>, StoreError>> + Send;
+    /// Marks a claimed event done and applies its changes; false if the lease was lost.
+    fn complete_event(
+        &self,
+        id: EventId,
+        owner: &str,
+        changes: &Changeset,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records a failed attempt: retried at `retry_at`, or dead-lettered when `None`.
+    fn fail_event(
+        &self,
+        id: EventId,
+        owner: &str,
+        error: &str,
+        retry_at: Option<Millis>,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Events matching a filter, newest first.
+    fn list_events(
+        &self,
+        filter: &EventFilter,
+    ) -> impl Future<Output = Result<Vec<InboxEvent>, StoreError>> + Send;
+    /// Puts dead events matching a filter back in the queue; returns how many.
+    fn replay_events(
+        &self,
+        filter: &EventFilter,
+        now: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Enqueues jobs outside event processing (resync, replays); returns how many were new.
+    fn enqueue_jobs(
+        &self,
+        jobs: &[NewJob],
+        now: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Claims due jobs, at most one per ordering key, oldest first.
+    fn claim_jobs(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_ms: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+    /// Marks a claimed job delivered with its result and applies its changes.
+    fn complete_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        result: &Value,
+        changes: &Changeset,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Puts a claimed job back for `run_at`, counting an attempt or not (rate-limit holds).
+    fn reschedule_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        run_at: Millis,
+        count_attempt: bool,
+        error: Option<&str>,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Moves a claimed job to the dead-letter queue with its error and applies `changes`.
+    fn dead_letter_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        error: &str,
+        changes: &Changeset,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Jobs matching a filter, newest first.
+    fn list_jobs(
+        &self,
+        filter: &JobFilter,
+    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+    /// Puts dead jobs matching a filter back in the queue with a fresh attempt count.
+    fn replay_jobs(
+        &self,
+        filter: &JobFilter,
+        now: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Rows per state.
+    fn queue_stats(&self) -> impl Future<Output = Result<QueueStats, StoreError>> + Send;
+    /// Figures for events received since `since`.
+    fn event_stats(
+        &self,
+        since: Millis,
+    ) -> impl Future<Output = Result<EventStats, StoreError>> + Send;
+
+    /// Asks the limiter of `key` for a call at `now`: `None` means go (and it is counted),
+    /// `Some(wait)` means not before `wait` ms. Atomic across instances.
+    fn rate_acquire(
+        &self,
+        key: &str,
+        gcra: Gcra,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<Millis>, StoreError>> + Send;
+    /// Pushes the limiter's theoretical arrival time to at least `tat` (after a 429 or when
+    /// GHL's headers say the window is spent).
+    fn rate_hold(
+        &self,
+        key: &str,
+        tat: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Inserts or replaces a location (token included).
+    fn upsert_location(
+        &self,
+        location: &Location,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A location.
+    fn location(
+        &self,
+        id: &LocationId,
+    ) -> impl Future<Output = Result<Option<Location>, StoreError>> + Send;
+    /// Every location.
+    fn locations(&self) -> impl Future<Output = Result<Vec<Location>, StoreError>> + Send;
+    /// Inserts or replaces a workflow route.
+    fn upsert_route(
+        &self,
+        route: &WorkflowRoute,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A workflow route.
+    fn route(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<WorkflowRoute>, StoreError>> + Send;
+    /// Every workflow route.
+    fn routes(&self) -> impl Future<Output = Result<Vec<WorkflowRoute>, StoreError>> + Send;
+
+    /// A mirrored contact.
+    fn contact(
+        &self,
+        location: &LocationId,
+        id: &ContactId,
+    ) -> impl Future<Output = Result<Option<ContactMirror>, StoreError>> + Send;
+    /// Every mirrored contact of a location.
+    fn contacts(
+        &self,
+        location: &LocationId,
+    ) -> impl Future<Output = Result<Vec<ContactMirror>, StoreError>> + Send;
+    /// Mirrored notes of a contact.
+    fn notes(
+        &self,
+        location: &LocationId,
+        contact: &ContactId,
+    ) -> impl Future<Output = Result<Vec<NoteMirror>, StoreError>> + Send;
+    /// Mirrored opportunities of a location.
+    fn opportunities(
+        &self,
+        location: &LocationId,
+    ) -> impl Future<Output = Result<Vec<OpportunityMirror>, StoreError>> + Send;
+    /// The GHL contact linked to an application id.
+    fn linked_contact(
+        &self,
+        location: &LocationId,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<ContactId>, StoreError>> + Send;
+    /// The newest sync-log lines, of one location or all.
+    fn sync_log(
+        &self,
+        location: Option<&LocationId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LogEntry>, StoreError>> + Send;
+}
+
+/// SQLite or PostgreSQL, chosen by URL.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    /// `sqlite://path`.
+    Sqlite(SqliteStore),
+    /// `postgres://...`.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Connects: `sqlite://PATH` (created if missing) or `postgres://...`.
+    pub async fn connect(url: &str, synchronous: Synchronous) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(SqliteStore::connect(url, synchronous).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres(PgStore::connect(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store for AnyStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self {
+                        Self::Sqlite(s) => s.$name($($arg),*).await,
+                        Self::Postgres(s) => s.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    fn migrate(&self) -> Result<(), StoreError>;
+    fn ping(&self) -> Result<(), StoreError>;
+    fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
+    fn claim_events(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<InboxEvent>, StoreError>;
+    fn complete_event(&self, id: EventId, owner: &str, changes: &Changeset, now: Millis) -> Result<bool, StoreError>;
+    fn fail_event(&self, id: EventId, owner: &str, error: &str, retry_at: Option<Millis>, now: Millis) -> Result<bool, StoreError>;
+    fn list_events(&self, filter: &EventFilter) -> Result<Vec<InboxEvent>, StoreError>;
+    fn replay_events(&self, filter: &EventFilter, now: Millis) -> Result<u64, StoreError>;
+    fn enqueue_jobs(&self, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError>;
+    fn claim_jobs(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<Job>, StoreError>;
+    fn complete_job(&self, id: JobId, owner: &str, result: &Value, changes: &Changeset, now: Millis) -> Result<bool, StoreError>;
+    fn reschedule_job(&self, id: JobId, owner: &str, run_at: Millis, count_attempt: bool, error: Option<&str>, now: Millis) -> Result<bool, StoreError>;
+    fn dead_letter_job(&self, id: JobId, owner: &str, error: &str, changes: &Changeset, now: Millis) -> Result<bool, StoreError>;
+    fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    fn replay_jobs(&self, filter: &JobFilter, now: Millis) -> Result<u64, StoreError>;
+    fn queue_stats(&self) -> Result<QueueStats, StoreError>;
+    fn event_stats(&self, since: Millis) -> Result<EventStats, StoreError>;
+    fn rate_acquire(&self, key: &str, gcra: Gcra, now: Millis) -> Result<Option<Millis>, StoreError>;
+    fn rate_hold(&self, key: &str, tat: Millis) -> Result<(), StoreError>;
+    fn upsert_location(&self, location: &Location) -> Result<(), StoreError>;
+    fn location(&self, id: &LocationId) -> Result<Option<Location>, StoreError>;
+    fn locations(&self) -> Result<Vec<Location>, StoreError>;
+    fn upsert_route(&self, route: &WorkflowRoute) -> Result<(), StoreError>;
+    fn route(&self, name: &str) -> Result<Option<WorkflowRoute>, StoreError>;
+    fn routes(&self) -> Result<Vec<WorkflowRoute>, StoreError>;
+    fn contact(&self, location: &LocationId, id: &ContactId) -> Result<Option<ContactMirror>, StoreError>;
+    fn contacts(&self, location: &LocationId) -> Result<Vec<ContactMirror>, StoreError>;
+    fn notes(&self, location: &LocationId, contact: &ContactId) -> Result<Vec<NoteMirror>, StoreError>;
+    fn opportunities(&self, location: &LocationId) -> Result<Vec<OpportunityMirror>, StoreError>;
+    fn linked_contact(&self, location: &LocationId, subject: &str) -> Result<Option<ContactId>, StoreError>;
+    fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+}

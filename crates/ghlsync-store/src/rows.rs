@@ -1,0 +1,268 @@
+//! Row shapes shared by both dialects, and their conversion to domain types.
+//!
+//! Every integer column is read as `i64` and every JSON column as text, which both SQLite
+//! and PostgreSQL (BIGINT, TEXT) decode the same way.
+
+use std::str::FromStr;
+
+use ghl::{ContactId, LocationId, NoteId, OpportunityId};
+use ghlsync_core::changeset::LogEntry;
+use ghlsync_core::{
+    ContactMirror, EventId, InboxEvent, Job, JobId, Location, NoteMirror, OpportunityMirror,
+    WorkflowRoute,
+};
+use serde_json::Value;
+use sqlx::FromRow;
+
+use crate::StoreError;
+
+fn parse<T: FromStr>(column: &str, value: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(column: &str, value: &str) -> Result<T, StoreError> {
+    serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn count(column: &str, value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column}: {value}")))
+}
+
+#[derive(FromRow)]
+pub(crate) struct EventRow {
+    id: i64,
+    source: String,
+    event_type: String,
+    location_id: Option<String>,
+    route: Option<String>,
+    meta: String,
+    body: Vec<u8>,
+    state: String,
+    attempts: i64,
+    received_at: i64,
+    last_error: Option<String>,
+}
+
+impl EventRow {
+    pub(crate) fn into_event(self) -> Result<InboxEvent, StoreError> {
+        Ok(InboxEvent {
+            id: EventId(self.id),
+            source: parse("source", &self.source)?,
+            event_type: self.event_type,
+            location_id: self.location_id.map(LocationId::from),
+            route: self.route,
+            meta: json("meta", &self.meta)?,
+            body: self.body,
+            state: parse("state", &self.state)?,
+            attempts: count("attempts", self.attempts)?,
+            received_at: self.received_at,
+            last_error: self.last_error,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct JobRow {
+    id: i64,
+    location_id: String,
+    command: String,
+    idempotency_key: String,
+    ordering_key: String,
+    state: String,
+    attempts: i64,
+    claims: i64,
+    run_at: i64,
+    created_at: i64,
+    last_error: Option<String>,
+    source_event: Option<i64>,
+}
+
+impl JobRow {
+    pub(crate) fn into_job(self) -> Result<Job, StoreError> {
+        Ok(Job {
+            id: JobId(self.id),
+            location_id: LocationId::from(self.location_id),
+            command: json("command", &self.command)?,
+            idempotency_key: self.idempotency_key,
+            ordering_key: self.ordering_key,
+            state: parse("state", &self.state)?,
+            attempts: count("attempts", self.attempts)?,
+            claims: count("claims", self.claims)?,
+            run_at: self.run_at,
+            created_at: self.created_at,
+            last_error: self.last_error,
+            source_event: self.source_event.map(EventId),
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct LocationRow {
+    id: String,
+    name: String,
+    integration_type: String,
+    token_ciphertext: Vec<u8>,
+    field_mapping: String,
+    active: bool,
+    last_sync_at: Option<i64>,
+    last_sync_status: Option<String>,
+    last_sync_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl LocationRow {
+    pub(crate) fn into_location(self) -> Result<Location, StoreError> {
+        Ok(Location {
+            id: LocationId::from(self.id),
+            name: self.name,
+            integration_type: parse("integration_type", &self.integration_type)?,
+            token_ciphertext: self.token_ciphertext,
+            field_mapping: json("field_mapping", &self.field_mapping)?,
+            active: self.active,
+            last_sync_at: self.last_sync_at,
+            last_sync_status: self
+                .last_sync_status
+                .as_deref()
+                .map(|s| parse("last_sync_status", s))
+                .transpose()?,
+            last_sync_error: self.last_sync_error,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct RouteRow {
+    name: String,
+    location_id: String,
+    auth: String,
+    secret_ciphertext: Vec<u8>,
+    action: String,
+    created_at: i64,
+}
+
+impl RouteRow {
+    pub(crate) fn into_route(self) -> Result<WorkflowRoute, StoreError> {
+        Ok(WorkflowRoute {
+            name: self.name,
+            location_id: LocationId::from(self.location_id),
+            auth: parse("auth", &self.auth)?,
+            secret_ciphertext: self.secret_ciphertext,
+            action: json("action", &self.action)?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct ContactRow {
+    location_id: String,
+    contact_id: String,
+    email: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company_name: Option<String>,
+    tags: String,
+    custom_fields: String,
+    payload: String,
+    updated_at: i64,
+    deleted: bool,
+}
+
+impl ContactRow {
+    pub(crate) fn into_contact(self) -> Result<ContactMirror, StoreError> {
+        Ok(ContactMirror {
+            location_id: LocationId::from(self.location_id),
+            contact_id: ContactId::from(self.contact_id),
+            email: self.email,
+            phone: self.phone,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            company_name: self.company_name,
+            tags: json("tags", &self.tags)?,
+            custom_fields: json("custom_fields", &self.custom_fields)?,
+            payload: json("payload", &self.payload)?,
+            updated_at: self.updated_at,
+            deleted: self.deleted,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct NoteRow {
+    location_id: String,
+    note_id: String,
+    contact_id: Option<String>,
+    body: Option<String>,
+    updated_at: i64,
+}
+
+impl NoteRow {
+    pub(crate) fn into_note(self) -> NoteMirror {
+        NoteMirror {
+            location_id: LocationId::from(self.location_id),
+            note_id: NoteId::from(self.note_id),
+            contact_id: self.contact_id.map(ContactId::from),
+            body: self.body,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct OpportunityRow {
+    location_id: String,
+    opportunity_id: String,
+    contact_id: Option<String>,
+    name: Option<String>,
+    pipeline_id: Option<String>,
+    stage_id: Option<String>,
+    status: Option<String>,
+    monetary_value: Option<f64>,
+    payload: String,
+    updated_at: i64,
+}
+
+impl OpportunityRow {
+    pub(crate) fn into_opportunity(self) -> Result<OpportunityMirror, StoreError> {
+        Ok(OpportunityMirror {
+            location_id: LocationId::from(self.location_id),
+            opportunity_id: OpportunityId::from(self.opportunity_id),
+            contact_id: self.contact_id.map(ContactId::from),
+            name: self.name,
+            pipeline_id: self.pipeline_id,
+            stage_id: self.stage_id,
+            status: self.status,
+            monetary_value: self.monetary_value,
+            payload: json("payload", &self.payload)?,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct LogRow {
+    location_id: Option<String>,
+    kind: String,
+    detail: String,
+    at: i64,
+}
+
+impl LogRow {
+    pub(crate) fn into_entry(self) -> Result<LogEntry, StoreError> {
+        Ok(LogEntry {
+            location_id: self.location_id.map(LocationId::from),
+            kind: self.kind,
+            detail: json::<Value>("detail", &self.detail)?,
+            at: self.at,
+        })
+    }
+}

@@ -1,0 +1,658 @@
+//! The `Store` implementation both dialects share. SQLite accepts PostgreSQL's `$1`
+//! placeholders and both support `ON CONFLICT ... DO UPDATE` and `RETURNING`, so one text
+//! serves both; the few statements that differ are associated constants of each store
+//! (`CLAIM_EVENTS`, `CLAIM_JOBS`, `SELECT_TAT`), and each store says how a write transaction
+//! starts (`write()`) and which pool reads use (`read()`).
+//!
+//! A macro instantiates the code for each concrete sqlx driver because sqlx's generic
+//! bounds over `Database` would otherwise dominate every signature.
+
+macro_rules! event_cols {
+    () => {
+        "id, source, event_type, location_id, route, meta, body, state, attempts, received_at, last_error"
+    };
+}
+
+macro_rules! job_cols {
+    () => {
+        "id, location_id, command, idempotency_key, ordering_key, state, attempts, claims, run_at, created_at, last_error, source_event"
+    };
+}
+
+macro_rules! location_cols {
+    () => {
+        "id, name, integration_type, token_ciphertext, field_mapping, active, last_sync_at, last_sync_status, last_sync_error, created_at, updated_at"
+    };
+}
+
+macro_rules! contact_cols {
+    () => {
+        "location_id, contact_id, email, phone, first_name, last_name, company_name, tags, custom_fields, payload, updated_at, deleted"
+    };
+}
+
+pub(crate) use {contact_cols, event_cols, job_cols, location_cols};
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        fn to_json(value: &impl serde::Serialize) -> String {
+            serde_json::to_string(value).expect("domain values serialise to JSON")
+        }
+
+        async fn apply_changeset(conn: &mut Conn, c: &Changeset, now: Millis) -> Result<(), StoreError> {
+            for m in &c.contacts {
+                sqlx::query(concat!(
+                    "INSERT INTO contacts (", $crate::shared::contact_cols!(), ") ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ",
+                    "ON CONFLICT (location_id, contact_id) DO UPDATE SET email = excluded.email, ",
+                    "phone = excluded.phone, first_name = excluded.first_name, last_name = excluded.last_name, ",
+                    "company_name = excluded.company_name, tags = excluded.tags, custom_fields = excluded.custom_fields, ",
+                    "payload = excluded.payload, updated_at = excluded.updated_at, deleted = excluded.deleted ",
+                    "WHERE contacts.updated_at <= excluded.updated_at"
+                ))
+                .bind(m.location_id.as_str())
+                .bind(m.contact_id.as_str())
+                .bind(&m.email)
+                .bind(&m.phone)
+                .bind(&m.first_name)
+                .bind(&m.last_name)
+                .bind(&m.company_name)
+                .bind(to_json(&m.tags))
+                .bind(to_json(&m.custom_fields))
+                .bind(to_json(&m.payload))
+                .bind(m.updated_at)
+                .bind(m.deleted)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for n in &c.notes {
+                sqlx::query(
+                    "INSERT INTO notes (location_id, note_id, contact_id, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (location_id, note_id) DO UPDATE SET contact_id = excluded.contact_id, body = excluded.body, \
+                     updated_at = excluded.updated_at WHERE notes.updated_at <= excluded.updated_at",
+                )
+                .bind(n.location_id.as_str())
+                .bind(n.note_id.as_str())
+                .bind(n.contact_id.as_ref().map(|c| c.as_str()))
+                .bind(&n.body)
+                .bind(n.updated_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for (location, note) in &c.deleted_notes {
+                sqlx::query("DELETE FROM notes WHERE location_id = $1 AND note_id = $2")
+                    .bind(location.as_str())
+                    .bind(note.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for o in &c.opportunities {
+                sqlx::query(
+                    "INSERT INTO opportunities (location_id, opportunity_id, contact_id, name, pipeline_id, stage_id, \
+                     status, monetary_value, payload, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (location_id, opportunity_id) DO UPDATE SET contact_id = excluded.contact_id, \
+                     name = excluded.name, pipeline_id = excluded.pipeline_id, stage_id = excluded.stage_id, \
+                     status = excluded.status, monetary_value = excluded.monetary_value, payload = excluded.payload, \
+                     updated_at = excluded.updated_at WHERE opportunities.updated_at <= excluded.updated_at",
+                )
+                .bind(o.location_id.as_str())
+                .bind(o.opportunity_id.as_str())
+                .bind(o.contact_id.as_ref().map(|c| c.as_str()))
+                .bind(&o.name)
+                .bind(&o.pipeline_id)
+                .bind(&o.stage_id)
+                .bind(&o.status)
+                .bind(o.monetary_value)
+                .bind(to_json(&o.payload))
+                .bind(o.updated_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for (location, opportunity) in &c.deleted_opportunities {
+                sqlx::query("DELETE FROM opportunities WHERE location_id = $1 AND opportunity_id = $2")
+                    .bind(location.as_str())
+                    .bind(opportunity.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for link in &c.id_links {
+                sqlx::query(
+                    "INSERT INTO id_map (location_id, subject, contact_id, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (location_id, subject) DO UPDATE SET contact_id = excluded.contact_id, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(link.location_id.as_str())
+                .bind(&link.subject)
+                .bind(link.contact_id.as_str())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for entry in &c.log {
+                sqlx::query("INSERT INTO sync_log (location_id, kind, detail, at) VALUES ($1, $2, $3, $4)")
+                    .bind(entry.location_id.as_ref().map(|l| l.as_str()))
+                    .bind(&entry.kind)
+                    .bind(to_json(&entry.detail))
+                    .bind(entry.at)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            insert_jobs(conn, &c.jobs, now).await?;
+            for s in &c.location_sync {
+                sqlx::query(
+                    "UPDATE locations SET last_sync_at = $1, last_sync_status = $2, last_sync_error = $3 \
+                     WHERE id = $4 AND (last_sync_at IS NULL OR last_sync_at <= $1)",
+                )
+                .bind(s.at)
+                .bind(s.status.as_str())
+                .bind(&s.error)
+                .bind(s.location_id.as_str())
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn insert_jobs(conn: &mut Conn, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
+            let mut new = 0;
+            for j in jobs {
+                let r = sqlx::query(
+                    "INSERT INTO jobs (location_id, kind, command, idempotency_key, ordering_key, state, run_at, \
+                     source_event, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8) \
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(j.location_id.as_str())
+                .bind(j.command.kind())
+                .bind(to_json(&j.command))
+                .bind(&j.idempotency_key)
+                .bind(&j.ordering_key)
+                .bind(j.run_at)
+                .bind(j.source_event.map(|e| e.0))
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                new += r.rows_affected();
+            }
+            Ok(new)
+        }
+
+        impl Store for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                Self::MIGRATOR.run(self.write_pool()).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(self.read()).await?;
+                Ok(())
+            }
+
+            async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+                let mut tx = self.write().await?;
+                let mut out = Vec::with_capacity(events.len());
+                for e in events {
+                    let id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO inbox (source, dedupe_key, event_type, location_id, route, meta, body, state, \
+                         run_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) \
+                         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                    )
+                    .bind(e.source.as_str())
+                    .bind(&e.dedupe_key)
+                    .bind(&e.event_type)
+                    .bind(e.location_id.as_ref().map(|l| l.as_str()))
+                    .bind(&e.route)
+                    .bind(to_json(&e.meta))
+                    .bind(&e.body)
+                    .bind(e.received_at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    out.push(match id {
+                        Some(id) => Inserted::New(EventId(id)),
+                        None => {
+                            let existing: i64 = sqlx::query_scalar("SELECT id FROM inbox WHERE dedupe_key = $1")
+                                .bind(&e.dedupe_key)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                            Inserted::Duplicate(EventId(existing))
+                        }
+                    });
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn claim_events(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
+                let mut tx = self.write().await?;
+                let rows: Vec<EventRow> = sqlx::query_as(Self::CLAIM_EVENTS)
+                    .bind(owner)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut events = rows.into_iter().map(EventRow::into_event).collect::<Result<Vec<_>, _>>()?;
+                events.sort_by_key(|e| e.id);
+                Ok(events)
+            }
+
+            async fn complete_event(&self, id: EventId, owner: &str, changes: &Changeset, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let done = sqlx::query(
+                    "UPDATE inbox SET state = 'done', processed_at = $1, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $2 AND state = 'running' AND lease_owner = $3",
+                )
+                .bind(now)
+                .bind(id.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                apply_changeset(&mut tx, changes, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn fail_event(&self, id: EventId, owner: &str, error: &str, retry_at: Option<Millis>, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let state = if retry_at.is_some() { "pending" } else { "dead" };
+                let r = sqlx::query(
+                    "UPDATE inbox SET state = $1, attempts = attempts + 1, run_at = $2, last_error = $3, \
+                     lease_owner = NULL, lease_until = NULL, processed_at = $4 \
+                     WHERE id = $5 AND state = 'running' AND lease_owner = $6",
+                )
+                .bind(state)
+                .bind(retry_at.unwrap_or(now))
+                .bind(error)
+                .bind(retry_at.map_or(Some(now), |_| None))
+                .bind(id.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn list_events(&self, f: &EventFilter) -> Result<Vec<InboxEvent>, StoreError> {
+                let rows: Vec<EventRow> = sqlx::query_as(concat!(
+                    "SELECT ", $crate::shared::event_cols!(), " FROM inbox ",
+                    "WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR event_type = $2) AND ($3 IS NULL OR id = $3) ",
+                    "ORDER BY id DESC LIMIT $4"
+                ))
+                .bind(f.state.map(|s| s.as_str()))
+                .bind(&f.event_type)
+                .bind(f.id.map(|i| i.0))
+                .bind(i64::from(f.limit.unwrap_or(100)))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(EventRow::into_event).collect()
+            }
+
+            async fn replay_events(&self, f: &EventFilter, now: Millis) -> Result<u64, StoreError> {
+                let mut tx = self.write().await?;
+                let r = sqlx::query(
+                    "UPDATE inbox SET state = 'pending', attempts = 0, claims = 0, run_at = $1, processed_at = NULL \
+                     WHERE state = 'dead' AND ($2 IS NULL OR event_type = $2) AND ($3 IS NULL OR id = $3)",
+                )
+                .bind(now)
+                .bind(&f.event_type)
+                .bind(f.id.map(|i| i.0))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn enqueue_jobs(&self, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
+                let mut tx = self.write().await?;
+                let n = insert_jobs(&mut tx, jobs, now).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn claim_jobs(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<Job>, StoreError> {
+                let mut tx = self.write().await?;
+                let rows: Vec<JobRow> = sqlx::query_as(Self::CLAIM_JOBS)
+                    .bind(owner)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut jobs = rows.into_iter().map(JobRow::into_job).collect::<Result<Vec<_>, _>>()?;
+                jobs.sort_by_key(|j| (j.run_at, j.id));
+                Ok(jobs)
+            }
+
+            async fn complete_job(&self, id: JobId, owner: &str, result: &Value, changes: &Changeset, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let done = sqlx::query(
+                    "UPDATE jobs SET state = 'done', result = $1, lease_owner = NULL, lease_until = NULL, updated_at = $2 \
+                     WHERE id = $3 AND state = 'running' AND lease_owner = $4",
+                )
+                .bind(to_json(result))
+                .bind(now)
+                .bind(id.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                apply_changeset(&mut tx, changes, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn reschedule_job(&self, id: JobId, owner: &str, run_at: Millis, count_attempt: bool, error: Option<&str>, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let r = sqlx::query(
+                    "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts + $2, \
+                     last_error = COALESCE($3, last_error), lease_owner = NULL, lease_until = NULL, updated_at = $4 \
+                     WHERE id = $5 AND state = 'running' AND lease_owner = $6",
+                )
+                .bind(run_at)
+                .bind(i64::from(count_attempt))
+                .bind(error)
+                .bind(now)
+                .bind(id.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn dead_letter_job(&self, id: JobId, owner: &str, error: &str, changes: &Changeset, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let r = sqlx::query(
+                    "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = $1, lease_owner = NULL, \
+                     lease_until = NULL, updated_at = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4",
+                )
+                .bind(error)
+                .bind(now)
+                .bind(id.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                apply_changeset(&mut tx, changes, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn list_jobs(&self, f: &JobFilter) -> Result<Vec<Job>, StoreError> {
+                let rows: Vec<JobRow> = sqlx::query_as(concat!(
+                    "SELECT ", $crate::shared::job_cols!(), " FROM jobs ",
+                    "WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR location_id = $2) AND ($3 IS NULL OR kind = $3) ",
+                    "AND ($4 IS NULL OR last_error LIKE '%' || $4 || '%') AND ($5 IS NULL OR id = $5) ",
+                    "ORDER BY id DESC LIMIT $6"
+                ))
+                .bind(f.state.map(|s| s.as_str()))
+                .bind(f.location_id.as_ref().map(|l| l.as_str()))
+                .bind(&f.kind)
+                .bind(&f.error_contains)
+                .bind(f.id.map(|i| i.0))
+                .bind(i64::from(f.limit.unwrap_or(100)))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(JobRow::into_job).collect()
+            }
+
+            async fn replay_jobs(&self, f: &JobFilter, now: Millis) -> Result<u64, StoreError> {
+                let mut tx = self.write().await?;
+                let r = sqlx::query(
+                    "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, updated_at = $1 \
+                     WHERE state = 'dead' AND ($2 IS NULL OR location_id = $2) AND ($3 IS NULL OR kind = $3) \
+                     AND ($4 IS NULL OR last_error LIKE '%' || $4 || '%') AND ($5 IS NULL OR id = $5)",
+                )
+                .bind(now)
+                .bind(f.location_id.as_ref().map(|l| l.as_str()))
+                .bind(&f.kind)
+                .bind(&f.error_contains)
+                .bind(f.id.map(|i| i.0))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+                let events: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM inbox GROUP BY state")
+                    .fetch_all(self.read())
+                    .await?;
+                let jobs: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                    .fetch_all(self.read())
+                    .await?;
+                let mut s = QueueStats::default();
+                for (state, n) in events {
+                    match state.as_str() {
+                        "pending" => s.events_pending = n,
+                        "running" => s.events_running = n,
+                        "done" => s.events_done = n,
+                        "dead" => s.events_dead = n,
+                        other => return Err(StoreError::Corrupt(format!("inbox state {other}"))),
+                    }
+                }
+                for (state, n) in jobs {
+                    match state.as_str() {
+                        "queued" => s.jobs_queued = n,
+                        "running" => s.jobs_running = n,
+                        "done" => s.jobs_done = n,
+                        "dead" => s.jobs_dead = n,
+                        other => return Err(StoreError::Corrupt(format!("job state {other}"))),
+                    }
+                }
+                Ok(s)
+            }
+
+            async fn event_stats(&self, since: Millis) -> Result<EventStats, StoreError> {
+                let (received, done, dead, avg): (i64, Option<i64>, Option<i64>, Option<f64>) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(AVG(CASE WHEN state = 'done' THEN processed_at - received_at END) AS DOUBLE PRECISION) \
+                     FROM inbox WHERE received_at >= $1",
+                )
+                .bind(since)
+                .fetch_one(self.read())
+                .await?;
+                Ok(EventStats { received, done: done.unwrap_or(0), dead: dead.unwrap_or(0), avg_processing_ms: avg })
+            }
+
+            async fn rate_acquire(&self, key: &str, gcra: Gcra, now: Millis) -> Result<Option<Millis>, StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query("INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                let tat: i64 = sqlx::query_scalar(Self::SELECT_TAT).bind(key).fetch_one(&mut *tx).await?;
+                let wait = match gcra.decide(Some(tat), now) {
+                    Decision::Allow { tat } => {
+                        sqlx::query("UPDATE rate_limits SET tat = $1 WHERE key = $2")
+                            .bind(tat)
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await?;
+                        None
+                    }
+                    Decision::Wait { wait } => Some(wait),
+                };
+                tx.commit().await?;
+                Ok(wait)
+            }
+
+            async fn rate_hold(&self, key: &str, tat: Millis) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO rate_limits (key, tat) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET \
+                     tat = CASE WHEN rate_limits.tat < excluded.tat THEN excluded.tat ELSE rate_limits.tat END",
+                )
+                .bind(key)
+                .bind(tat)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn upsert_location(&self, l: &Location) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(concat!(
+                    "INSERT INTO locations (", $crate::shared::location_cols!(), ") ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ",
+                    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, integration_type = excluded.integration_type, ",
+                    "token_ciphertext = excluded.token_ciphertext, field_mapping = excluded.field_mapping, ",
+                    "active = excluded.active, updated_at = excluded.updated_at"
+                ))
+                .bind(l.id.as_str())
+                .bind(&l.name)
+                .bind(l.integration_type.as_str())
+                .bind(&l.token_ciphertext)
+                .bind(to_json(&l.field_mapping))
+                .bind(l.active)
+                .bind(l.last_sync_at)
+                .bind(l.last_sync_status.map(|s| s.as_str()))
+                .bind(&l.last_sync_error)
+                .bind(l.created_at)
+                .bind(l.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn location(&self, id: &LocationId) -> Result<Option<Location>, StoreError> {
+                let row: Option<LocationRow> =
+                    sqlx::query_as(concat!("SELECT ", $crate::shared::location_cols!(), " FROM locations WHERE id = $1"))
+                        .bind(id.as_str())
+                        .fetch_optional(self.read())
+                        .await?;
+                row.map(LocationRow::into_location).transpose()
+            }
+
+            async fn locations(&self) -> Result<Vec<Location>, StoreError> {
+                let rows: Vec<LocationRow> =
+                    sqlx::query_as(concat!("SELECT ", $crate::shared::location_cols!(), " FROM locations ORDER BY name, id"))
+                        .fetch_all(self.read())
+                        .await?;
+                rows.into_iter().map(LocationRow::into_location).collect()
+            }
+
+            async fn upsert_route(&self, r: &WorkflowRoute) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO workflow_routes (name, location_id, auth, secret_ciphertext, action, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET location_id = excluded.location_id, \
+                     auth = excluded.auth, secret_ciphertext = excluded.secret_ciphertext, action = excluded.action",
+                )
+                .bind(&r.name)
+                .bind(r.location_id.as_str())
+                .bind(r.auth.as_str())
+                .bind(&r.secret_ciphertext)
+                .bind(to_json(&r.action))
+                .bind(r.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn route(&self, name: &str) -> Result<Option<WorkflowRoute>, StoreError> {
+                let row: Option<RouteRow> = sqlx::query_as(
+                    "SELECT name, location_id, auth, secret_ciphertext, action, created_at FROM workflow_routes WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(self.read())
+                .await?;
+                row.map(RouteRow::into_route).transpose()
+            }
+
+            async fn routes(&self) -> Result<Vec<WorkflowRoute>, StoreError> {
+                let rows: Vec<RouteRow> = sqlx::query_as(
+                    "SELECT name, location_id, auth, secret_ciphertext, action, created_at FROM workflow_routes ORDER BY name",
+                )
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(RouteRow::into_route).collect()
+            }
+
+            async fn contact(&self, location: &LocationId, id: &ContactId) -> Result<Option<ContactMirror>, StoreError> {
+                let row: Option<ContactRow> = sqlx::query_as(concat!(
+                    "SELECT ", $crate::shared::contact_cols!(), " FROM contacts WHERE location_id = $1 AND contact_id = $2"
+                ))
+                .bind(location.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.read())
+                .await?;
+                row.map(ContactRow::into_contact).transpose()
+            }
+
+            async fn contacts(&self, location: &LocationId) -> Result<Vec<ContactMirror>, StoreError> {
+                let rows: Vec<ContactRow> = sqlx::query_as(concat!(
+                    "SELECT ", $crate::shared::contact_cols!(), " FROM contacts WHERE location_id = $1 ORDER BY contact_id"
+                ))
+                .bind(location.as_str())
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(ContactRow::into_contact).collect()
+            }
+
+            async fn notes(&self, location: &LocationId, contact: &ContactId) -> Result<Vec<NoteMirror>, StoreError> {
+                let rows: Vec<NoteRow> = sqlx::query_as(
+                    "SELECT location_id, note_id, contact_id, body, updated_at FROM notes \
+                     WHERE location_id = $1 AND contact_id = $2 ORDER BY updated_at, note_id",
+                )
+                .bind(location.as_str())
+                .bind(contact.as_str())
+                .fetch_all(self.read())
+                .await?;
+                Ok(rows.into_iter().map(NoteRow::into_note).collect())
+            }
+
+            async fn opportunities(&self, location: &LocationId) -> Result<Vec<OpportunityMirror>, StoreError> {
+                let rows: Vec<OpportunityRow> = sqlx::query_as(
+                    "SELECT location_id, opportunity_id, contact_id, name, pipeline_id, stage_id, status, monetary_value, \
+                     payload, updated_at FROM opportunities WHERE location_id = $1 ORDER BY opportunity_id",
+                )
+                .bind(location.as_str())
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(OpportunityRow::into_opportunity).collect()
+            }
+
+            async fn linked_contact(&self, location: &LocationId, subject: &str) -> Result<Option<ContactId>, StoreError> {
+                let id: Option<String> =
+                    sqlx::query_scalar("SELECT contact_id FROM id_map WHERE location_id = $1 AND subject = $2")
+                        .bind(location.as_str())
+                        .bind(subject)
+                        .fetch_optional(self.read())
+                        .await?;
+                Ok(id.map(ContactId::from))
+            }
+
+            async fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+                let rows: Vec<LogRow> = sqlx::query_as(
+                    "SELECT location_id, kind, detail, at FROM sync_log WHERE ($1 IS NULL OR location_id = $1) \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(location.map(|l| l.as_str()))
+                .bind(i64::from(limit))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(LogRow::into_entry).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

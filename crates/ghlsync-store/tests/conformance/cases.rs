@@ -1,0 +1,638 @@
+//! The cases, generic over [`Store`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use ghl::{ContactId, LocationId, NoteId};
+use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
+use ghlsync_core::command::ContactRef;
+use ghlsync_core::process::{RouteAction, UpsertContactAction};
+use ghlsync_core::{
+    Changeset, ContactMirror, ContactSync, EventState, Gcra, GhlCommand, IntegrationType, JobState,
+    Location, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus, WorkflowRoute,
+};
+use ghlsync_store::{EventFilter, Inserted, JobFilter, Store};
+use serde_json::json;
+
+fn event(key: Option<&str>) -> NewEvent {
+    NewEvent {
+        source: Source::Ghl,
+        dedupe_key: key.map(|k| format!("ghl:{k}")),
+        event_type: "ContactCreate".into(),
+        location_id: Some("loc".into()),
+        route: None,
+        meta: json!({"signature": "ed25519"}),
+        body: br#"{"type":"ContactCreate"}"#.to_vec(),
+        received_at: 0,
+    }
+}
+
+fn job(key: &str, ordering: &str, run_at: i64) -> NewJob {
+    NewJob {
+        location_id: "loc".into(),
+        command: GhlCommand::AddNote {
+            contact: ContactRef::Ghl("c1".into()),
+            body: key.into(),
+        },
+        idempotency_key: key.into(),
+        ordering_key: ordering.into(),
+        run_at,
+        source_event: None,
+    }
+}
+
+fn contact(id: &str, email: &str, updated_at: i64) -> ContactMirror {
+    ContactMirror {
+        location_id: "loc".into(),
+        contact_id: id.into(),
+        email: Some(email.into()),
+        phone: None,
+        first_name: None,
+        last_name: None,
+        company_name: None,
+        tags: vec!["a".into()],
+        custom_fields: BTreeMap::from([("f1".to_owned(), json!(3))]),
+        payload: json!({"id": id}),
+        updated_at,
+        deleted: false,
+    }
+}
+
+pub async fn migrations_are_idempotent<S: Store>(s: &S) {
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+    s.ping().await.unwrap();
+}
+
+pub async fn duplicate_events_are_stored_once<S: Store>(s: &S) {
+    let out = s
+        .insert_events(&[
+            event(Some("w1")),
+            event(Some("w1")),
+            event(None),
+            event(None),
+        ])
+        .await
+        .unwrap();
+    let Inserted::New(first) = out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(out[1], Inserted::Duplicate(first));
+    assert!(matches!(out[2], Inserted::New(_)));
+    assert!(
+        matches!(out[3], Inserted::New(_)),
+        "events without a dedupe key are never duplicates"
+    );
+    let again = s.insert_events(&[event(Some("w1"))]).await.unwrap();
+    assert_eq!(again, vec![Inserted::Duplicate(first)]);
+    let stored = s.list_events(&EventFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    let e = stored.iter().find(|e| e.id == first).unwrap();
+    assert_eq!(
+        e.body, br#"{"type":"ContactCreate"}"#,
+        "the raw body is kept byte for byte"
+    );
+    assert_eq!(e.meta["signature"], "ed25519");
+    assert_eq!(e.state, EventState::Pending);
+}
+
+pub async fn claims_are_exclusive<S: Store>(s: &S) {
+    let events: Vec<_> = (0..10).map(|i| event(Some(&format!("e{i}")))).collect();
+    s.insert_events(&events).await.unwrap();
+    let a = s.claim_events("a", 2_000, 30_000, 6).await.unwrap();
+    let b = s.claim_events("b", 2_000, 30_000, 6).await.unwrap();
+    assert_eq!(a.len(), 6);
+    assert_eq!(b.len(), 4);
+    let ids: HashSet<_> = a.iter().chain(&b).map(|e| e.id).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(a.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert!(
+        s.claim_events("c", 2_000, 30_000, 6)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn concurrent_claimers_never_share_an_event<S: Store + Clone + 'static>(s: &S) {
+    let events: Vec<_> = (0..200).map(|i| event(Some(&format!("c{i}")))).collect();
+    s.insert_events(&events).await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = s
+                    .claim_events(&format!("w{w}"), 2_000, 30_000, 7)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                got.extend(batch.into_iter().map(|e| e.id));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().copied().collect();
+    assert_eq!(all.len(), 200);
+    assert_eq!(unique.len(), 200);
+}
+
+pub async fn a_dead_workers_lease_ends_and_another_takes_over<S: Store>(s: &S) {
+    s.insert_events(&[event(Some("l1"))]).await.unwrap();
+    let a = s.claim_events("a", 0, 1_000, 10).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert!(
+        s.claim_events("b", 500, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "lease still held"
+    );
+    let b = s.claim_events("b", 1_500, 1_000, 10).await.unwrap();
+    assert_eq!(b.len(), 1, "lease ended: taken over");
+    assert!(
+        !s.complete_event(a[0].id, "a", &Changeset::default(), 1_600)
+            .await
+            .unwrap(),
+        "the old owner lost it"
+    );
+    assert!(
+        s.complete_event(b[0].id, "b", &Changeset::default(), 1_600)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.claim_events("c", 10_000, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "done is done"
+    );
+}
+
+pub async fn completion_applies_the_changeset_and_enqueues_jobs<S: Store>(s: &S) {
+    s.insert_events(&[event(Some("x"))]).await.unwrap();
+    let e = s.claim_events("w", 0, 10_000, 1).await.unwrap().remove(0);
+    let changes = Changeset {
+        contacts: vec![contact("c1", "a@x.co", 10)],
+        notes: vec![NoteMirror {
+            location_id: "loc".into(),
+            note_id: NoteId::new("n1"),
+            contact_id: Some("c1".into()),
+            body: Some("hi".into()),
+            updated_at: 10,
+        }],
+        id_links: vec![IdLink {
+            location_id: "loc".into(),
+            subject: "user-1".into(),
+            contact_id: "c1".into(),
+        }],
+        log: vec![LogEntry {
+            location_id: Some("loc".into()),
+            kind: "user_deleted".into(),
+            detail: json!({"u": 1}),
+            at: 11,
+        }],
+        jobs: vec![
+            job("evt_1:0", "contact:a", 0),
+            job("evt_1:0", "contact:a", 0),
+        ],
+        ..Changeset::default()
+    };
+    assert!(s.complete_event(e.id, "w", &changes, 20).await.unwrap());
+    let loc = LocationId::new("loc");
+    let c = s
+        .contact(&loc, &ContactId::new("c1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.custom_fields["f1"], 3);
+    assert_eq!(s.notes(&loc, &ContactId::new("c1")).await.unwrap().len(), 1);
+    assert_eq!(
+        s.linked_contact(&loc, "user-1").await.unwrap(),
+        Some(ContactId::new("c1"))
+    );
+    let log = s.sync_log(Some(&loc), 10).await.unwrap();
+    assert_eq!(log[0].kind, "user_deleted");
+    let jobs = s.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1, "the idempotency key keeps one job");
+    assert_eq!(jobs[0].state, JobState::Queued);
+    assert_eq!(
+        s.list_events(&EventFilter {
+            state: Some(EventState::Done),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .len(),
+        1
+    );
+}
+
+pub async fn failed_events_back_off_then_dead_letter_then_replay<S: Store>(s: &S) {
+    s.insert_events(&[event(Some("f"))]).await.unwrap();
+    let e = s.claim_events("w", 0, 10_000, 1).await.unwrap().remove(0);
+    assert!(
+        s.fail_event(e.id, "w", "boom", Some(5_000), 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.claim_events("w", 4_999, 10_000, 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "backing off"
+    );
+    let e = s
+        .claim_events("w", 5_000, 10_000, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(e.attempts, 1);
+    assert_eq!(e.last_error.as_deref(), Some("boom"));
+    assert!(
+        s.fail_event(e.id, "w", "boom again", None, 5_100)
+            .await
+            .unwrap()
+    );
+    let dead = s
+        .list_events(&EventFilter {
+            state: Some(EventState::Dead),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("boom again"));
+    assert!(
+        s.claim_events("w", 99_999, 10_000, 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "dead events are not claimed"
+    );
+    assert_eq!(
+        s.replay_events(
+            &EventFilter {
+                id: Some(e.id),
+                ..Default::default()
+            },
+            6_000
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    let again = s.claim_events("w", 6_000, 10_000, 1).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 0);
+}
+
+pub async fn jobs_are_idempotent_by_key_and_ordered_by_key<S: Store>(s: &S) {
+    assert_eq!(
+        s.enqueue_jobs(
+            &[
+                job("k1", "contact:a", 0),
+                job("k2", "contact:a", 0),
+                job("k3", "contact:b", 0)
+            ],
+            0
+        )
+        .await
+        .unwrap(),
+        3
+    );
+    assert_eq!(
+        s.enqueue_jobs(&[job("k1", "contact:a", 0)], 0)
+            .await
+            .unwrap(),
+        0,
+        "same key, same job"
+    );
+    let first = s.claim_jobs("d", 1, 10_000, 10).await.unwrap();
+    let keys: Vec<_> = first.iter().map(|j| j.idempotency_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec!["k1", "k3"],
+        "k2 waits for k1 (same ordering key)"
+    );
+    assert!(s.claim_jobs("d", 1, 10_000, 10).await.unwrap().is_empty());
+    let k1 = &first[0];
+    assert_eq!(k1.claims, 1);
+    assert!(!k1.may_have_run());
+    assert!(
+        s.complete_job(k1.id, "d", &json!({"ok": true}), &Changeset::default(), 2)
+            .await
+            .unwrap()
+    );
+    let next = s.claim_jobs("d", 3, 10_000, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].idempotency_key, "k2");
+    // A future job is not due.
+    s.enqueue_jobs(&[job("later", "contact:c", 1_000)], 0)
+        .await
+        .unwrap();
+    assert!(s.claim_jobs("d", 999, 10_000, 10).await.unwrap().is_empty());
+    assert_eq!(s.claim_jobs("d", 1_000, 10_000, 10).await.unwrap().len(), 1);
+}
+
+pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
+    s.enqueue_jobs(&[job("r1", "contact:a", 0), job("r2", "contact:b", 0)], 0)
+        .await
+        .unwrap();
+    let jobs = s.claim_jobs("d", 0, 10_000, 10).await.unwrap();
+    let (r1, r2) = (&jobs[0], &jobs[1]);
+    // Held back by the rate limiter: no attempt used.
+    assert!(
+        s.reschedule_job(r1.id, "d", 500, false, None, 1)
+            .await
+            .unwrap()
+    );
+    // A transient failure: one attempt used.
+    assert!(
+        s.reschedule_job(r2.id, "d", 500, true, Some("503"), 1)
+            .await
+            .unwrap()
+    );
+    assert!(s.claim_jobs("d", 499, 10_000, 10).await.unwrap().is_empty());
+    let again = s.claim_jobs("d", 500, 10_000, 10).await.unwrap();
+    let r1 = again.iter().find(|j| j.idempotency_key == "r1").unwrap();
+    let r2 = again.iter().find(|j| j.idempotency_key == "r2").unwrap();
+    assert_eq!((r1.attempts, r1.claims), (0, 2));
+    assert!(
+        r1.may_have_run(),
+        "claimed twice: an earlier run may have reached GHL"
+    );
+    assert_eq!(r2.attempts, 1);
+    assert_eq!(r2.last_error.as_deref(), Some("503"));
+    // Permanent failure: straight to the DLQ, with the location's status.
+    let changes = Changeset {
+        location_sync: vec![LocationSync {
+            location_id: "loc".into(),
+            status: SyncStatus::Failed,
+            error: Some("422".into()),
+            at: 600,
+        }],
+        ..Changeset::default()
+    };
+    s.upsert_location(&location("loc")).await.unwrap();
+    assert!(
+        s.dead_letter_job(r1.id, "d", "422: email must be an email", &changes, 600)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.dead_letter_job(
+            r2.id,
+            "d",
+            "404: Contact not found",
+            &Changeset::default(),
+            600
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.location(&"loc".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .last_sync_status,
+        Some(SyncStatus::Failed)
+    );
+    let dlq = JobFilter {
+        state: Some(JobState::Dead),
+        ..JobFilter::default()
+    };
+    assert_eq!(s.list_jobs(&dlq).await.unwrap().len(), 2);
+    let by_error = JobFilter {
+        state: Some(JobState::Dead),
+        error_contains: Some("422".into()),
+        ..JobFilter::default()
+    };
+    assert_eq!(s.list_jobs(&by_error).await.unwrap().len(), 1);
+    // Replay by filter, then one by id.
+    assert_eq!(s.replay_jobs(&by_error, 700).await.unwrap(), 1);
+    assert_eq!(
+        s.replay_jobs(
+            &JobFilter {
+                id: Some(r2.id),
+                ..JobFilter::default()
+            },
+            700
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.replay_jobs(&dlq, 700).await.unwrap(),
+        0,
+        "nothing left in the DLQ"
+    );
+    let replayed = s.claim_jobs("d", 700, 10_000, 10).await.unwrap();
+    assert_eq!(replayed.len(), 2);
+    assert!(replayed.iter().all(|j| j.attempts == 0));
+}
+
+pub async fn concurrent_job_claims_never_overlap<S: Store + Clone + 'static>(s: &S) {
+    let jobs: Vec<_> = (0..120)
+        .map(|i| job(&format!("j{i}"), &format!("contact:{i}"), 0))
+        .collect();
+    s.enqueue_jobs(&jobs, 0).await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = s.claim_jobs(&format!("d{w}"), 1, 30_000, 5).await.unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                got.extend(batch.into_iter().map(|j| j.id));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    assert_eq!(all.len(), 120);
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), 120);
+}
+
+pub async fn the_mirror_keeps_the_newest_data<S: Store>(s: &S) {
+    let loc = LocationId::new("loc");
+    let apply = |c: Vec<ContactMirror>| Changeset {
+        contacts: c,
+        ..Changeset::default()
+    };
+    s.insert_events(&[event(Some("m1")), event(Some("m2")), event(Some("m3"))])
+        .await
+        .unwrap();
+    let es = s.claim_events("w", 0, 10_000, 3).await.unwrap();
+    s.complete_event(
+        es[0].id,
+        "w",
+        &apply(vec![contact("c1", "new@x.co", 20)]),
+        1,
+    )
+    .await
+    .unwrap();
+    s.complete_event(
+        es[1].id,
+        "w",
+        &apply(vec![contact("c1", "old@x.co", 10)]),
+        1,
+    )
+    .await
+    .unwrap();
+    let c = s.contact(&loc, &"c1".into()).await.unwrap().unwrap();
+    assert_eq!(
+        c.email.as_deref(),
+        Some("new@x.co"),
+        "an older webhook does not roll back"
+    );
+    let mut deleted = contact("c1", "new@x.co", 30);
+    deleted.deleted = true;
+    s.complete_event(es[2].id, "w", &apply(vec![deleted]), 1)
+        .await
+        .unwrap();
+    assert!(
+        s.contact(&loc, &"c1".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+    assert_eq!(s.contacts(&loc).await.unwrap().len(), 1);
+}
+
+pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
+    let g = Gcra::for_window(10, 1_000, 3);
+    let mut allowed = 0;
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        match s.rate_acquire("loc-a", g, 0).await.unwrap() {
+            None => allowed += 1,
+            Some(w) => waits.push(w),
+        }
+    }
+    assert_eq!(allowed, 3, "the burst");
+    assert!(waits.iter().all(|w| *w > 0 && *w <= g.emission_ms));
+    assert_eq!(
+        s.rate_acquire("loc-b", g, 0).await.unwrap(),
+        None,
+        "limits are per key"
+    );
+    // GHL said the window is spent: hold the key.
+    s.rate_hold("loc-b", 5_000 + g.tolerance_ms).await.unwrap();
+    assert_eq!(s.rate_acquire("loc-b", g, 10).await.unwrap(), Some(4_990));
+    assert_eq!(s.rate_acquire("loc-b", g, 5_000).await.unwrap(), None);
+    // Many callers at once still get exactly the burst.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.rate_acquire("loc-c", g, 0).await.unwrap().is_none()
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(granted, 3);
+}
+
+fn location(id: &str) -> Location {
+    Location {
+        id: id.into(),
+        name: "Acme".into(),
+        integration_type: IntegrationType::Client,
+        token_ciphertext: vec![1, 2, 3],
+        field_mapping: json!({"lead_score": "f1"}),
+        active: true,
+        last_sync_at: None,
+        last_sync_status: None,
+        last_sync_error: None,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+pub async fn locations_and_routes_round_trip<S: Store>(s: &S) {
+    s.upsert_location(&location("loc")).await.unwrap();
+    let mut l = location("loc");
+    l.token_ciphertext = vec![9, 9];
+    l.active = false;
+    s.upsert_location(&l).await.unwrap();
+    let got = s.location(&"loc".into()).await.unwrap().unwrap();
+    assert_eq!(got.token_ciphertext, vec![9, 9]);
+    assert!(!got.active);
+    assert_eq!(got.field_mapping["lead_score"], "f1");
+    assert_eq!(s.locations().await.unwrap().len(), 1);
+    assert!(s.location(&"nope".into()).await.unwrap().is_none());
+    let route = WorkflowRoute {
+        name: "new-lead".into(),
+        location_id: "loc".into(),
+        auth: RouteAuth::Hmac,
+        secret_ciphertext: vec![7],
+        action: RouteAction::UpsertContact(UpsertContactAction {
+            tags: vec!["lead".into()],
+            ..Default::default()
+        }),
+        created_at: 5,
+    };
+    s.upsert_route(&route).await.unwrap();
+    assert_eq!(s.route("new-lead").await.unwrap(), Some(route));
+    assert_eq!(s.routes().await.unwrap().len(), 1);
+    assert!(s.route("other").await.unwrap().is_none());
+}
+
+pub async fn stats_count_states<S: Store>(s: &S) {
+    s.insert_events(&[event(Some("s1")), event(Some("s2"))])
+        .await
+        .unwrap();
+    let e = s
+        .claim_events("w", 1_000, 10_000, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    s.complete_event(e.id, "w", &Changeset::default(), 1_250)
+        .await
+        .unwrap();
+    s.enqueue_jobs(
+        &[NewJob {
+            command: GhlCommand::SyncContact(ContactSync {
+                email: Some("a@x.co".into()),
+                ..Default::default()
+            }),
+            ..job("j", "contact:a", 0)
+        }],
+        0,
+    )
+    .await
+    .unwrap();
+    let q = s.queue_stats().await.unwrap();
+    assert_eq!((q.events_pending, q.events_done, q.jobs_queued), (1, 1, 1));
+    let st = s.event_stats(0).await.unwrap();
+    assert_eq!((st.received, st.done, st.dead), (2, 1, 0));
+    assert_eq!(st.avg_processing_ms, Some(1_250.0));
+    let jobs = s
+        .list_jobs(&JobFilter {
+            kind: Some("sync_contact".into()),
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+}
