@@ -50,7 +50,10 @@ fn skip(reason: &str) {
     use std::io::Write;
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "skipping PostgreSQL conformance cases: {reason}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping PostgreSQL conformance cases: {reason}"
+        );
     });
 }
 

@@ -1,0 +1,560 @@
+//! The command line: `serve`, `demo`, `migrate`, `print-config`, and the operator commands
+//! for locations, workflow routes, the dead-letter queue and events. Operator commands talk
+//! to the store directly, so they work whether or not a server is running.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ghl::LocationId;
+use ghlsync_core::process::{RouteAction, UpsertContactAction, ValueSource};
+use ghlsync_core::{EventId, EventState, IntegrationType, JobId, JobState, RouteAuth};
+use ghlsync_store::{AnyStore, EventFilter, JobFilter, Store};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::app::{App, now_ms};
+use crate::config::Config;
+use crate::secrets::Cipher;
+
+/// ghlsync keeps your applications, GoHighLevel and telephony tools in step.
+#[derive(Debug, Parser)]
+#[command(name = "ghlsync", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./ghlsync.toml when present.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve webhooks and run the workers until stopped (Ctrl-C or SIGTERM drains and exits).
+    Serve {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Start the built-in GHL simulator and the gateway on SQLite, send a realistic stream of
+    /// signed webhooks, and report what happened. Exits 0 only if the flow completed.
+    Demo {
+        /// Keep the database and key here (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Leads sent through the workflow route.
+        #[arg(long, default_value_t = 50)]
+        leads: usize,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    PrintConfig,
+    /// Manage GHL locations.
+    #[command(subcommand)]
+    Locations(LocationsCommand),
+    /// Manage workflow webhook routes.
+    #[command(subcommand)]
+    Routes(RoutesCommand),
+    /// Inspect and replay the dead-letter queue of jobs.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Inspect and replay inbox events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+/// Where a secret comes from; never the command line itself, which other users can see.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SecretSource {
+    /// Read it from this environment variable.
+    #[arg(long)]
+    pub token_env: Option<String>,
+    /// Read it from standard input.
+    #[arg(long)]
+    pub token_stdin: bool,
+}
+
+/// Location subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LocationsCommand {
+    /// Register a location (or replace it) with its Private Integration or OAuth token.
+    Add {
+        /// GHL location id.
+        #[arg(long)]
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Internal (your own) or client location.
+        #[arg(long = "type", value_enum, default_value_t = Kind::Internal)]
+        kind: Kind,
+        /// Custom field key -> field id, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        field_mapping: String,
+        #[command(flatten)]
+        token: SecretSource,
+    },
+    /// List locations (never their tokens).
+    List,
+    /// Replace a location's token.
+    RotateToken {
+        /// GHL location id.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        token: SecretSource,
+    },
+}
+
+/// Location kinds on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// Your own location.
+    Internal,
+    /// A client's location.
+    Client,
+}
+
+/// Route authentication on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Auth {
+    /// HMAC-SHA256 of `timestamp.body` in X-GHL-Signature, with X-GHL-Timestamp.
+    Hmac,
+    /// A shared key in X-Webhook-Key or the body's `webhook_key`.
+    Key,
+}
+
+/// Route subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RoutesCommand {
+    /// Add (or replace) a route that upserts the posted person as a GHL contact.
+    Add {
+        /// Path segment: /webhooks/ghl/workflow/NAME.
+        #[arg(long)]
+        name: String,
+        /// The location the contacts go to.
+        #[arg(long)]
+        location: String,
+        /// How callers authenticate.
+        #[arg(long, value_enum)]
+        auth: Auth,
+        /// Tag to add (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Standard field and where to read it, `firstName=$.first_name` (repeatable).
+        #[arg(long = "field")]
+        fields: Vec<String>,
+        /// Custom field key and where to read it, `lead_score=$.score` (repeatable).
+        #[arg(long = "custom-field")]
+        custom_fields: Vec<String>,
+        /// Secret from this environment variable.
+        #[arg(long, conflicts_with = "generate_secret")]
+        secret_env: Option<String>,
+        /// Generate a secret and print it once.
+        #[arg(long)]
+        generate_secret: bool,
+    },
+    /// List routes (never their secrets).
+    List,
+}
+
+/// DLQ subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead jobs.
+    List(DlqFilterArgs),
+    /// Put dead jobs back in the queue: one by id, or all matching a filter.
+    Replay {
+        /// One job.
+        #[arg(long)]
+        id: Option<i64>,
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        /// Replay every dead job (required when no other filter is given).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// DLQ filters.
+#[derive(Debug, Args)]
+pub struct DlqFilterArgs {
+    /// Job kind (sync_contact, add_note).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Location id.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Substring of the error.
+    #[arg(long)]
+    pub error: Option<String>,
+}
+
+/// Event subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List events.
+    List {
+        /// pending, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// Most rows.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Put dead events back in the queue.
+    Replay {
+        /// One event.
+        #[arg(long)]
+        id: Option<i64>,
+        /// Only this event type.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Replay every dead event.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Runs the command line; the exit code is 0 on success.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&anyhow::anyhow!("cannot start the runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(e: &anyhow::Error) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+}
+
+/// Writes a line of program output.
+pub fn say(line: impl AsRef<str>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{}", line.as_ref());
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GHLSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn read_secret(source: &SecretSource) -> anyhow::Result<SecretString> {
+    let value = if let Some(var) = &source.token_env {
+        std::env::var(var).map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?
+    } else {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    };
+    let value = value.trim().to_owned();
+    anyhow::ensure!(!value.is_empty(), "the token is empty");
+    Ok(SecretString::from(value))
+}
+
+/// Opens the store and the cipher for operator commands.
+async fn open(config: &Config) -> anyhow::Result<(AnyStore, Cipher)> {
+    let synchronous = config
+        .database
+        .synchronous
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let store = AnyStore::connect(&config.database.url, synchronous).await?;
+    store.migrate().await?;
+    let cipher = match &config.secrets.key {
+        Some(key) => Cipher::from_base64(key.expose())?,
+        None => Cipher::from_key_file(&config.key_file())?.0,
+    };
+    Ok((store, cipher))
+}
+
+fn parse_sources(
+    pairs: &[String],
+    what: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, ValueSource>> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("{what} {p:?} must look like name=$.path"))?;
+            Ok((k.trim().to_owned(), ValueSource::Text(v.trim().to_owned())))
+        })
+        .collect()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Demo { dir, leads } = &cli.command {
+        return crate::demo::run(dir.clone(), *leads).await;
+    }
+    let mut config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+            let app = App::open(config).await?;
+            app.serve(listener, shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            open(&config).await?;
+            say("migrations applied");
+        }
+        Command::PrintConfig => say(config.to_toml()),
+        Command::Locations(cmd) => {
+            let (store, cipher) = open(&config).await?;
+            match cmd {
+                LocationsCommand::Add {
+                    id,
+                    name,
+                    kind,
+                    field_mapping,
+                    token,
+                } => {
+                    let mapping = serde_json::from_str(&field_mapping)
+                        .map_err(|e| anyhow::anyhow!("--field-mapping is not JSON: {e}"))?;
+                    let kind = match kind {
+                        Kind::Internal => IntegrationType::Internal,
+                        Kind::Client => IntegrationType::Client,
+                    };
+                    let token = read_secret(&token)?;
+                    crate::registry::add_location(
+                        &store,
+                        &cipher,
+                        &LocationId::new(&id),
+                        &name,
+                        kind,
+                        &token,
+                        mapping,
+                    )
+                    .await?;
+                    say(format!("location {id} saved (token encrypted)"));
+                }
+                LocationsCommand::List => {
+                    say(format!(
+                        "{:<22} {:<24} {:<9} {:<7} {:<8} last error",
+                        "id", "name", "type", "active", "status"
+                    ));
+                    for l in store.locations().await? {
+                        say(format!(
+                            "{:<22} {:<24} {:<9} {:<7} {:<8} {}",
+                            l.id,
+                            l.name,
+                            l.integration_type.as_str(),
+                            l.active,
+                            l.last_sync_status.map_or("-", |s| s.as_str()),
+                            l.last_sync_error.as_deref().unwrap_or("")
+                        ));
+                    }
+                }
+                LocationsCommand::RotateToken { id, token } => {
+                    let token = read_secret(&token)?;
+                    crate::registry::rotate_token(&store, &cipher, &LocationId::new(&id), &token)
+                        .await?;
+                    say(format!("token of location {id} replaced"));
+                }
+            }
+        }
+        Command::Routes(cmd) => {
+            let (store, cipher) = open(&config).await?;
+            match cmd {
+                RoutesCommand::Add {
+                    name,
+                    location,
+                    auth,
+                    tags,
+                    fields,
+                    custom_fields,
+                    secret_env,
+                    generate_secret,
+                } => {
+                    let secret = match (secret_env, generate_secret) {
+                        (Some(var), _) => {
+                            SecretString::from(std::env::var(&var).map_err(|_| {
+                                anyhow::anyhow!("environment variable {var} is not set")
+                            })?)
+                        }
+                        (None, true) => crate::registry::generate_secret(),
+                        (None, false) => {
+                            anyhow::bail!("give --secret-env VAR or --generate-secret")
+                        }
+                    };
+                    let action = RouteAction::UpsertContact(UpsertContactAction {
+                        tags,
+                        fields: parse_sources(&fields, "--field")?,
+                        custom_fields: parse_sources(&custom_fields, "--custom-field")?,
+                    });
+                    let auth = match auth {
+                        Auth::Hmac => RouteAuth::Hmac,
+                        Auth::Key => RouteAuth::WebhookKey,
+                    };
+                    crate::registry::add_route(
+                        &store,
+                        &cipher,
+                        &name,
+                        &LocationId::new(&location),
+                        auth,
+                        &secret,
+                        action,
+                    )
+                    .await?;
+                    say(format!(
+                        "route {name} saved: POST /webhooks/ghl/workflow/{name}"
+                    ));
+                    if generate_secret {
+                        say(format!("secret (shown once): {}", secret.expose_secret()));
+                    }
+                }
+                RoutesCommand::List => {
+                    for r in store.routes().await? {
+                        say(format!(
+                            "{:<20} location {:<22} auth {:<11} {}",
+                            r.name,
+                            r.location_id,
+                            r.auth.as_str(),
+                            serde_json::to_string(&r.action)?
+                        ));
+                    }
+                }
+            }
+        }
+        Command::Dlq(cmd) => {
+            let (store, _) = open(&config).await?;
+            let filter = |f: &DlqFilterArgs, id: Option<i64>| JobFilter {
+                state: Some(JobState::Dead),
+                location_id: f.location.as_deref().map(Into::into),
+                kind: f.kind.clone(),
+                error_contains: f.error.clone(),
+                id: id.map(JobId),
+                limit: Some(1000),
+            };
+            match cmd {
+                DlqCommand::List(f) => {
+                    let jobs = store.list_jobs(&filter(&f, None)).await?;
+                    say(format!("{} dead job(s)", jobs.len()));
+                    for j in jobs {
+                        say(format!(
+                            "{:<10} {:<13} location {:<22} attempts {:<3} {}",
+                            j.id.to_string(),
+                            j.command.kind(),
+                            j.location_id,
+                            j.attempts,
+                            j.last_error.unwrap_or_default()
+                        ));
+                    }
+                }
+                DlqCommand::Replay { id, filter: f, all } => {
+                    let any_filter = id.is_some()
+                        || f.kind.is_some()
+                        || f.location.is_some()
+                        || f.error.is_some();
+                    anyhow::ensure!(any_filter || all, "give --id, a filter, or --all");
+                    let n = store.replay_jobs(&filter(&f, id), now_ms()).await?;
+                    say(format!("{n} job(s) put back in the queue"));
+                }
+            }
+        }
+        Command::Events(cmd) => {
+            let (store, _) = open(&config).await?;
+            match cmd {
+                EventsCommand::List { state, limit } => {
+                    let state = state
+                        .map(|s| s.parse::<EventState>())
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("--state: {e}"))?;
+                    for e in store
+                        .list_events(&EventFilter {
+                            state,
+                            limit: Some(limit),
+                            ..EventFilter::default()
+                        })
+                        .await?
+                    {
+                        say(format!(
+                            "{:<10} {:<9} {:<28} {:<8} attempts {:<3} {}",
+                            e.id.to_string(),
+                            e.source.as_str(),
+                            e.event_type,
+                            e.state.as_str(),
+                            e.attempts,
+                            e.last_error.unwrap_or_default()
+                        ));
+                    }
+                }
+                EventsCommand::Replay {
+                    id,
+                    event_type,
+                    all,
+                } => {
+                    anyhow::ensure!(
+                        id.is_some() || event_type.is_some() || all,
+                        "give --id, --type, or --all"
+                    );
+                    let filter = EventFilter {
+                        state: Some(EventState::Dead),
+                        event_type,
+                        id: id.map(EventId),
+                        limit: None,
+                    };
+                    let n = store.replay_events(&filter, now_ms()).await?;
+                    say(format!("{n} event(s) put back in the queue"));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,430 @@
+//! Configuration: defaults, then a TOML file, then `GHLSYNC_*` environment variables (with
+//! `__` between levels: `GHLSYNC_DATABASE__URL`), then command-line flags.
+//!
+//! Every key is documented here; `ghlsync print-config` shows the effective configuration
+//! with secrets redacted.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ghlsync_core::Backoff;
+use serde::{Deserialize, Serialize};
+
+/// A secret from configuration: never printed, serialised as `[redacted]`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself; call sites are the only places a secret is read.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Storage.
+    pub database: DatabaseConfig,
+    /// HTTP ingress and admin API.
+    pub server: ServerConfig,
+    /// GHL API and webhook keys.
+    pub ghl: GhlConfig,
+    /// Event processing workers.
+    pub processor: ProcessorConfig,
+    /// Delivery of jobs to GHL.
+    pub dispatcher: DispatcherConfig,
+    /// Encryption of tokens and route secrets at rest.
+    pub secrets: SecretsConfig,
+}
+
+/// Storage settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    pub url: String,
+    /// SQLite only: `full` (an acknowledged event survives power loss) or `normal`
+    /// (faster; survives a crash of ghlsync, not of the machine).
+    pub synchronous: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://ghlsync.db".into(),
+            synchronous: "full".into(),
+        }
+    }
+}
+
+/// Ingress settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest accepted webhook body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Webhooks whose `timestamp` is further than this from now are rejected as replays.
+    pub replay_window_secs: u64,
+    /// Requests per minute per workflow route (its webhook key); more get 429.
+    pub route_requests_per_minute: u32,
+    /// Events accepted but not yet committed; beyond this ingress answers 429.
+    pub max_pending_events: usize,
+    /// When commits take longer than this (moving average), ingress answers 429.
+    pub max_commit_latency_ms: u64,
+    /// Most events written in one transaction.
+    pub max_batch: usize,
+    /// Bearer token for `/admin`; the admin API is off when unset.
+    pub admin_token: Option<Secret>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            replay_window_secs: 300,
+            route_requests_per_minute: 100,
+            max_pending_events: 10_000,
+            max_commit_latency_ms: 2_000,
+            max_batch: 512,
+            admin_token: None,
+        }
+    }
+}
+
+/// GHL settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GhlConfig {
+    /// API host: GHL's, a white-label `https://services.<domain>`, or a simulator.
+    pub base_url: String,
+    /// Time allowed for one GHL call.
+    pub timeout_ms: u64,
+    /// Ed25519 keys (SPKI PEM) trusted for `x-ghl-signature`; empty means GHL's published key.
+    pub webhook_ed25519_keys: Vec<String>,
+    /// RSA keys (SPKI PEM) trusted for `x-wh-signature`; empty means GHL's published key.
+    pub webhook_rsa_keys: Vec<String>,
+}
+
+impl Default for GhlConfig {
+    fn default() -> Self {
+        Self {
+            base_url: ghl::DEFAULT_BASE_URL.into(),
+            timeout_ms: 30_000,
+            webhook_ed25519_keys: Vec::new(),
+            webhook_rsa_keys: Vec::new(),
+        }
+    }
+}
+
+/// Processing settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessorConfig {
+    /// Worker tasks.
+    pub workers: usize,
+    /// Events claimed at once per worker.
+    pub batch: u32,
+    /// How long a claim lasts; a dead worker's events are taken over after it.
+    pub lease_ms: i64,
+    /// Poll interval when idle (ingress also wakes workers directly).
+    pub poll_ms: u64,
+    /// Retry schedule of failing handlers; after `max_attempts` the event is dead-lettered.
+    pub backoff: Backoff,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            batch: 64,
+            lease_ms: 60_000,
+            poll_ms: 500,
+            backoff: Backoff {
+                base_ms: 500,
+                max_ms: 60_000,
+                max_attempts: 8,
+            },
+        }
+    }
+}
+
+/// Delivery settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatcherConfig {
+    /// Jobs in flight at once (across locations).
+    pub concurrency: usize,
+    /// Jobs claimed at once.
+    pub batch: u32,
+    /// How long a claim lasts.
+    pub lease_ms: i64,
+    /// Poll interval when idle.
+    pub poll_ms: u64,
+    /// GHL's limit: requests per window per location.
+    pub rate_max: u32,
+    /// GHL's window, ms.
+    pub rate_interval_ms: i64,
+    /// Calls that may go back to back before spacing applies.
+    pub rate_burst: u32,
+    /// Daily limit per location.
+    pub rate_daily: u64,
+    /// Retry schedule of transient failures; after `max_attempts` a job is dead-lettered.
+    pub backoff: Backoff,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            batch: 32,
+            lease_ms: 120_000,
+            poll_ms: 500,
+            rate_max: 100,
+            rate_interval_ms: 10_000,
+            rate_burst: 2,
+            rate_daily: 200_000,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// Encryption key settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// AES-256 key, base64 (32 bytes). Takes precedence over `key_file`.
+    pub key: Option<Secret>,
+    /// File holding the key; created with a new random key when missing. Default:
+    /// `ghlsync.key` next to the SQLite file, or in the working directory.
+    pub key_file: Option<PathBuf>,
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// figment could not read or type a value (its message names the source and key).
+    #[error("{0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is out of range.
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid {
+        /// The key, dotted.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Environment variables that belong to the test harness, not to the configuration.
+const NOT_CONFIG: &[&str] = &["test_postgres_url", "require_postgres", "log", "config"];
+
+impl Config {
+    /// Loads defaults, the file (if given or `ghlsync.toml` exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("ghlsync.toml")),
+        }
+        figment = figment.merge(
+            Env::prefixed("GHLSYNC_")
+                .filter(|k| !NOT_CONFIG.contains(&k.as_str().to_ascii_lowercase().as_str()))
+                .split("__"),
+        );
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and relations that types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if !self.database.url.starts_with("sqlite:") && !self.database.url.starts_with("postgres") {
+            return invalid("database.url", "must start with sqlite:// or postgres://");
+        }
+        if self
+            .database
+            .synchronous
+            .parse::<ghlsync_store::Synchronous>()
+            .is_err()
+        {
+            return invalid("database.synchronous", "must be full or normal");
+        }
+        if self.server.max_body_bytes == 0 {
+            return invalid("server.max_body_bytes", "must be positive");
+        }
+        if self.server.max_batch == 0 || self.server.max_pending_events == 0 {
+            return invalid(
+                "server.max_batch",
+                "max_batch and max_pending_events must be positive",
+            );
+        }
+        if self.dispatcher.rate_max < 4 {
+            return invalid("dispatcher.rate_max", "must be at least 4");
+        }
+        if self.dispatcher.rate_interval_ms <= 0 {
+            return invalid("dispatcher.rate_interval_ms", "must be positive");
+        }
+        if self.processor.workers == 0 || self.dispatcher.concurrency == 0 {
+            return invalid(
+                "processor.workers",
+                "workers and dispatcher.concurrency must be positive",
+            );
+        }
+        if url::Url::parse(&self.ghl.base_url).is_err() {
+            return invalid("ghl.base_url", "must be a URL");
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_toml(&self) -> String {
+        toml_string(self)
+    }
+
+    /// Where the encryption key file lives.
+    pub fn key_file(&self) -> PathBuf {
+        if let Some(p) = &self.secrets.key_file {
+            return p.clone();
+        }
+        match self
+            .database
+            .url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database.url.strip_prefix("sqlite:"))
+        {
+            Some(path) => {
+                let path = Path::new(path.split('?').next().unwrap_or(path));
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .join("ghlsync.key")
+            }
+            None => PathBuf::from("ghlsync.key"),
+        }
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    // figment's TOML provider carries the `toml` crate; serialising through JSON keeps the
+    // dependency list short and the output is only for reading.
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut out = String::new();
+    if let Some(sections) = value.as_object() {
+        for (section, body) in sections {
+            out.push_str(&format!("[{section}]\n"));
+            if let Some(fields) = body.as_object() {
+                for (k, v) in fields {
+                    if v.is_null() {
+                        out.push_str(&format!("# {k} is unset\n"));
+                    } else if v.is_object() {
+                        let inline: Vec<String> = v
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(ik, iv)| format!("{ik} = {iv}"))
+                            .collect();
+                        out.push_str(&format!("{k} = {{ {} }}\n", inline.join(", ")));
+                    } else {
+                        out.push_str(&format!("{k} = {v}\n"));
+                    }
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_secrets_are_redacted() {
+        let mut c = Config::default();
+        c.server.admin_token = Some(Secret::new("hunter2"));
+        c.validate().unwrap();
+        let printed = c.to_toml();
+        assert!(!printed.contains("hunter2"));
+        assert!(printed.contains("[redacted]"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(printed.contains("url = \"sqlite://ghlsync.db\""));
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let mut c = Config::default();
+        c.database.url = "mysql://x".into();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+        let mut c = Config::default();
+        c.dispatcher.rate_max = 1;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("dispatcher.rate_max")
+        );
+    }
+
+    #[test]
+    fn file_then_environment_and_errors_name_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9999\"\nreplay_window_secs = 60\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.server.listen.port(), 9999);
+        assert_eq!(c.server.replay_window_secs, 60);
+        std::fs::write(&file, "[server]\nlisten = 5\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("listen"), "{err}");
+        std::fs::write(&file, "[server]\nlistn = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn key_file_sits_next_to_the_database() {
+        let mut c = Config::default();
+        c.database.url = "sqlite:///var/lib/ghlsync/data.db".into();
+        assert_eq!(c.key_file(), PathBuf::from("/var/lib/ghlsync/ghlsync.key"));
+        c.database.url = "sqlite://ghlsync.db".into();
+        assert_eq!(c.key_file(), PathBuf::from("./ghlsync.key"));
+    }
+}

@@ -1,0 +1,575 @@
+//! `ghlsync demo`: the whole path, end to end, with no accounts and no set-up.
+//!
+//! It starts the built-in GHL simulator and the gateway (SQLite in a temporary directory),
+//! registers a location and a workflow route, and sends a realistic stream through the real
+//! HTTP ingress: signed workflow webhooks for new leads (one repeated, one with an email GHL
+//! rejects, one with a bad signature, one without email or phone), while the simulator
+//! injects 503s and an "applied, then timed out" call. The simulator's own signed webhooks
+//! for every change flow back into the gateway's mirror, as do a note and an opportunity a
+//! person adds in GHL. It then reports what happened and checks it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+use ghl::LocationId;
+use ghl::opportunities::{NewOpportunity, OpportunityStatus};
+use ghl_sim::{Effect, FaultAction, FaultConfig, FaultRule, Simulator, WebhookSettings};
+use ghlsync_core::process::{RouteAction, UpsertContactAction, ValueSource};
+use ghlsync_core::{Backoff, IntegrationType, JobState, RouteAuth};
+use ghlsync_store::{JobFilter, Store};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::app::{App, now_ms};
+use crate::cli::say;
+use crate::config::Config;
+
+const FIRST: &[&str] = &[
+    "Ana", "Luis", "Marta", "Jorge", "Lucía", "Pablo", "Elena", "Diego", "Sofía", "Hugo",
+];
+const LAST: &[&str] = &[
+    "García", "Martín", "López", "Sánchez", "Pérez", "Gómez", "Ruiz", "Díaz", "Moreno", "Álvarez",
+];
+
+fn lead(i: usize) -> Value {
+    json!({
+        "first_name": FIRST[i % FIRST.len()],
+        "last_name": LAST[(i / FIRST.len()) % LAST.len()],
+        "email": format!("lead{i:03}@example.com"),
+        "phone": format!("+3460{:07}", 1_000_000 + i),
+        "source": if i.is_multiple_of(3) { "ads" } else { "web" },
+        "contact_id": format!("wf-{i}"),
+    })
+}
+
+fn sign(key: &hmac::Key, timestamp: &str, body: &[u8]) -> String {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(timestamp.as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    hex::encode(ctx.sign().as_ref())
+}
+
+/// Counts of what the stream got as answers.
+#[derive(Default)]
+struct Sent {
+    answers: HashMap<u16, usize>,
+    duplicates: usize,
+}
+
+/// Runs the demo; exit code 0 when every check passed.
+pub async fn run(dir: Option<PathBuf>, leads: usize) -> anyhow::Result<ExitCode> {
+    let leads = leads.max(2);
+    let (workdir, temporary) = match dir {
+        Some(d) => (d, false),
+        None => (
+            std::env::temp_dir().join(format!("ghlsync-demo-{}", uuid::Uuid::new_v4().simple())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&workdir)?;
+    let result = demo(&workdir, leads).await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&workdir);
+    } else {
+        say(format!("database and key kept in {}", workdir.display()));
+    }
+    result
+}
+
+async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    say("ghlsync demo: simulator + gateway on SQLite, no accounts needed");
+
+    // The outside world: a GHL simulator seeded with an agency and three locations.
+    let sim = Simulator::builder()
+        .webhooks(WebhookSettings {
+            retry_interval_ms: 1_000,
+            retry_jitter_ms: 200,
+            ..WebhookSettings::default()
+        })
+        .start()
+        .await?;
+    let seeded = sim.with_world(ghl_sim::seed::demo);
+    let market = seeded
+        .locations
+        .iter()
+        .find(|l| l.name == "Marketplace")
+        .ok_or_else(|| anyhow::anyhow!("seed"))?
+        .clone();
+    let location = LocationId::new(&market.id);
+
+    // The gateway, configured for this simulator.
+    let (ed25519, rsa) = sim.webhook_public_keys();
+    let mut config = Config::default();
+    config.database.url = format!("sqlite://{}", workdir.join("ghlsync.db").display());
+    config.secrets.key_file = Some(workdir.join("ghlsync.key"));
+    config.ghl.base_url = sim.base_url();
+    config.ghl.timeout_ms = 1_500;
+    config.ghl.webhook_ed25519_keys = vec![ed25519];
+    config.ghl.webhook_rsa_keys = vec![rsa];
+    config.processor.poll_ms = 100;
+    config.dispatcher.poll_ms = 100;
+    config.dispatcher.backoff = Backoff {
+        base_ms: 300,
+        max_ms: 3_000,
+        max_attempts: 8,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = App::open(config).await?;
+    crate::registry::add_location(
+        app.store(),
+        app.cipher(),
+        &location,
+        &market.name,
+        IntegrationType::Internal,
+        &SecretString::from(market.token.clone()),
+        json!({}),
+    )
+    .await?;
+    let secret = crate::registry::generate_secret();
+    let action = RouteAction::UpsertContact(UpsertContactAction {
+        tags: vec!["emp-nuevo-registro".into(), "src/web".into()],
+        fields: Default::default(),
+        custom_fields: [(
+            "fuente_del_contacto".to_owned(),
+            ValueSource::Text("$.source".into()),
+        )]
+        .into(),
+    });
+    crate::registry::add_route(
+        app.store(),
+        app.cipher(),
+        "new-lead",
+        &location,
+        RouteAuth::Hmac,
+        &secret,
+        action,
+    )
+    .await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.clone().serve(listener, async {
+        let _ = stopped.await;
+    }));
+    sim.set_webhooks(WebhookSettings {
+        urls: vec![format!("http://{addr}/webhooks/ghl")],
+        retry_interval_ms: 1_000,
+        retry_jitter_ms: 200,
+        ..WebhookSettings::default()
+    });
+    say(format!(
+        "simulator at {}, gateway at http://{addr}, location {}",
+        sim.base_url(),
+        market.id
+    ));
+
+    // GHL has a bad moment: three 503s and one call applied but never answered.
+    sim.set_faults(FaultConfig {
+        rules: vec![
+            FaultRule::always(FaultAction::Status { status: 503 })
+                .times(3)
+                .on("POST", "/contacts/upsert"),
+            FaultRule::always(FaultAction::ApplyThenTimeout)
+                .times(1)
+                .on("POST", "/contacts/upsert"),
+        ],
+        hang_ms: Some(2_500),
+    });
+
+    // The stream.
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/webhooks/ghl/workflow/new-lead");
+    let mut sent = Sent::default();
+    let mut post = async |body: Vec<u8>,
+                          signature: Option<String>,
+                          timestamp: String|
+           -> anyhow::Result<Value> {
+        let mut rb = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-ghl-timestamp", &timestamp);
+        if let Some(s) = signature {
+            rb = rb.header("x-ghl-signature", s);
+        }
+        let r = rb.body(body).send().await?;
+        let status = r.status().as_u16();
+        *sent.answers.entry(status).or_default() += 1;
+        let answer: Value = r.json().await.unwrap_or(Value::Null);
+        if answer["status"] == "duplicate" {
+            sent.duplicates += 1;
+        }
+        Ok(answer)
+    };
+    let mut first_request = None;
+    for i in 0..leads {
+        let body = serde_json::to_vec(&lead(i))?;
+        let ts = (now_ms() / 1000).to_string();
+        let sig = sign(&key, &ts, &body);
+        if i == 0 {
+            first_request = Some((body.clone(), sig.clone(), ts.clone()));
+        }
+        post(body, Some(sig), ts).await?;
+    }
+    // The same delivery again (a sender's retry): accepted once.
+    if let Some((body, sig, ts)) = first_request {
+        post(body, Some(sig), ts).await?;
+    }
+    // An email GHL refuses: accepted here, dead-lettered with GHL's 422.
+    let mut bad = lead(leads);
+    bad["email"] = json!("not-an-email");
+    let body = serde_json::to_vec(&bad)?;
+    let ts = (now_ms() / 1000).to_string();
+    let sig = sign(&key, &ts, &body);
+    post(body, Some(sig), ts).await?;
+    // A forged request and an unusable one: refused at the door.
+    let body = serde_json::to_vec(&lead(leads + 1))?;
+    post(body, Some("0".repeat(64)), (now_ms() / 1000).to_string()).await?;
+    let body = br#"{"first_name":"Nobody"}"#.to_vec();
+    let ts = (now_ms() / 1000).to_string();
+    let sig = sign(&key, &ts, &body);
+    post(body, Some(sig), ts).await?;
+    say(format!(
+        "sent {} workflow webhooks: answers {:?}",
+        leads + 4,
+        sent.answers
+    ));
+
+    // Wait for the pipeline to drain.
+    wait_until_quiet(&app, &sim, Duration::from_secs(240)).await?;
+    sim.clear_faults();
+
+    // A person works in GHL: a note and an opportunity on the first lead, which reach the
+    // gateway as signed webhooks.
+    let contacts = sim.contacts(&market.id);
+    let first = contacts
+        .iter()
+        .find(|c| c["email"] == "lead000@example.com")
+        .and_then(|c| c["id"].as_str())
+        .map(str::to_owned);
+    if let Some(contact_id) = &first {
+        let person = app.ghl().with_token(&market.token);
+        person
+            .add_note(
+                &contact_id.as_str().into(),
+                &ghl::contacts::NewNote::new("Called: wants a demo"),
+            )
+            .await?;
+        let pipeline = &market.pipelines[0];
+        person
+            .create_opportunity(&NewOpportunity {
+                pipeline_id: pipeline.id.as_str().into(),
+                location_id: location.clone(),
+                name: "Proyecto web".into(),
+                pipeline_stage_id: None,
+                status: OpportunityStatus::Open,
+                contact_id: contact_id.as_str().into(),
+                monetary_value: Some(4_500.0),
+                assigned_to: None,
+                custom_fields: None,
+            })
+            .await?;
+        wait_until_quiet(&app, &sim, Duration::from_secs(60)).await?;
+    }
+
+    let ok = report(&app, &sim, &market.id, leads, &sent, first.as_deref()).await?;
+    say(format!(
+        "demo finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let _ = stop.send(());
+    server.await??;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Waits until no event or job is pending and the simulator has delivered every webhook,
+/// twice in a row.
+async fn wait_until_quiet(
+    app: &App,
+    sim: &ghl_sim::SimHandle,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    let mut quiet_rounds = 0;
+    while quiet_rounds < 2 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the pipeline did not drain within {} s",
+            limit.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let q = app.store().queue_stats().await?;
+        let delivered = sim.wait_for_deliveries(Duration::from_millis(10)).await;
+        let busy = q.events_pending + q.events_running + q.jobs_queued + q.jobs_running > 0;
+        quiet_rounds = if busy || !delivered {
+            0
+        } else {
+            quiet_rounds + 1
+        };
+    }
+    Ok(())
+}
+
+/// A GHL path with its ids replaced by `{id}`: `/contacts/abc/tags` -> `/contacts/{id}/tags`.
+fn operation(path: &str) -> String {
+    const WORDS: &[&str] = &[
+        "contacts",
+        "upsert",
+        "search",
+        "duplicate",
+        "tags",
+        "notes",
+        "locations",
+        "customFields",
+        "opportunities",
+        "pipelines",
+        "status",
+        "conversations",
+        "messages",
+        "transcription",
+        "download",
+        "oauth",
+        "token",
+        "locationToken",
+    ];
+    path.split('/')
+        .map(|seg| {
+            if seg.is_empty() || WORDS.contains(&seg) {
+                seg
+            } else {
+                "{id}"
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The most calls in any window of `window_ms` (by arrival time at the simulator).
+fn peak_window(times: &[i64], window_ms: i64) -> usize {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let mut start = 0;
+    let mut peak = 0;
+    for end in 0..sorted.len() {
+        while sorted[end] - sorted[start] >= window_ms {
+            start += 1;
+        }
+        peak = peak.max(end - start + 1);
+    }
+    peak
+}
+
+async fn report(
+    app: &App,
+    sim: &ghl_sim::SimHandle,
+    location_id: &str,
+    leads: usize,
+    sent: &Sent,
+    first_contact: Option<&str>,
+) -> anyhow::Result<bool> {
+    let audit = sim.audit(0);
+    let mut by_call: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in &audit {
+        *by_call
+            .entry(format!("{} {}", e.method, operation(&e.path)))
+            .or_default() += 1;
+    }
+    let received_429 = audit.iter().filter(|e| e.status == 429).count();
+    let injected = audit.iter().filter(|e| e.fault.is_some()).count();
+    let times: Vec<i64> = audit.iter().map(|e| e.at_ms).collect();
+    let peak = peak_window(&times, 10_000);
+    let span_s = times
+        .iter()
+        .max()
+        .zip(times.iter().min())
+        .map_or(0.0, |(a, b)| (a - b) as f64 / 1000.0);
+    let mut created: HashMap<String, usize> = HashMap::new();
+    let contacts = sim.contacts(location_id);
+    let id_to_email: HashMap<String, String> = contacts
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["id"].as_str()?.to_owned(),
+                c["email"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    for e in &audit {
+        for effect in &e.effects {
+            if let Effect::ContactCreated { contact_id, .. } = effect {
+                let email = id_to_email
+                    .get(contact_id)
+                    .cloned()
+                    .unwrap_or_else(|| contact_id.clone());
+                *created.entry(email).or_default() += 1;
+            }
+        }
+    }
+    let waits = app
+        .metrics()
+        .render()
+        .lines()
+        .find(|l| l.starts_with(crate::metrics::RATE_LIMIT_WAITS))
+        .and_then(|l| l.split_whitespace().last().map(str::to_owned))
+        .unwrap_or_else(|| "0".into());
+    let q = app.store().queue_stats().await?;
+    let dead = app
+        .store()
+        .list_jobs(&JobFilter {
+            state: Some(JobState::Dead),
+            ..JobFilter::default()
+        })
+        .await?;
+    let retried = app
+        .store()
+        .list_jobs(&JobFilter {
+            state: Some(JobState::Done),
+            limit: Some(10_000),
+            ..JobFilter::default()
+        })
+        .await?
+        .iter()
+        .filter(|j| j.attempts > 0 || j.claims > 1)
+        .count();
+    let loc = LocationId::new(location_id);
+    let mirror = app.store().contacts(&loc).await?;
+    let notes = match first_contact {
+        Some(c) => app.store().notes(&loc, &c.into()).await?.len(),
+        None => 0,
+    };
+    let opportunities = app.store().opportunities(&loc).await?.len();
+
+    say("");
+    say("ingress");
+    say(format!(
+        "  workflow webhooks answered {:?} ({} duplicate kept once)",
+        sent.answers, sent.duplicates
+    ));
+    say(format!(
+        "  events processed {}, dead-lettered {}",
+        q.events_done, q.events_dead
+    ));
+    say("GHL (as the simulator saw it)");
+    for (call, n) in &by_call {
+        say(format!("  {n:>4}  {call}"));
+    }
+    say(format!(
+        "  {injected} faults injected (503s, a call applied then timed out); {received_429} answers were 429"
+    ));
+    say(format!(
+        "  throttling: {waits} waits for the per-location limiter; peak {peak} calls in any 10 s (limit 100) over {span_s:.1} s"
+    ));
+    say("delivery");
+    say(format!(
+        "  jobs delivered {}, of which {retried} after a retry; dead letters {}",
+        q.jobs_done, q.jobs_dead
+    ));
+    for j in &dead {
+        say(format!(
+            "  dead: {} {} - {}",
+            j.id,
+            j.command.kind(),
+            j.last_error.clone().unwrap_or_default()
+        ));
+    }
+    say(format!("contacts in the simulator: {}", contacts.len()));
+    for c in contacts.iter().take(5) {
+        say(format!(
+            "  {:<22} {:<26} tags {}",
+            format!(
+                "{} {}",
+                c["firstName"].as_str().unwrap_or(""),
+                c["lastName"].as_str().unwrap_or("")
+            ),
+            c["email"].as_str().unwrap_or(""),
+            c["tags"]
+        ));
+    }
+    say(format!(
+        "mirror in the gateway: {} contacts, {notes} note(s), {opportunities} opportunity(ies)",
+        mirror.len()
+    ));
+
+    let mut checks: Vec<(&str, bool)> = Vec::new();
+    let all_there = (0..leads).all(|i| {
+        let email = format!("lead{i:03}@example.com");
+        contacts.iter().any(|c| {
+            c["email"] == email.as_str()
+                && c["tags"].as_array().is_some_and(|t| {
+                    t.iter().any(|x| x == "emp-nuevo-registro") && t.iter().any(|x| x == "src/web")
+                })
+        })
+    });
+    checks.push(("every lead is a GHL contact with its tags", all_there));
+    checks.push((
+        "every contact was created exactly once, retries included",
+        created.values().all(|n| *n == 1) && created.len() >= leads,
+    ));
+    checks.push((
+        "the invalid lead is the only dead letter",
+        dead.len() == 1
+            && dead[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("email")),
+    ));
+    checks.push((
+        "no 429 from GHL, no 10 s window over 100 calls",
+        received_429 == 0 && peak <= 100,
+    ));
+    checks.push((
+        "forged and unusable requests refused",
+        sent.answers.get(&401) == Some(&1) && sent.answers.get(&400) == Some(&1),
+    ));
+    checks.push((
+        "the repeated delivery was stored once",
+        sent.duplicates == 1,
+    ));
+    checks.push((
+        "GHL's webhooks mirrored contacts, a note and an opportunity",
+        mirror.len() >= leads && notes == 1 && opportunities == 1,
+    ));
+    say("");
+    let mut ok = true;
+    for (name, passed) in &checks {
+        say(format!(
+            "  [{}] {name}",
+            if *passed { "ok" } else { "FAILED" }
+        ));
+        ok &= passed;
+    }
+    say(if ok {
+        "result: the flow completed"
+    } else {
+        "result: the flow did NOT complete"
+    });
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peak_window;
+
+    #[test]
+    fn operations_hide_ids() {
+        assert_eq!(
+            super::operation("/contacts/abc123/tags"),
+            "/contacts/{id}/tags"
+        );
+        assert_eq!(super::operation("/contacts/upsert"), "/contacts/upsert");
+    }
+
+    #[test]
+    fn peak_window_counts_arrivals_in_half_open_windows() {
+        assert_eq!(peak_window(&[0, 5, 9_999, 10_000], 10_000), 3);
+        assert_eq!(peak_window(&[], 10_000), 0);
+    }
+}

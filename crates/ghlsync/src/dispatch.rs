@@ -1,0 +1,627 @@
+//! Delivery: the dispatcher claims due outbox jobs and performs them against GHL through one
+//! call stack: the per-location rate limiter, the GHL client (timeouts), the reading of
+//! `X-RateLimit-*` headers, and the classification of failures.
+//!
+//! - A call waits for the limiter (shared through the store, so several instances share one
+//!   budget); a long wait puts the job back without using up an attempt.
+//! - `X-RateLimit-Remaining: 0` or `Daily-Remaining: 0` holds the location; a 429 holds it
+//!   for as long as GHL says and puts the job back, again without an attempt.
+//! - Timeouts, connection failures and 5xx retry with exponential backoff and jitter; 400,
+//!   401, 404 and 422 go to the dead-letter queue at once with GHL's message.
+//! - Every job is idempotent: contacts are upserted, tags added and removed, and a note is
+//!   looked up before it is created again when an earlier run may have reached GHL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ghl::contacts::{CustomFieldInput, NewNote, UpsertContact};
+use ghl::custom_fields::CustomFieldModel;
+use ghl::{ContactId, LocationId, RateLimit};
+use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
+use ghlsync_core::command::ContactRef;
+use ghlsync_core::{
+    Changeset, ContactMirror, ContactSync, Gcra, GhlCommand, Job, Location, Millis, NoteMirror,
+    SyncStatus,
+};
+use ghlsync_store::Store;
+use rand::Rng;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use tokio::sync::{RwLock, Semaphore, watch};
+
+use crate::app::{App, now_ms};
+use crate::metrics as m;
+use crate::secrets::token_context;
+
+/// Waits shorter than this are slept through; longer ones put the job back.
+const INLINE_WAIT_MS: Millis = 3_000;
+
+/// How a job run ended, short of success.
+#[derive(Debug)]
+pub enum JobError {
+    /// The limiter or GHL asked us to wait: retry at this time, no attempt used.
+    Held {
+        /// When to try again.
+        until: Millis,
+    },
+    /// Worth retrying with backoff.
+    Transient(String),
+    /// Retrying cannot help: dead-letter with this message.
+    Permanent {
+        /// GHL's message (or ours).
+        message: String,
+        /// Some of the job's calls were made before the failure.
+        partial: bool,
+    },
+}
+
+fn permanent(message: impl Into<String>) -> JobError {
+    JobError::Permanent {
+        message: message.into(),
+        partial: false,
+    }
+}
+
+/// What the dispatcher keeps between jobs.
+#[derive(Default)]
+pub(crate) struct DispatchState {
+    /// Custom field key -> id per location, from GHL (refreshed when a key is unknown).
+    fields: RwLock<HashMap<LocationId, HashMap<String, String>>>,
+    /// One gate per location: jobs of a location ask the shared limiter one at a time, so
+    /// waiting jobs queue here instead of polling the store.
+    gates: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl DispatchState {
+    fn gate(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(gates.entry(location.clone()).or_default())
+    }
+}
+
+/// The dispatcher loop: claims jobs and runs up to `concurrency` at once.
+pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
+    let owner = format!("{}-d", app.instance());
+    let cfg = app.config().dispatcher.clone();
+    let slots = Arc::new(Semaphore::new(cfg.concurrency));
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let wake = app.wake_dispatcher().clone();
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let free = slots.available_permits().min(cfg.batch as usize) as u32;
+        if free == 0 {
+            // All slots busy: wait for one to free up.
+            let _ = slots.acquire().await;
+            continue;
+        }
+        let jobs = match app
+            .store()
+            .claim_jobs(&owner, now_ms(), cfg.lease_ms, free)
+            .await
+        {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming jobs failed");
+                tokio::time::sleep(Duration::from_millis(cfg.poll_ms)).await;
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(cfg.poll_ms)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                break;
+            };
+            let app = app.clone();
+            let owner = owner.clone();
+            tokio::spawn(async move {
+                execute(&app, &owner, job).await;
+                drop(slot);
+            });
+        }
+    }
+    // Let jobs in flight finish before returning.
+    let _ = slots.acquire_many(cfg.concurrency as u32).await;
+}
+
+/// Runs one job and records its outcome.
+pub async fn execute(app: &App, owner: &str, job: Job) {
+    let kind = job.command.kind();
+    let outcome = run_job(app, &job).await;
+    let now = now_ms();
+    let store = app.store();
+    let recorded = match outcome {
+        Ok((result, changes)) => {
+            metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "done").increment(1);
+            store
+                .complete_job(job.id, owner, &result, &changes, now)
+                .await
+        }
+        Err(JobError::Held { until }) => {
+            metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "held").increment(1);
+            store
+                .reschedule_job(job.id, owner, until, false, None, now)
+                .await
+        }
+        Err(JobError::Transient(message)) => {
+            let backoff = app.config().dispatcher.backoff;
+            let attempts = job.attempts + 1;
+            if backoff.may_retry(attempts) {
+                metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "retry").increment(1);
+                let run_at = now + backoff.delay(attempts, rand::rng().random());
+                tracing::info!(job = %job.id, attempts, error = %message, "job will be retried");
+                store
+                    .reschedule_job(job.id, owner, run_at, true, Some(&message), now)
+                    .await
+            } else {
+                metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "dead").increment(1);
+                let message = format!("{message} (gave up after {attempts} attempts)");
+                store
+                    .dead_letter_job(
+                        job.id,
+                        owner,
+                        &message,
+                        &failure_changes(&job, &message, false, now),
+                        now,
+                    )
+                    .await
+            }
+        }
+        Err(JobError::Permanent { message, partial }) => {
+            metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "dead").increment(1);
+            tracing::warn!(job = %job.id, error = %message, "job dead-lettered");
+            store
+                .dead_letter_job(
+                    job.id,
+                    owner,
+                    &message,
+                    &failure_changes(&job, &message, partial, now),
+                    now,
+                )
+                .await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease ends and the job runs again; it is idempotent.
+        tracing::warn!(job = %job.id, error = %e, "recording the job outcome failed");
+    }
+}
+
+fn failure_changes(job: &Job, message: &str, partial: bool, now: Millis) -> Changeset {
+    Changeset {
+        location_sync: vec![LocationSync {
+            location_id: job.location_id.clone(),
+            status: if partial {
+                SyncStatus::Partial
+            } else {
+                SyncStatus::Failed
+            },
+            error: Some(message.to_owned()),
+            at: now,
+        }],
+        log: vec![LogEntry {
+            location_id: Some(job.location_id.clone()),
+            kind: "job_dead_lettered".into(),
+            detail: json!({"job": job.id.0, "kind": job.command.kind(), "error": message}),
+            at: now,
+        }],
+        ..Changeset::default()
+    }
+}
+
+/// One job: the location's token, then the command's calls.
+async fn run_job(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
+    let location = app
+        .location(&job.location_id)
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?
+        .ok_or_else(|| permanent(format!("location {} is not registered", job.location_id)))?;
+    if !location.active {
+        return Err(permanent(format!("location {} is inactive", location.id)));
+    }
+    let token = app
+        .cipher()
+        .open(
+            &token_context(location.id.as_str()),
+            &location.token_ciphertext,
+        )
+        .map_err(|e| permanent(e.to_string()))?;
+    let ghl = Ghl {
+        app,
+        location: &location,
+        client: app.ghl().with_token(token.expose_secret()),
+    };
+    match &job.command {
+        GhlCommand::SyncContact(sync) => sync_contact(&ghl, job, sync).await,
+        GhlCommand::AddNote { contact, body } => add_note(&ghl, job, contact, body).await,
+    }
+}
+
+/// GHL calls for one location, through the limiter and the error classification.
+struct Ghl<'a> {
+    app: &'a App,
+    location: &'a Location,
+    client: ghl::Client,
+}
+
+impl Ghl<'_> {
+    fn limiter_key(&self) -> String {
+        format!("ghl:{}", self.location.id)
+    }
+
+    fn gcra(&self) -> Gcra {
+        let cfg = &self.app.config().dispatcher;
+        Gcra::for_window(cfg.rate_max, cfg.rate_interval_ms, cfg.rate_burst)
+    }
+
+    /// Waits for the location's limiter: short waits are slept, long ones hold the job.
+    async fn permit(&self) -> Result<(), JobError> {
+        let key = self.limiter_key();
+        let gcra = self.gcra();
+        let gate = self.app.dispatch_state().gate(&self.location.id);
+        let _turn = gate.lock().await;
+        loop {
+            let now = now_ms();
+            match self.app.store().rate_acquire(&key, gcra, now).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) if wait <= INLINE_WAIT_MS => {
+                    metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
+                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                }
+                Ok(Some(wait)) => {
+                    metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
+                    return Err(JobError::Held { until: now + wait });
+                }
+                Err(e) => return Err(JobError::Transient(e.to_string())),
+            }
+        }
+    }
+
+    /// Holds the location's limiter until `until` (no call may go before it).
+    async fn hold(&self, until: Millis) {
+        let tat = until + self.gcra().tolerance_ms;
+        if let Err(e) = self.app.store().rate_hold(&self.limiter_key(), tat).await {
+            tracing::warn!(error = %e, "holding the rate limiter failed");
+        }
+    }
+
+    /// Reads GHL's view of the budget: a spent window or day holds the location.
+    async fn observe(&self, rl: &RateLimit) {
+        let now = now_ms();
+        if rl.daily_exhausted() {
+            self.hold(now + ghlsync_core::time::until_next_utc_midnight(now))
+                .await;
+        } else if rl.remaining == Some(0) {
+            let interval = rl
+                .interval_ms
+                .map_or(self.app.config().dispatcher.rate_interval_ms, |i| {
+                    i as Millis
+                });
+            self.hold(now + interval).await;
+        }
+    }
+
+    /// One call: permit, call, headers, classification.
+    async fn call<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T, JobError>
+    where
+        F: FnOnce(ghl::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<ghl::Response<T>, ghl::Error>>,
+    {
+        self.permit().await?;
+        let result = f(self.client.clone()).await;
+        let status = match &result {
+            Ok(r) => r.reply.status.to_string(),
+            Err(e) => e
+                .status()
+                .map_or_else(|| "none".to_owned(), |s| s.to_string()),
+        };
+        metrics::counter!(m::GHL_CALLS, "call" => what, "status" => status).increment(1);
+        match result {
+            Ok(response) => {
+                self.observe(response.rate_limit()).await;
+                Ok(response.data)
+            }
+            Err(e) => {
+                if let Some(reply) = e.reply() {
+                    self.observe(&reply.rate_limit).await;
+                }
+                Err(self.classify(what, e).await)
+            }
+        }
+    }
+
+    async fn classify(&self, what: &str, e: ghl::Error) -> JobError {
+        match e {
+            ghl::Error::RateLimited { retry_after, .. } => {
+                let until = now_ms() + retry_after.as_millis() as Millis;
+                self.hold(until).await;
+                JobError::Held { until }
+            }
+            e if e.is_transient() => JobError::Transient(format!("{what}: {e}")),
+            e => permanent(format!("{what}: {e}")),
+        }
+    }
+
+    /// The location's custom field ids by key: the configured mapping first, then GHL's
+    /// definitions (fetched once, again when a key is missing).
+    async fn field_id(&self, key: &str, refresh: bool) -> Result<Option<String>, JobError> {
+        if let Some(id) = self.location.field_mapping.get(key).and_then(Value::as_str) {
+            return Ok(Some(id.to_owned()));
+        }
+        let cache = &self.app.dispatch_state().fields;
+        if !refresh && let Some(fields) = cache.read().await.get(&self.location.id) {
+            return Ok(fields.get(key).cloned());
+        }
+        let location_id = self.location.id.clone();
+        let fields = self
+            .call("list_custom_fields", |c| async move {
+                c.list_custom_fields(&location_id, Some(CustomFieldModel::Contact))
+                    .await
+            })
+            .await?;
+        let map: HashMap<String, String> = fields
+            .iter()
+            .filter_map(|f| Some((f.short_key()?.to_owned(), f.id.to_string())))
+            .chain(
+                fields
+                    .iter()
+                    .filter_map(|f| Some((f.name.clone()?, f.id.to_string()))),
+            )
+            .collect();
+        let found = map.get(key).cloned();
+        cache.write().await.insert(self.location.id.clone(), map);
+        Ok(found)
+    }
+
+    async fn resolve_custom_fields(
+        &self,
+        values: &std::collections::BTreeMap<String, Value>,
+    ) -> Result<Vec<CustomFieldInput>, JobError> {
+        let mut out = Vec::with_capacity(values.len());
+        for (key, value) in values {
+            let id = match self.field_id(key, false).await? {
+                Some(id) => id,
+                None => self.field_id(key, true).await?.ok_or_else(|| {
+                    permanent(format!(
+                        "custom field {key:?} does not exist in location {}",
+                        self.location.id
+                    ))
+                })?,
+            };
+            out.push(CustomFieldInput::by_id(id, value.clone()));
+        }
+        Ok(out)
+    }
+}
+
+/// Standard contact fields a job may set, by GHL name.
+const CONTACT_FIELDS: &[&str] = &[
+    "firstName",
+    "lastName",
+    "name",
+    "companyName",
+    "address1",
+    "city",
+    "state",
+    "postalCode",
+    "website",
+    "timezone",
+    "dnd",
+    "source",
+    "dateOfBirth",
+    "country",
+    "assignedTo",
+    "gender",
+];
+
+/// The upsert body of a contact sync (tags are handled separately: an upsert replaces them).
+fn upsert_body(
+    location_id: &LocationId,
+    sync: &ContactSync,
+    custom: Vec<CustomFieldInput>,
+) -> Result<UpsertContact, JobError> {
+    let mut body = serde_json::Map::new();
+    body.insert("locationId".into(), json!(location_id));
+    if let Some(email) = &sync.email {
+        body.insert("email".into(), json!(email));
+    }
+    if let Some(phone) = &sync.phone {
+        body.insert("phone".into(), json!(phone));
+    }
+    for (field, value) in &sync.fields {
+        if !CONTACT_FIELDS.contains(&field.as_str()) {
+            return Err(permanent(format!("{field:?} is not a GHL contact field")));
+        }
+        body.insert(field.clone(), value.clone());
+    }
+    if !custom.is_empty() {
+        body.insert("customFields".into(), json!(custom));
+    }
+    serde_json::from_value(Value::Object(body))
+        .map_err(|e| permanent(format!("contact fields: {e}")))
+}
+
+async fn sync_contact(
+    ghl: &Ghl<'_>,
+    job: &Job,
+    sync: &ContactSync,
+) -> Result<(Value, Changeset), JobError> {
+    if sync.email.is_none() && sync.phone.is_none() {
+        return Err(permanent(
+            "a contact sync needs an email or a phone for GHL to match on",
+        ));
+    }
+    let custom = ghl.resolve_custom_fields(&sync.custom_fields).await?;
+    let body = upsert_body(&ghl.location.id, sync, custom)?;
+    let upserted = ghl
+        .call("upsert_contact", |c| async move {
+            c.upsert_contact(&body).await
+        })
+        .await?;
+    let mut contact = upserted.contact;
+    let partial = |e: JobError| match e {
+        JobError::Permanent { message, .. } => JobError::Permanent {
+            message,
+            partial: true,
+        },
+        other => other,
+    };
+    // Only what GHL does not have yet: the upsert answer carries the current tags.
+    let to_add: Vec<String> = sync
+        .add_tags
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty() && !contact.tags.contains(t))
+        .collect();
+    if !to_add.is_empty() {
+        let id = contact.id.clone();
+        contact.tags = ghl
+            .call(
+                "add_tags",
+                |c| async move { c.add_tags(&id, &to_add).await },
+            )
+            .await
+            .map_err(partial)?;
+    }
+    let to_remove: Vec<String> = sync
+        .remove_tags
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| contact.tags.contains(t))
+        .collect();
+    if !to_remove.is_empty() {
+        let id = contact.id.clone();
+        contact.tags = ghl
+            .call("remove_tags", |c| async move {
+                c.remove_tags(&id, &to_remove).await
+            })
+            .await
+            .map_err(partial)?;
+    }
+    let now = now_ms();
+    let mut changes = Changeset {
+        contacts: vec![ContactMirror::from_contact(
+            ghl.location.id.clone(),
+            &contact,
+            now,
+        )],
+        log: vec![LogEntry {
+            location_id: Some(ghl.location.id.clone()),
+            kind: "contact_synced".into(),
+            detail: json!({"job": job.id.0, "contactId": contact.id, "new": upserted.new}),
+            at: now,
+        }],
+        location_sync: vec![LocationSync {
+            location_id: ghl.location.id.clone(),
+            status: SyncStatus::Success,
+            error: None,
+            at: now,
+        }],
+        ..Changeset::default()
+    };
+    if let Some(subject) = &sync.subject {
+        changes.id_links.push(IdLink {
+            location_id: ghl.location.id.clone(),
+            subject: subject.clone(),
+            contact_id: contact.id.clone(),
+        });
+    }
+    Ok((
+        json!({"contactId": contact.id, "new": upserted.new}),
+        changes,
+    ))
+}
+
+async fn add_note(
+    ghl: &Ghl<'_>,
+    job: &Job,
+    contact: &ContactRef,
+    body: &str,
+) -> Result<(Value, Changeset), JobError> {
+    let contact_id: ContactId = match contact {
+        ContactRef::Ghl(id) => id.clone(),
+        ContactRef::Subject(subject) => ghl
+            .app
+            .store()
+            .linked_contact(&ghl.location.id, subject)
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))?
+            .ok_or_else(|| permanent(format!("no GHL contact is linked to {subject:?}")))?,
+    };
+    // An earlier run may have created the note and died before recording it.
+    if job.may_have_run() {
+        let id = contact_id.clone();
+        let notes = ghl
+            .call("list_notes", |c| async move { c.list_notes(&id).await })
+            .await?;
+        if let Some(existing) = notes.iter().find(|n| n.body.as_deref() == Some(body)) {
+            return Ok((
+                json!({"noteId": existing.id, "existing": true}),
+                Changeset::default(),
+            ));
+        }
+    }
+    let note = NewNote::new(body);
+    let id = contact_id.clone();
+    let created = ghl
+        .call("add_note", |c| async move { c.add_note(&id, &note).await })
+        .await?;
+    let now = now_ms();
+    let changes = Changeset {
+        notes: vec![NoteMirror {
+            location_id: ghl.location.id.clone(),
+            note_id: created.id.clone(),
+            contact_id: Some(contact_id),
+            body: created.body.clone(),
+            updated_at: now,
+        }],
+        location_sync: vec![LocationSync {
+            location_id: ghl.location.id.clone(),
+            status: SyncStatus::Success,
+            error: None,
+            at: now,
+        }],
+        ..Changeset::default()
+    };
+    Ok((json!({"noteId": created.id}), changes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_body_rejects_unknown_fields_and_keeps_tags_out() {
+        let sync = ContactSync {
+            email: Some("a@b.co".into()),
+            fields: [("firstName".to_owned(), json!("Ana"))].into(),
+            add_tags: vec!["x".into()],
+            ..ContactSync::default()
+        };
+        let body = upsert_body(&"loc".into(), &sync, vec![]).unwrap();
+        assert_eq!(body.fields.first_name.as_deref(), Some("Ana"));
+        assert!(body.fields.tags.is_none(), "tags never go in an upsert");
+        let bad = ContactSync {
+            fields: [("fristName".to_owned(), json!("x"))].into(),
+            ..sync
+        };
+        assert!(matches!(
+            upsert_body(&"loc".into(), &bad, vec![]),
+            Err(JobError::Permanent { .. })
+        ));
+    }
+}

@@ -1,0 +1,316 @@
+//! Ingress: where events enter. Every route verifies its caller over the raw bytes, checks
+//! the few fields it needs, hands the event to [`Ingest`] and answers 2xx only once the
+//! event is committed. "Not now" is always a 429 with `Retry-After`, because GHL retries
+//! 429s and nothing else.
+
+mod ghl_webhooks;
+mod workflow;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::routing::{get, post};
+use ghlsync_core::gcra::Decision;
+use ghlsync_core::{Gcra, Millis, NewEvent};
+use ghlsync_store::{AnyStore, Inserted, Store};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::metrics as m;
+
+/// The ingress routes.
+pub fn router(app: &App) -> Router<App> {
+    Router::new()
+        .route("/webhooks/ghl", post(ghl_webhooks::receive))
+        .route("/webhooks/ghl/verify", get(verify).post(verify))
+        .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
+        .layer(DefaultBodyLimit::max(app.config().server.max_body_bytes))
+}
+
+/// `{"status":"ready","version":...}`: the check GHL-facing setups call (seed 001).
+async fn verify() -> Json<Value> {
+    Json(json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// The body, or 413 / 400 as JSON.
+pub(crate) fn body(
+    body: Result<Bytes, BytesRejection>,
+    route: &'static str,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            reject(route, "too_large");
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body exceeds the size limit",
+            )
+        } else {
+            reject(route, "unreadable");
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                rejection.body_text(),
+            )
+        }
+    })
+}
+
+/// Counts a rejection; logged without secrets or bodies.
+pub(crate) fn reject(route: &'static str, reason: &'static str) {
+    metrics::counter!(m::INGRESS_REJECTIONS, "route" => route, "reason" => reason).increment(1);
+    tracing::info!(route, reason, "webhook rejected");
+}
+
+/// The answer for a stored (or already stored) event.
+pub(crate) fn accepted(route: &'static str, inserted: Inserted) -> Json<Value> {
+    let (status, id) = match inserted {
+        Inserted::New(id) => ("accepted", id),
+        Inserted::Duplicate(id) => ("duplicate", id),
+    };
+    metrics::counter!(m::INGRESS_REQUESTS, "route" => route, "outcome" => status).increment(1);
+    Json(json!({"status": status, "id": id.to_string()}))
+}
+
+/// Why ingress could not take an event now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many events waiting or commits too slow.
+    Overloaded,
+    /// The store failed; the event was not stored.
+    Unavailable(String),
+}
+
+impl Refusal {
+    pub(crate) fn into_api_error(self, route: &'static str) -> ApiError {
+        match self {
+            Self::Overloaded => {
+                reject(route, "overloaded");
+                ApiError::too_many("overloaded", "ghlsync is busy; retry later", 5)
+            }
+            Self::Unavailable(e) => {
+                reject(route, "store_unavailable");
+                tracing::error!(error = %e, "event not stored");
+                // Still 429: a 5xx would make GHL drop the event.
+                ApiError::too_many(
+                    "unavailable",
+                    "the event could not be stored; retry later",
+                    10,
+                )
+            }
+        }
+    }
+}
+
+struct Pending {
+    event: NewEvent,
+    reply: oneshot::Sender<Result<Inserted, String>>,
+}
+
+/// Group commit: requests queue their events here and one writer stores everything queued
+/// in one transaction, then answers them all. Under load, batches grow while a commit is in
+/// flight, so the cost of each fsync is shared by many events.
+#[derive(Debug)]
+pub struct Ingest {
+    queue: mpsc::Sender<Pending>,
+    commit_us: Arc<AtomicU64>,
+    max_commit_us: u64,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+impl Ingest {
+    /// Starts the writer. `wake` is notified after every commit (processors wait on it).
+    pub fn start(
+        store: AnyStore,
+        max_pending: usize,
+        max_batch: usize,
+        max_commit: Duration,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let (queue, mut rx) = mpsc::channel::<Pending>(max_pending);
+        let commit_us = Arc::new(AtomicU64::new(0));
+        let average = Arc::clone(&commit_us);
+        tokio::spawn(async move {
+            let mut events = Vec::with_capacity(max_batch);
+            let mut replies = Vec::with_capacity(max_batch);
+            while let Some(first) = rx.recv().await {
+                events.push(first.event);
+                replies.push(first.reply);
+                while events.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(p) => {
+                            events.push(p.event);
+                            replies.push(p.reply);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let started = Instant::now();
+                let result = store.insert_events(&events).await;
+                let took = started.elapsed();
+                // Exponential moving average of commit time, in microseconds.
+                let sample = took.as_micros() as u64;
+                let old = average.load(Ordering::Relaxed);
+                average.store(
+                    if old == 0 {
+                        sample
+                    } else {
+                        (old * 7 + sample) / 8
+                    },
+                    Ordering::Relaxed,
+                );
+                metrics::histogram!(m::INBOX_COMMIT_SECONDS).record(took.as_secs_f64());
+                metrics::histogram!(m::INBOX_BATCH_SIZE).record(events.len() as f64);
+                match result {
+                    Ok(inserted) => {
+                        for (reply, outcome) in replies.drain(..).zip(inserted) {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                        wake.notify_waiters();
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for reply in replies.drain(..) {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                    }
+                }
+                events.clear();
+            }
+        });
+        Self {
+            queue,
+            commit_us,
+            max_commit_us: max_commit.as_micros() as u64,
+        }
+    }
+
+    /// Stores an event; returns once it is committed.
+    pub async fn submit(&self, event: NewEvent) -> Result<Inserted, Refusal> {
+        if self.commit_us.load(Ordering::Relaxed) > self.max_commit_us {
+            return Err(Refusal::Overloaded);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Pending { event, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Refusal::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => {
+                    Refusal::Unavailable("the writer has stopped".into())
+                }
+            })?;
+        match answer.await {
+            Ok(Ok(inserted)) => Ok(inserted),
+            Ok(Err(e)) => Err(Refusal::Unavailable(e)),
+            Err(_) => Err(Refusal::Unavailable("the writer has stopped".into())),
+        }
+    }
+}
+
+/// A per-key request limit (default 100 per minute), GCRA in memory.
+#[derive(Debug)]
+pub struct KeyedLimiter {
+    gcra: Gcra,
+    tats: std::sync::Mutex<HashMap<String, Millis>>,
+}
+
+impl KeyedLimiter {
+    /// `per_minute` requests per minute per key, all of them usable at once.
+    pub fn per_minute(per_minute: u32) -> Self {
+        let emission_ms = (60_000 / i64::from(per_minute.max(1))).max(1);
+        Self {
+            gcra: Gcra {
+                emission_ms,
+                tolerance_ms: emission_ms * i64::from(per_minute.max(1) - 1),
+            },
+            tats: std::sync::Mutex::default(),
+        }
+    }
+
+    /// `Ok` to go, or the wait in ms.
+    pub fn check(&self, key: &str, now: Millis) -> Result<(), Millis> {
+        let mut tats = self
+            .tats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match self.gcra.decide(tats.get(key).copied(), now) {
+            Decision::Allow { tat } => {
+                tats.insert(key.to_owned(), tat);
+                Ok(())
+            }
+            Decision::Wait { wait } => Err(wait),
+        }
+    }
+}
+
+/// Webhook ids answered 429 recently. GHL retries the same signed body, with its original
+/// `timestamp`, up to about 70 minutes later; those retries are let through the replay
+/// window, which otherwise would reject them and lose the event.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    ids: std::sync::Mutex<HashMap<String, Instant>>,
+}
+
+impl Deferred {
+    const KEEP: Duration = Duration::from_secs(2 * 60 * 60);
+
+    /// Remembers an id answered 429.
+    pub fn remember(&self, id: &str) {
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ids.len() >= 100_000 {
+            ids.retain(|_, at| at.elapsed() < Self::KEEP);
+        }
+        ids.insert(id.to_owned(), Instant::now());
+    }
+
+    /// True when the id was answered 429 within the last two hours.
+    pub fn contains(&self, id: &str) -> bool {
+        let ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.get(id).is_some_and(|at| at.elapsed() < Self::KEEP)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_limiter_allows_the_minute_then_refuses() {
+        let l = KeyedLimiter::per_minute(100);
+        for _ in 0..100 {
+            assert!(l.check("route-a", 0).is_ok());
+        }
+        let wait = l.check("route-a", 0).unwrap_err();
+        assert!(wait > 0 && wait <= 600);
+        assert!(l.check("route-b", 0).is_ok(), "per key");
+        assert!(l.check("route-a", 600).is_ok(), "one more after 600 ms");
+    }
+
+    #[test]
+    fn deferred_ids_are_remembered() {
+        let d = Deferred::default();
+        d.remember("w1");
+        assert!(d.contains("w1"));
+        assert!(!d.contains("w2"));
+    }
+}

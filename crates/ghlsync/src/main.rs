@@ -1,0 +1,5 @@
+//! The `ghlsync` command.
+
+fn main() -> std::process::ExitCode {
+    ghlsync::cli::main()
+}

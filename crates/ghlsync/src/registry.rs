@@ -1,0 +1,103 @@
+//! Registering locations and workflow routes: what `ghlsync locations` and `ghlsync routes`
+//! do, shared with the demo and the tests. Secrets are sealed before they reach the store.
+
+use ghl::LocationId;
+use ghlsync_core::process::RouteAction;
+use ghlsync_core::{IntegrationType, Location, RouteAuth, WorkflowRoute};
+use ghlsync_store::{AnyStore, Store};
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::app::now_ms;
+use crate::secrets::{Cipher, route_context, token_context};
+
+/// Adds a location, or replaces its name, type, token and mapping.
+pub async fn add_location(
+    store: &AnyStore,
+    cipher: &Cipher,
+    id: &LocationId,
+    name: &str,
+    integration_type: IntegrationType,
+    token: &SecretString,
+    field_mapping: Value,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!id.as_str().trim().is_empty(), "the location id is empty");
+    anyhow::ensure!(
+        field_mapping.is_object(),
+        "the field mapping must be a JSON object of key -> field id"
+    );
+    let now = now_ms();
+    let existing = store.location(id).await?;
+    let location = Location {
+        id: id.clone(),
+        name: name.to_owned(),
+        integration_type,
+        token_ciphertext: cipher.seal(&token_context(id.as_str()), token)?,
+        field_mapping,
+        active: true,
+        last_sync_at: existing.as_ref().and_then(|l| l.last_sync_at),
+        last_sync_status: existing.as_ref().and_then(|l| l.last_sync_status),
+        last_sync_error: existing.as_ref().and_then(|l| l.last_sync_error.clone()),
+        created_at: existing.as_ref().map_or(now, |l| l.created_at),
+        updated_at: now,
+    };
+    store.upsert_location(&location).await?;
+    Ok(())
+}
+
+/// Replaces a location's token.
+pub async fn rotate_token(
+    store: &AnyStore,
+    cipher: &Cipher,
+    id: &LocationId,
+    token: &SecretString,
+) -> anyhow::Result<()> {
+    let mut location = store
+        .location(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no location {id}"))?;
+    location.token_ciphertext = cipher.seal(&token_context(id.as_str()), token)?;
+    location.updated_at = now_ms();
+    store.upsert_location(&location).await?;
+    Ok(())
+}
+
+/// Adds or replaces a workflow route of a registered location.
+pub async fn add_route(
+    store: &AnyStore,
+    cipher: &Cipher,
+    name: &str,
+    location_id: &LocationId,
+    auth: RouteAuth,
+    secret: &SecretString,
+    action: RouteAction,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "a route name is letters, digits, '-' and '_'"
+    );
+    anyhow::ensure!(
+        store.location(location_id).await?.is_some(),
+        "no location {location_id}: add it first"
+    );
+    let route = WorkflowRoute {
+        name: name.to_owned(),
+        location_id: location_id.clone(),
+        auth,
+        secret_ciphertext: cipher.seal(&route_context(name), secret)?,
+        action,
+        created_at: now_ms(),
+    };
+    store.upsert_route(&route).await?;
+    Ok(())
+}
+
+/// A random secret for a route: 32 bytes, hex.
+pub fn generate_secret() -> SecretString {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
+    SecretString::from(hex::encode(bytes))
+}
