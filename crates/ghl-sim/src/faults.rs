@@ -42,6 +42,9 @@ pub struct FaultRule {
     /// Only paths starting with this, if set.
     #[serde(default)]
     pub path_prefix: Option<String>,
+    /// Only paths ending with this, if set (`/tags`, `/notes`).
+    #[serde(default)]
+    pub path_suffix: Option<String>,
     /// Chance per matching request (default 1.0).
     #[serde(default)]
     pub probability: Option<f64>,
@@ -63,6 +66,7 @@ impl FaultRule {
             action,
             method: None,
             path_prefix: None,
+            path_suffix: None,
             probability: None,
             count: None,
             starts_after_ms: None,
@@ -80,6 +84,12 @@ impl FaultRule {
     pub fn on(mut self, method: &str, path_prefix: &str) -> Self {
         self.method = Some(method.to_ascii_uppercase());
         self.path_prefix = Some(path_prefix.to_owned());
+        self
+    }
+
+    /// Limits the rule to paths ending with `suffix`.
+    pub fn ending(mut self, suffix: &str) -> Self {
+        self.path_suffix = Some(suffix.to_owned());
         self
     }
 
@@ -208,6 +218,10 @@ impl Faults {
                     .path_prefix
                     .as_deref()
                     .is_some_and(|p| !path.starts_with(p))
+                || rule
+                    .path_suffix
+                    .as_deref()
+                    .is_some_and(|p| !path.ends_with(p))
                 || rule.count.is_some_and(|c| active.used >= c)
             {
                 continue;
@@ -283,6 +297,21 @@ mod tests {
                 ..Verdict::default()
             }
         );
+    }
+
+    #[test]
+    fn suffix_filters_by_path_end() {
+        let mut f = Faults::default();
+        f.set(FaultConfig {
+            rules: vec![
+                FaultRule::always(FaultAction::Status { status: 500 })
+                    .on("POST", "/contacts/")
+                    .ending("/tags"),
+            ],
+            hang_ms: None,
+        });
+        assert_eq!(f.judge("POST", "/contacts/upsert").status, None);
+        assert_eq!(f.judge("POST", "/contacts/abc/tags").status, Some(500));
     }
 
     #[test]

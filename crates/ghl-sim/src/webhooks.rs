@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
@@ -22,6 +22,7 @@ use crate::util::{new_uuid, now_iso, now_ms};
 pub struct SigningKeys {
     ed25519: Ed25519KeyPair,
     rsa: RsaKeyPair,
+    pkcs8: (Vec<u8>, Vec<u8>),
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -38,10 +39,11 @@ pub struct KeyError(String);
 impl SigningKeys {
     /// Fresh keys (Ed25519 and RSA-2048).
     pub fn generate() -> Self {
-        Self {
-            ed25519: Ed25519KeyPair::generate().expect("Ed25519 key generation"),
-            rsa: RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
-        }
+        let ed =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("Ed25519 key generation");
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
+        let rsa_der = AsDer::<Pkcs8V1Der>::as_der(&rsa).expect("RSA PKCS#8 encoding");
+        Self::from_pkcs8(ed.as_ref(), rsa_der.as_ref()).expect("generated keys parse")
     }
 
     /// Keys from PKCS#8 DER documents.
@@ -49,7 +51,13 @@ impl SigningKeys {
         Ok(Self {
             ed25519: Ed25519KeyPair::from_pkcs8(ed25519).map_err(|e| KeyError(e.to_string()))?,
             rsa: RsaKeyPair::from_pkcs8(rsa).map_err(|e| KeyError(e.to_string()))?,
+            pkcs8: (ed25519.to_vec(), rsa.to_vec()),
         })
+    }
+
+    /// The private keys as PKCS#8 DER (Ed25519, RSA), so a test can sign like the simulator.
+    pub fn pkcs8(&self) -> (&[u8], &[u8]) {
+        (&self.pkcs8.0, &self.pkcs8.1)
     }
 
     /// The Ed25519 public key as SPKI PEM, for the receiver's configuration.

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::hmac;
 use ghl::LocationId;
 use ghl::opportunities::{NewOpportunity, OpportunityStatus};
 use ghl_sim::{Effect, FaultAction, FaultConfig, FaultRule, Simulator, WebhookSettings};
@@ -43,14 +42,6 @@ fn lead(i: usize) -> Value {
         "source": if i.is_multiple_of(3) { "ads" } else { "web" },
         "contact_id": format!("wf-{i}"),
     })
-}
-
-fn sign(key: &hmac::Key, timestamp: &str, body: &[u8]) -> String {
-    let mut ctx = hmac::Context::with_key(key);
-    ctx.update(timestamp.as_bytes());
-    ctx.update(b".");
-    ctx.update(body);
-    hex::encode(ctx.sign().as_ref())
 }
 
 /// Counts of what the stream got as answers.
@@ -181,7 +172,7 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     });
 
     // The stream.
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
+    let key = secret.expose_secret().as_bytes().to_vec();
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/webhooks/ghl/workflow/new-lead");
     let mut sent = Sent::default();
@@ -209,7 +200,7 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     for i in 0..leads {
         let body = serde_json::to_vec(&lead(i))?;
         let ts = (now_ms() / 1000).to_string();
-        let sig = sign(&key, &ts, &body);
+        let sig = crate::ingress::workflow::sign(&key, &ts, &body);
         if i == 0 {
             first_request = Some((body.clone(), sig.clone(), ts.clone()));
         }
@@ -224,14 +215,14 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     bad["email"] = json!("not-an-email");
     let body = serde_json::to_vec(&bad)?;
     let ts = (now_ms() / 1000).to_string();
-    let sig = sign(&key, &ts, &body);
+    let sig = crate::ingress::workflow::sign(&key, &ts, &body);
     post(body, Some(sig), ts).await?;
     // A forged request and an unusable one: refused at the door.
     let body = serde_json::to_vec(&lead(leads + 1))?;
     post(body, Some("0".repeat(64)), (now_ms() / 1000).to_string()).await?;
     let body = br#"{"first_name":"Nobody"}"#.to_vec();
     let ts = (now_ms() / 1000).to_string();
-    let sig = sign(&key, &ts, &body);
+    let sig = crate::ingress::workflow::sign(&key, &ts, &body);
     post(body, Some(sig), ts).await?;
     say(format!(
         "sent {} workflow webhooks: answers {:?}",
@@ -292,7 +283,7 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
 
 /// Waits until no event or job is pending and the simulator has delivered every webhook,
 /// twice in a row.
-async fn wait_until_quiet(
+pub async fn wait_until_quiet(
     app: &App,
     sim: &ghl_sim::SimHandle,
     limit: Duration,
@@ -353,7 +344,7 @@ fn operation(path: &str) -> String {
 }
 
 /// The most calls in any window of `window_ms` (by arrival time at the simulator).
-fn peak_window(times: &[i64], window_ms: i64) -> usize {
+pub fn peak_window(times: &[i64], window_ms: i64) -> usize {
     let mut sorted = times.to_vec();
     sorted.sort_unstable();
     let mut start = 0;

@@ -4,7 +4,7 @@
 //! 429s and nothing else.
 
 mod ghl_webhooks;
-mod workflow;
+pub mod workflow;
 
 use std::collections::HashMap;
 use std::sync::Arc;
