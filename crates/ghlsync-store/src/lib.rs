@@ -13,6 +13,8 @@ mod postgres;
 mod rows;
 mod shared;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
 use std::future::Future;
 

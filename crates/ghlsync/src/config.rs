@@ -229,7 +229,7 @@ pub struct SecretsConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// figment could not read or type a value (its message names the source and key).
-    #[error("{0}")]
+    #[error(transparent)]
     Load(#[from] Box<figment::Error>),
     /// A value is out of range.
     #[error("invalid configuration: {key}: {message}")]

@@ -14,89 +14,11 @@ pub async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
     (store, dir)
 }
 
-/// A fresh database on the test server, dropped when the guard goes.
-#[derive(Debug)]
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Dropping needs async IO; a short-lived runtime on a plain thread keeps Drop sync.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&pool)
-                    .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Says once, past the test harness's output capture, why PostgreSQL cases are skipped.
-fn skip(reason: &str) {
-    use std::io::Write;
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping PostgreSQL conformance cases: {reason}"
-        );
-    });
-}
-
-pub async fn postgres() -> Option<(PgStore, PgDatabase)> {
-    let required = std::env::var("GHLSYNC_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let Ok(admin_url) = std::env::var("GHLSYNC_TEST_POSTGRES_URL") else {
-        assert!(
-            !required,
-            "GHLSYNC_REQUIRE_POSTGRES=1 but GHLSYNC_TEST_POSTGRES_URL is not set"
-        );
-        skip("GHLSYNC_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let pool = match sqlx::PgPool::connect(&admin_url).await {
-        Ok(p) => p,
-        Err(e) => {
-            assert!(
-                !required,
-                "cannot reach PostgreSQL at GHLSYNC_TEST_POSTGRES_URL: {e}"
-            );
-            skip(&format!("cannot connect: {e}"));
-            return None;
-        }
-    };
-    let name = format!("ghlsync_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, rest)) => {
-            let query = rest
-                .split_once('?')
-                .map(|(_, q)| format!("?{q}"))
-                .unwrap_or_default();
-            format!("{base}/{name}{query}")
-        }
-        None => panic!("GHLSYNC_TEST_POSTGRES_URL has no database part: {admin_url}"),
-    };
-    let store = PgStore::connect(&url).await.unwrap();
+pub async fn postgres() -> Option<(PgStore, ghlsync_store::testing::TestDatabase)> {
+    let db = ghlsync_store::testing::postgres_database().await?;
+    let store = PgStore::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
-    Some((store, PgDatabase { admin_url, name }))
+    Some((store, db))
 }
 
 macro_rules! conformance {

@@ -1,0 +1,240 @@
+//! The command line: locations, routes, the DLQ, events, print-config, migrate. Tokens and
+//! secrets are read from the environment or stdin and never printed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Cli {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ghlsync.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"sqlite://{}\"\n[server]\nadmin_token = \"super-secret-admin\"\n",
+                dir.path().join("ghlsync.db").display()
+            ),
+        )
+        .unwrap();
+        Self { dir, config }
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghlsync"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> String {
+        let out = self.run(args, env, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+#[test]
+fn locations_are_added_listed_and_rotated_without_printing_tokens() {
+    let cli = Cli::new();
+    cli.ok(&["migrate"], &[], None);
+    let out = cli.ok(
+        &[
+            "locations",
+            "add",
+            "--id",
+            "loc1",
+            "--name",
+            "Acme",
+            "--type",
+            "client",
+            "--token-env",
+            "TOKEN",
+        ],
+        &[("TOKEN", "pit-very-secret")],
+        None,
+    );
+    assert!(out.contains("saved"));
+    assert!(!out.contains("pit-very-secret"));
+    let list = cli.ok(&["locations", "list"], &[], None);
+    assert!(list.contains("loc1") && list.contains("Acme") && list.contains("client"));
+    assert!(!list.contains("pit-very-secret"));
+    cli.ok(
+        &["locations", "rotate-token", "--id", "loc1", "--token-stdin"],
+        &[],
+        Some("pit-rotated\n"),
+    );
+    let db = std::fs::read(cli.path().join("ghlsync.db")).unwrap();
+    let wal = std::fs::read(cli.path().join("ghlsync.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(11).any(|w| w == b"pit-rotated"),
+            "tokens are encrypted at rest"
+        );
+        assert!(!bytes.windows(15).any(|w| w == b"pit-very-secret"));
+    }
+    let missing = cli.run(
+        &[
+            "locations",
+            "add",
+            "--id",
+            "x",
+            "--name",
+            "X",
+            "--token-env",
+            "NOPE",
+        ],
+        &[],
+        None,
+    );
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NOPE"));
+}
+
+#[test]
+fn routes_dlq_events_and_config() {
+    let cli = Cli::new();
+    cli.ok(
+        &[
+            "locations",
+            "add",
+            "--id",
+            "loc1",
+            "--name",
+            "Acme",
+            "--token-env",
+            "T",
+        ],
+        &[("T", "pit-x")],
+        None,
+    );
+    let out = cli.ok(
+        &[
+            "routes",
+            "add",
+            "--name",
+            "new-lead",
+            "--location",
+            "loc1",
+            "--auth",
+            "hmac",
+            "--tag",
+            "lead",
+            "--field",
+            "email=$.contact.email",
+            "--generate-secret",
+        ],
+        &[],
+        None,
+    );
+    assert!(out.contains("/webhooks/ghl/workflow/new-lead"));
+    assert!(out.contains("secret (shown once): "));
+    let routes = cli.ok(&["routes", "list"], &[], None);
+    assert!(
+        routes.contains("new-lead")
+            && routes.contains("hmac")
+            && routes.contains("$.contact.email")
+    );
+    let bad = cli.run(
+        &[
+            "routes",
+            "add",
+            "--name",
+            "bad route",
+            "--location",
+            "loc1",
+            "--auth",
+            "key",
+            "--generate-secret",
+        ],
+        &[],
+        None,
+    );
+    assert!(!bad.status.success());
+    let no_location = cli.run(
+        &[
+            "routes",
+            "add",
+            "--name",
+            "r",
+            "--location",
+            "nope",
+            "--auth",
+            "key",
+            "--generate-secret",
+        ],
+        &[],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&no_location.stderr).contains("no location nope"));
+
+    let dlq = cli.ok(&["dlq", "list"], &[], None);
+    assert!(dlq.contains("0 dead job(s)"));
+    let refused = cli.run(&["dlq", "replay"], &[], None);
+    assert!(
+        !refused.status.success(),
+        "a bulk replay needs a filter or --all"
+    );
+    assert!(
+        cli.ok(&["dlq", "replay", "--all"], &[], None)
+            .contains("0 job(s)")
+    );
+    assert!(
+        cli.ok(&["events", "replay", "--all"], &[], None)
+            .contains("0 event(s)")
+    );
+    cli.ok(&["events", "list", "--state", "dead"], &[], None);
+
+    let config = cli.ok(
+        &["print-config"],
+        &[("GHLSYNC_SERVER__LISTEN", "127.0.0.1:9191")],
+        None,
+    );
+    assert!(
+        config.contains("listen = \"127.0.0.1:9191\""),
+        "environment overrides the file: {config}"
+    );
+    assert!(config.contains("[redacted]") && !config.contains("super-secret-admin"));
+    let bad_env = cli.run(
+        &["print-config"],
+        &[("GHLSYNC_SERVER__LISTEN", "nowhere")],
+        None,
+    );
+    assert!(!bad_env.status.success());
+    let message = String::from_utf8_lossy(&bad_env.stderr).to_lowercase();
+    assert!(
+        message.contains("listen") && message.contains("ghlsync_"),
+        "{message}"
+    );
+}
