@@ -162,7 +162,13 @@ pub enum RouteAction {
 }
 
 /// Standard fields of GHL's workflow "Webhook" action payload (and common variants).
-fn default_fields() -> BTreeMap<String, ValueSource> {
+fn default_fields() -> &'static BTreeMap<String, ValueSource> {
+    static FIELDS: std::sync::LazyLock<BTreeMap<String, ValueSource>> =
+        std::sync::LazyLock::new(build_default_fields);
+    &FIELDS
+}
+
+fn build_default_fields() -> BTreeMap<String, ValueSource> {
     let p = |s: &str| ValueSource::Text(s.to_owned());
     BTreeMap::from([
         ("email".to_owned(), p("$.email|$.contact.email")),
@@ -185,24 +191,45 @@ fn default_fields() -> BTreeMap<String, ValueSource> {
 }
 
 impl UpsertContactAction {
-    /// The contact sync this payload asks for; fails when neither email nor phone is found,
-    /// because GHL can only match (and so deduplicate) on those.
-    pub fn build(&self, payload: &Value) -> Result<ContactSync, ProcessError> {
+    /// The field mapping in force, once the payload is known to be an object.
+    fn mapping_for(&self, payload: &Value) -> Result<&BTreeMap<String, ValueSource>, ProcessError> {
         if !payload.is_object() {
             return Err(ProcessError::Malformed(
                 "the body must be a JSON object".into(),
             ));
         }
-        let mapping = if self.fields.is_empty() {
+        Ok(if self.fields.is_empty() {
             default_fields()
         } else {
-            self.fields.clone()
+            &self.fields
+        })
+    }
+
+    /// What [`build`](Self::build) checks, without building: ingress's fast path.
+    pub fn check(&self, payload: &Value) -> Result<(), ProcessError> {
+        let mapping = self.mapping_for(payload)?;
+        let found = |field: &str| {
+            mapping
+                .get(field)
+                .and_then(|s| s.resolve(payload))
+                .is_some_and(|v| v.is_string())
         };
+        if found("email") || found("phone") {
+            Ok(())
+        } else {
+            Err(ProcessError::MissingField("email or phone".into()))
+        }
+    }
+
+    /// The contact sync this payload asks for; fails when neither email nor phone is found,
+    /// because GHL can only match (and so deduplicate) on those.
+    pub fn build(&self, payload: &Value) -> Result<ContactSync, ProcessError> {
+        let mapping = self.mapping_for(payload)?;
         let mut sync = ContactSync {
             add_tags: self.tags.clone(),
             ..ContactSync::default()
         };
-        for (field, source) in &mapping {
+        for (field, source) in mapping {
             let Some(value) = source.resolve(payload) else {
                 continue;
             };
@@ -303,6 +330,11 @@ mod tests {
     #[test]
     fn email_or_phone_is_required() {
         let action = UpsertContactAction::default();
+        assert_eq!(
+            action.check(&json!({"first_name": "x"})),
+            Err(ProcessError::MissingField("email or phone".into()))
+        );
+        assert_eq!(action.check(&json!({"phone": "+1555"})), Ok(()));
         assert_eq!(
             action.build(&json!({"first_name": "x"})),
             Err(ProcessError::MissingField("email or phone".into()))

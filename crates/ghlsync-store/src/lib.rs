@@ -41,6 +41,9 @@ pub enum StoreError {
     /// A stored row holds a value this version cannot read.
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
+    /// Syncing the SQLite WAL to disk failed.
+    #[error("syncing the database to disk failed: {0}")]
+    Io(#[source] std::io::Error),
     /// The database URL is not `sqlite:` or `postgres:`.
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),

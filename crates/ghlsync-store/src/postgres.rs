@@ -17,7 +17,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::rows::{
     ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
-use crate::shared::{event_cols, impl_store, job_cols};
+use crate::shared::{
+    INSERT_CHUNK, assign_existing, assign_ids, event_cols, finish, impl_store, insert_events_query,
+    job_cols, select_keys_query,
+};
 use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};
 
 /// The PostgreSQL store.
@@ -68,6 +71,47 @@ impl PgStore {
 
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Commits; PostgreSQL's commit is durable when it returns.
+    async fn commit(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> Result<(), StoreError> {
+        Ok(tx.commit().await?)
+    }
+}
+
+impl PgStore {
+    /// Stores a batch in one transaction, learning every event's id from `RETURNING`,
+    /// which PostgreSQL sends back in one go.
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        let mut tx = self.write().await?;
+        let mut out = Vec::with_capacity(events.len());
+        for chunk in events.chunks(INSERT_CHUNK) {
+            out.extend(Self::insert_chunk(&mut tx, chunk).await?);
+        }
+        self.commit(tx).await?;
+        Ok(out)
+    }
+
+    async fn insert_chunk(
+        conn: &mut sqlx::PgConnection,
+        chunk: &[NewEvent],
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let metas: Vec<String> = chunk.iter().map(|e| e.meta.to_string()).collect();
+        let mut qb = insert_events_query!(sqlx::Postgres, "", chunk, metas);
+        qb.push(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key");
+        let returned: Vec<(i64, Option<String>)> =
+            qb.build_query_as().fetch_all(&mut *conn).await?;
+        let (mut assigned, missing) = assign_ids(chunk, returned);
+        if !missing.is_empty() {
+            let mut qb = select_keys_query!(sqlx::Postgres, missing.iter().map(String::as_str));
+            let existing: Vec<(i64, Option<String>)> =
+                qb.build_query_as().fetch_all(&mut *conn).await?;
+            assign_existing(chunk, &mut assigned, existing);
+        }
+        finish(assigned)
     }
 }
 

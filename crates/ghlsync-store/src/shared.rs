@@ -33,6 +33,131 @@ macro_rules! contact_cols {
 
 pub(crate) use {contact_cols, event_cols, job_cols, location_cols};
 
+use std::collections::HashMap;
+
+use ghlsync_core::{EventId, NewEvent};
+
+use crate::Inserted;
+
+/// Rows per INSERT statement: 9 parameters a row stays below both dialects' limits
+/// (SQLite 32,766, PostgreSQL 65,535), and above ingress's default batch of 512.
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// Matches the `(id, dedupe_key)` rows an `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+/// gave back to the events of the batch. Rows come back in insertion order, so ids ascend
+/// in the batch's order; keyless events take the keyless ids in that order. A key repeated
+/// within the batch is a duplicate of its first occurrence. Keys that returned nothing
+/// already existed: they are listed for a lookup.
+pub(crate) fn assign_ids(
+    events: &[NewEvent],
+    mut returned: Vec<(i64, Option<String>)>,
+) -> (Vec<Option<Inserted>>, Vec<String>) {
+    returned.sort_unstable_by_key(|(id, _)| *id);
+    let mut keyed: HashMap<&str, i64> = HashMap::new();
+    let mut keyless = Vec::new();
+    for (id, key) in &returned {
+        match key {
+            Some(k) => {
+                keyed.insert(k.as_str(), *id);
+            }
+            None => keyless.push(*id),
+        }
+    }
+    let mut keyless = keyless.into_iter();
+    let mut first_in_batch: HashMap<&str, i64> = HashMap::new();
+    let mut missing = Vec::new();
+    let assigned = events
+        .iter()
+        .map(|e| match e.dedupe_key.as_deref() {
+            None => keyless.next().map(|id| Inserted::New(EventId(id))),
+            Some(k) => {
+                if let Some(id) = first_in_batch.get(k) {
+                    Some(Inserted::Duplicate(EventId(*id)))
+                } else if let Some(id) = keyed.get(k) {
+                    first_in_batch.insert(k, *id);
+                    Some(Inserted::New(EventId(*id)))
+                } else {
+                    if !missing.iter().any(|m: &String| m == k) {
+                        missing.push(k.to_owned());
+                    }
+                    None
+                }
+            }
+        })
+        .collect();
+    (assigned, missing)
+}
+
+/// Every event of a chunk with its outcome, or an error if one was left without an id.
+pub(crate) fn finish(assigned: Vec<Option<Inserted>>) -> Result<Vec<Inserted>, crate::StoreError> {
+    assigned
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.ok_or_else(|| crate::StoreError::Corrupt(format!("no id for event {i} of a batch")))
+        })
+        .collect()
+}
+
+/// Fills in the duplicates of rows stored before this batch.
+pub(crate) fn assign_existing(
+    events: &[NewEvent],
+    assigned: &mut [Option<Inserted>],
+    existing: Vec<(i64, Option<String>)>,
+) {
+    let by_key: HashMap<String, i64> = existing
+        .into_iter()
+        .filter_map(|(id, k)| Some((k?, id)))
+        .collect();
+    for (slot, e) in assigned.iter_mut().zip(events) {
+        if slot.is_none()
+            && let Some(id) = e.dedupe_key.as_ref().and_then(|k| by_key.get(k))
+        {
+            *slot = Some(Inserted::Duplicate(EventId(*id)));
+        }
+    }
+}
+
+/// The multi-row INSERT of a chunk of events, after `$prefix`.
+macro_rules! insert_events_query {
+    ($db:ty, $prefix:expr, $chunk:expr, $metas:expr) => {{
+        let mut qb = sqlx::QueryBuilder::<$db>::new($prefix);
+        qb.push(
+            "INSERT INTO inbox (source, dedupe_key, event_type, location_id, route, meta, body, state, run_at, received_at) ",
+        );
+        qb.push_values($chunk.iter().zip($metas.iter()), |mut row, (e, meta)| {
+            row.push_bind(e.source.as_str())
+                .push_bind(e.dedupe_key.as_deref())
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.location_id.as_ref().map(|l| l.as_str()))
+                .push_bind(e.route.as_deref())
+                .push_bind(meta.as_str())
+                .push_bind(e.body.as_slice())
+                .push("'pending'")
+                .push_bind(e.received_at)
+                .push_bind(e.received_at);
+        });
+        qb
+    }};
+}
+
+/// `SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (...)` for a chunk's keys.
+macro_rules! select_keys_query {
+    ($db:ty, $keys:expr) => {{
+        let mut qb = sqlx::QueryBuilder::<$db>::new(
+            "SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (",
+        );
+        let mut list = qb.separated(", ");
+        for key in $keys {
+            list.push_bind(key);
+        }
+        qb.push(")");
+        qb
+    }};
+}
+
+pub(crate) use {insert_events_query, select_keys_query};
+
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         type Conn = <$db as sqlx::Database>::Connection;
@@ -190,37 +315,9 @@ macro_rules! impl_store {
             }
 
             async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-                let mut tx = self.write().await?;
-                let mut out = Vec::with_capacity(events.len());
-                for e in events {
-                    let id: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO inbox (source, dedupe_key, event_type, location_id, route, meta, body, state, \
-                         run_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) \
-                         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                    )
-                    .bind(e.source.as_str())
-                    .bind(&e.dedupe_key)
-                    .bind(&e.event_type)
-                    .bind(e.location_id.as_ref().map(|l| l.as_str()))
-                    .bind(&e.route)
-                    .bind(to_json(&e.meta))
-                    .bind(&e.body)
-                    .bind(e.received_at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    out.push(match id {
-                        Some(id) => Inserted::New(EventId(id)),
-                        None => {
-                            let existing: i64 = sqlx::query_scalar("SELECT id FROM inbox WHERE dedupe_key = $1")
-                                .bind(&e.dedupe_key)
-                                .fetch_one(&mut *tx)
-                                .await?;
-                            Inserted::Duplicate(EventId(existing))
-                        }
-                    });
-                }
-                tx.commit().await?;
-                Ok(out)
+                // Multi-row INSERTs: per-statement overhead, not the fsync, is what limits
+                // group commit, so a batch costs a handful of statements (see each dialect).
+                self.insert_batch(events).await
             }
 
             async fn claim_events(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
@@ -232,7 +329,7 @@ macro_rules! impl_store {
                     .bind(i64::from(limit))
                     .fetch_all(&mut *tx)
                     .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 let mut events = rows.into_iter().map(EventRow::into_event).collect::<Result<Vec<_>, _>>()?;
                 events.sort_by_key(|e| e.id);
                 Ok(events)
@@ -254,7 +351,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 apply_changeset(&mut tx, changes, now).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 
@@ -274,7 +371,7 @@ macro_rules! impl_store {
                 .bind(owner)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -304,14 +401,14 @@ macro_rules! impl_store {
                 .bind(f.id.map(|i| i.0))
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(r.rows_affected())
             }
 
             async fn enqueue_jobs(&self, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
                 let mut tx = self.write().await?;
                 let n = insert_jobs(&mut tx, jobs, now).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(n)
             }
 
@@ -324,7 +421,7 @@ macro_rules! impl_store {
                     .bind(i64::from(limit))
                     .fetch_all(&mut *tx)
                     .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 let mut jobs = rows.into_iter().map(JobRow::into_job).collect::<Result<Vec<_>, _>>()?;
                 jobs.sort_by_key(|j| (j.run_at, j.id));
                 Ok(jobs)
@@ -347,7 +444,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 apply_changeset(&mut tx, changes, now).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 
@@ -366,7 +463,7 @@ macro_rules! impl_store {
                 .bind(owner)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -387,7 +484,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 apply_changeset(&mut tx, changes, now).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 
@@ -423,7 +520,7 @@ macro_rules! impl_store {
                 .bind(f.id.map(|i| i.0))
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(r.rows_affected())
             }
 
@@ -457,11 +554,14 @@ macro_rules! impl_store {
             }
 
             async fn event_stats(&self, since: Millis) -> Result<EventStats, StoreError> {
+                // No index on received_at (it would cost every ingested event an index write):
+                // the scan is bounded to the newest million events instead.
                 let (received, done, dead, avg): (i64, Option<i64>, Option<i64>, Option<f64>) = sqlx::query_as(
                     "SELECT COUNT(*), CAST(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(AVG(CASE WHEN state = 'done' THEN processed_at - received_at END) AS DOUBLE PRECISION) \
-                     FROM inbox WHERE received_at >= $1",
+                     FROM inbox WHERE received_at >= $1 \
+                     AND id > (SELECT COALESCE(MAX(id), 0) - 1000000 FROM inbox)",
                 )
                 .bind(since)
                 .fetch_one(self.read())
@@ -487,7 +587,7 @@ macro_rules! impl_store {
                     }
                     Decision::Wait { wait } => Some(wait),
                 };
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(wait)
             }
 
@@ -501,7 +601,7 @@ macro_rules! impl_store {
                 .bind(tat)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -527,7 +627,7 @@ macro_rules! impl_store {
                 .bind(l.updated_at)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -563,7 +663,7 @@ macro_rules! impl_store {
                 .bind(r.created_at)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -656,3 +756,47 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghlsync_core::Source;
+
+    fn event(key: Option<&str>) -> NewEvent {
+        NewEvent {
+            source: Source::Ghl,
+            dedupe_key: key.map(str::to_owned),
+            event_type: "t".into(),
+            location_id: None,
+            route: None,
+            meta: serde_json::Value::Null,
+            body: Vec::new(),
+            received_at: 0,
+        }
+    }
+
+    #[test]
+    fn ids_map_back_to_the_batch() {
+        let events = [
+            event(Some("a")),
+            event(None),
+            event(Some("a")),
+            event(Some("old")),
+            event(None),
+        ];
+        let returned = vec![(12, None), (10, Some("a".into())), (11, None)];
+        let (mut assigned, missing) = assign_ids(&events, returned);
+        assert_eq!(missing, vec!["old"]);
+        assign_existing(&events, &mut assigned, vec![(3, Some("old".into()))]);
+        assert_eq!(
+            assigned,
+            vec![
+                Some(Inserted::New(EventId(10))),
+                Some(Inserted::New(EventId(11))),
+                Some(Inserted::Duplicate(EventId(10))),
+                Some(Inserted::Duplicate(EventId(3))),
+                Some(Inserted::New(EventId(12))),
+            ]
+        );
+    }
+}

@@ -6,7 +6,9 @@
 //! commit), which is where SQLite's throughput comes from: `synchronous=FULL` keeps every
 //! acknowledged event on disk through a power loss.
 
+use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ghl::{ContactId, LocationId};
@@ -24,17 +26,19 @@ use sqlx::sqlite::{
 use crate::rows::{
     ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
-use crate::shared::{event_cols, impl_store, job_cols};
+use crate::shared::{INSERT_CHUNK, event_cols, finish, impl_store, insert_events_query, job_cols};
 use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};
 
 /// How SQLite syncs commits to disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Synchronous {
-    /// Every commit is fsynced before it returns: an acknowledged event survives power loss.
+    /// Every commit is on disk before it returns (SQLite fsyncs the WAL at each commit; the
+    /// ingest writer shares one commit among many events): an acknowledged event survives
+    /// power loss.
     #[default]
     Full,
-    /// WAL commits are fsynced at checkpoints: faster, and still safe against a crash of
-    /// ghlsync, but the last commits can be lost if the machine loses power.
+    /// No fsync after commits (SQLite syncs the WAL at checkpoints): faster, still safe if
+    /// ghlsync crashes, but the last commits can be lost if the machine loses power.
     Normal,
 }
 
@@ -54,6 +58,7 @@ impl FromStr for Synchronous {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    recent: Arc<tokio::sync::Mutex<Option<RecentKeys>>>,
 }
 
 impl SqliteStore {
@@ -90,9 +95,12 @@ impl SqliteStore {
             })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // The one writer connection is never handed to anyone else, so pinging it before each
+        // use would only add a round trip to every commit.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.clone())
             .await?;
@@ -100,7 +108,11 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            recent: Arc::default(),
+        })
     }
 
     fn write_pool(&self) -> &SqlitePool {
@@ -113,6 +125,147 @@ impl SqliteStore {
 
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Commits; with `Synchronous::Full` the commit is on disk when it returns.
+    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), StoreError> {
+        Ok(tx.commit().await?)
+    }
+}
+
+/// How far back repeats are recognised: GHL retries for about 70 minutes, so a week of keys
+/// (at most a million) is ample.
+const DEDUPE_WINDOW_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+const DEDUPE_MAX_KEYS: usize = 1_000_000;
+
+/// Dedupe keys of recent events and their ids, oldest first.
+///
+/// SQLite serves one ghlsync process, so the keys can live in memory: loaded from the inbox
+/// on first use, updated after each commit. A unique index would do the same at the price
+/// of a random page write per event per commit, which halves ingest throughput.
+#[derive(Debug, Default)]
+struct RecentKeys {
+    ids: HashMap<String, i64>,
+    order: VecDeque<(Millis, String)>,
+}
+
+impl RecentKeys {
+    async fn load(pool: &SqlitePool) -> Result<Self, StoreError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT id, dedupe_key, received_at FROM inbox WHERE dedupe_key IS NOT NULL \
+             AND id > (SELECT COALESCE(MAX(id), 0) FROM inbox) - $1 ORDER BY id",
+        )
+        .bind(DEDUPE_MAX_KEYS as i64)
+        .fetch_all(pool)
+        .await?;
+        let mut keys = Self::default();
+        for (id, key, at) in rows {
+            keys.remember(key, id, at);
+        }
+        Ok(keys)
+    }
+
+    fn remember(&mut self, key: String, id: i64, at: Millis) {
+        if self.ids.insert(key.clone(), id).is_none() {
+            self.order.push_back((at, key));
+        }
+        while self.order.len() > DEDUPE_MAX_KEYS
+            || self
+                .order
+                .front()
+                .is_some_and(|(oldest, _)| *oldest < at - DEDUPE_WINDOW_MS)
+        {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Stores a batch of events in one transaction. Usually the whole group commit is one
+    /// round trip to SQLite's worker thread, because under load every hand-over to that
+    /// thread waits for the scheduler.
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        let mut recent = self.recent.lock().await;
+        if recent.is_none() {
+            *recent = Some(RecentKeys::load(&self.reader).await?);
+        }
+        let recent = recent.as_mut().expect("loaded above");
+        // Decide duplicates before writing: against recent keys, and within the batch.
+        let mut outcome: Vec<Option<Inserted>> = vec![None; events.len()];
+        let mut fresh: Vec<usize> = Vec::with_capacity(events.len());
+        let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            match e.dedupe_key.as_deref() {
+                Some(k) => {
+                    if let Some(id) = recent.ids.get(k) {
+                        outcome[i] = Some(Inserted::Duplicate(EventId(*id)));
+                    } else if let Some(first) = first_in_batch.get(k) {
+                        repeats.push((i, *first));
+                    } else {
+                        first_in_batch.insert(k, i);
+                        fresh.push(i);
+                    }
+                }
+                None => fresh.push(i),
+            }
+        }
+        let rows: Vec<&NewEvent> = fresh.iter().map(|&i| &events[i]).collect();
+        let first_ids = self.insert_rows(&rows).await?;
+        for (&i, id) in fresh.iter().zip(first_ids) {
+            outcome[i] = Some(Inserted::New(EventId(id)));
+            if let Some(k) = &events[i].dedupe_key {
+                recent.remember(k.clone(), id, events[i].received_at);
+            }
+        }
+        for (i, first) in repeats {
+            if let Some(Inserted::New(id)) = outcome[first] {
+                outcome[i] = Some(Inserted::Duplicate(id));
+            }
+        }
+        finish(outcome)
+    }
+
+    /// Inserts rows in one transaction and returns their ids. No constraint can reject a
+    /// row, and rowids are assigned in order under the write lock, so each statement's rows
+    /// have the ids that end at its last rowid.
+    async fn insert_rows(&self, rows: &[&NewEvent]) -> Result<Vec<i64>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        if rows.len() <= INSERT_CHUNK {
+            let metas: Vec<String> = rows.iter().map(|e| e.meta.to_string()).collect();
+            let mut qb = insert_events_query!(sqlx::Sqlite, "BEGIN IMMEDIATE; ", rows, metas);
+            qb.push("; SELECT changes(), last_insert_rowid(); COMMIT;");
+            let mut conn = self.writer.acquire().await?;
+            let counts: Result<Vec<(i64, i64)>, sqlx::Error> =
+                qb.build_query_as().fetch_all(&mut *conn).await;
+            return match counts {
+                Ok(c) if c.len() == 1 && c[0].0 == rows.len() as i64 => {
+                    Ok((c[0].1 - c[0].0 + 1..=c[0].1).collect())
+                }
+                other => {
+                    // The statements stopped part-way: nothing of the batch may stay.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    Err(match other {
+                        Err(e) => StoreError::Database(e),
+                        Ok(c) => StoreError::Corrupt(format!("unexpected insert counts {c:?}")),
+                    })
+                }
+            };
+        }
+        let mut tx = self.write().await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let metas: Vec<String> = chunk.iter().map(|e| e.meta.to_string()).collect();
+            let mut qb = insert_events_query!(sqlx::Sqlite, "", chunk, metas);
+            let last = qb.build().execute(&mut *tx).await?.last_insert_rowid();
+            ids.extend(last - chunk.len() as i64 + 1..=last);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 }
 

@@ -59,34 +59,36 @@ pub async fn postgres_database() -> Option<TestDatabase> {
         skip("GHLSYNC_TEST_POSTGRES_URL is not set");
         return None;
     };
-    let pool = match sqlx::PgPool::connect(&admin_url).await {
-        Ok(p) => p,
+    match create_database(&admin_url).await {
+        Ok(db) => Some(db),
         Err(e) => {
             assert!(
                 !required,
-                "cannot reach PostgreSQL at GHLSYNC_TEST_POSTGRES_URL: {e}"
+                "cannot use PostgreSQL at GHLSYNC_TEST_POSTGRES_URL: {e}"
             );
             skip(&format!("cannot connect: {e}"));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Creates an empty database on the server of `admin_url` (dropped with the guard).
+pub async fn create_database(admin_url: &str) -> Result<TestDatabase, sqlx::Error> {
+    let pool = sqlx::PgPool::connect(admin_url).await?;
     let name = format!("ghlsync_test_{}", uuid_like());
     let sql = format!("CREATE DATABASE {name}");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(&pool)
-        .await
-        .expect("CREATE DATABASE");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
     pool.close().await;
     let (base, rest) = admin_url
         .rsplit_once('/')
-        .expect("GHLSYNC_TEST_POSTGRES_URL names a database");
+        .ok_or_else(|| sqlx::Error::Configuration("the PostgreSQL URL names no database".into()))?;
     let query = rest
         .split_once('?')
         .map(|(_, q)| format!("?{q}"))
         .unwrap_or_default();
     let url = format!("{base}/{name}{query}");
-    Some(TestDatabase {
-        admin_url,
+    Ok(TestDatabase {
+        admin_url: admin_url.to_owned(),
         name,
         url,
     })

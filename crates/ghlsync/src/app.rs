@@ -22,6 +22,13 @@ use crate::config::Config;
 use crate::ingress::{Deferred, Ingest, KeyedLimiter};
 use crate::secrets::{Cipher, route_context};
 
+/// HTTP worker threads when not configured: one core is left to the storage threads (the
+/// ingest writer and SQLite's), which otherwise wait for a core at every step of a commit
+/// and make every group commit slower.
+pub fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> Millis {
     SystemTime::now()
@@ -60,7 +67,11 @@ impl<K, V> Default for TtlCache<K, V> {
 
 impl<K: std::hash::Hash + Eq + Clone, V> TtlCache<K, V> {
     /// The cached answer, if it is fresh (`Some(None)` is a fresh "not found").
-    async fn fresh(&self, key: &K) -> Option<Option<Arc<V>>> {
+    async fn fresh<Q>(&self, key: &Q) -> Option<Option<Arc<V>>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         let entries = self.entries.read().await;
         entries
             .get(key)
@@ -335,7 +346,7 @@ impl RouteLookup<'_> {
     /// The route named `name`, with its secret opened.
     pub async fn get(&self, name: &str) -> anyhow::Result<Option<Arc<CachedRoute>>> {
         let cache = &self.app.0.routes;
-        if let Some(cached) = cache.fresh(&name.to_owned()).await {
+        if let Some(cached) = cache.fresh(name).await {
             return Ok(cached);
         }
         let loaded = match self.app.store().route(name).await? {

@@ -228,7 +228,23 @@ pub enum EventsCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json);
+    // The configuration is read before the runtime exists because it sizes the runtime.
+    let config = match &cli.command {
+        Command::Demo { .. } => None,
+        _ => match Config::load(cli.config.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                report(&e.into());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let threads = config
+        .as_ref()
+        .and_then(|c| c.server.worker_threads)
+        .unwrap_or_else(crate::app::default_worker_threads);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()
     {
@@ -238,7 +254,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(code) => code,
         Err(e) => {
             report(&e);
@@ -335,11 +351,13 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Demo { dir, leads } = &cli.command {
-        return crate::demo::run(dir.clone(), *leads).await;
-    }
-    let mut config = Config::load(cli.config.as_deref())?;
+async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
+    let Some(mut config) = config else {
+        let Command::Demo { dir, leads } = cli.command else {
+            anyhow::bail!("no configuration")
+        };
+        return crate::demo::run(dir, leads).await;
+    };
     match cli.command {
         Command::Demo { .. } => unreachable!("handled above"),
         Command::Serve { listen } => {

@@ -100,6 +100,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Bearer token for `/admin`; the admin API is off when unset.
     pub admin_token: Option<Secret>,
+    /// HTTP worker threads (default: the machine's cores less one, at least one).
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -113,6 +115,7 @@ impl Default for ServerConfig {
             max_commit_latency_ms: 2_000,
             max_batch: 512,
             admin_token: None,
+            worker_threads: None,
         }
     }
 }
@@ -295,6 +298,9 @@ impl Config {
         }
         if self.dispatcher.rate_interval_ms <= 0 {
             return invalid("dispatcher.rate_interval_ms", "must be positive");
+        }
+        if self.server.worker_threads == Some(0) {
+            return invalid("server.worker_threads", "must be at least 1");
         }
         if self.processor.workers == 0 || self.dispatcher.concurrency == 0 {
             return invalid(

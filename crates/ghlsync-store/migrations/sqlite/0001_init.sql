@@ -26,7 +26,9 @@ CREATE TABLE workflow_routes (
 CREATE TABLE inbox (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     source       TEXT NOT NULL,
-    dedupe_key   TEXT UNIQUE,
+    -- Repeats are recognised in memory (see sqlite.rs): a unique index on random keys
+    -- would write a random page per event at every group commit.
+    dedupe_key   TEXT,
     event_type   TEXT NOT NULL,
     location_id  TEXT,
     route        TEXT,
@@ -42,9 +44,10 @@ CREATE TABLE inbox (
     received_at  INTEGER NOT NULL,
     processed_at INTEGER
 );
-CREATE INDEX inbox_pending ON inbox(state, run_at);
-CREATE INDEX inbox_leases ON inbox(state, lease_until);
-CREATE INDEX inbox_received ON inbox(received_at);
+-- Partial indexes: a new event touches only the unique key and the pending index, which
+-- keeps group commits cheap; done events leave both claim indexes.
+CREATE INDEX inbox_pending ON inbox(run_at) WHERE state = 'pending';
+CREATE INDEX inbox_leases ON inbox(lease_until) WHERE state = 'running';
 
 CREATE TABLE jobs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,9 +68,10 @@ CREATE TABLE jobs (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
-CREATE INDEX jobs_due ON jobs(state, run_at);
-CREATE INDEX jobs_leases ON jobs(state, lease_until);
-CREATE INDEX jobs_ordering ON jobs(ordering_key, state);
+CREATE INDEX jobs_due ON jobs(run_at) WHERE state = 'queued';
+CREATE INDEX jobs_leases ON jobs(lease_until) WHERE state = 'running';
+CREATE INDEX jobs_open_by_key ON jobs(ordering_key, id) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_state ON jobs(state, id);
 
 CREATE TABLE contacts (
     location_id   TEXT NOT NULL,

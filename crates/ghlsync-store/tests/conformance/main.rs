@@ -60,3 +60,44 @@ conformance!(
     locations_and_routes_round_trip,
     stats_count_states,
 );
+
+/// Repeats are recognised after a restart: the SQLite store keeps recent keys in memory and
+/// must reload them from the inbox.
+#[tokio::test]
+async fn sqlite_recognises_repeats_after_a_restart() {
+    use ghlsync_core::{NewEvent, Source};
+    use ghlsync_store::Inserted;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
+    let event = |key: &str| NewEvent {
+        source: Source::Ghl,
+        dedupe_key: Some(key.to_owned()),
+        event_type: "ContactCreate".into(),
+        location_id: None,
+        route: None,
+        meta: serde_json::json!({}),
+        body: b"{}".to_vec(),
+        received_at: ghlsync_core::time::parse_rfc3339_ms("2026-11-21T10:00:00Z").unwrap(),
+    };
+    let first = {
+        let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+            .insert_events(&[event("ghl:a"), event("ghl:b")])
+            .await
+            .unwrap()
+    };
+    let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+    let again = store
+        .insert_events(&[event("ghl:b"), event("ghl:c")])
+        .await
+        .unwrap();
+    assert_eq!(
+        again[0],
+        Inserted::Duplicate(match first[1] {
+            Inserted::New(id) => id,
+            other => panic!("{other:?}"),
+        })
+    );
+    assert!(matches!(again[1], Inserted::New(_)));
+}

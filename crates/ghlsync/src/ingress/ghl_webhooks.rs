@@ -5,7 +5,6 @@
 //! replay window, and the durable commit. Deduplication on `webhookId` happens in the same
 //! commit, so a redelivery is answered 200 without being stored twice.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -13,7 +12,7 @@ use axum::http::HeaderMap;
 use ghl::webhooks::{GHL_SIGNATURE_HEADER, VerifyError, WH_SIGNATURE_HEADER};
 use ghlsync_core::{NewEvent, Source};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{accepted, body, reject};
 use crate::app::{App, now_ms};
@@ -42,7 +41,7 @@ pub(super) async fn receive(
     State(app): State<App>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let bytes = body(raw, ROUTE)?;
     let scheme = app
         .verifier()

@@ -8,7 +8,6 @@
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -121,7 +120,7 @@ pub(super) async fn receive(
     Path(name): Path<String>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let bytes = body(raw, ROUTE)?;
     let route = app
         .routes()
@@ -181,7 +180,7 @@ pub(super) async fn receive(
         }
     }
     let RouteAction::UpsertContact(action) = &route.route.action;
-    if let Err(e) = action.build(&payload) {
+    if let Err(e) = action.check(&payload) {
         reject(ROUTE, "missing_field");
         return Err(match e {
             ProcessError::MissingField(field) => {

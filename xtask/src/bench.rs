@@ -1,0 +1,491 @@
+//! The ingest benchmark.
+//!
+//! Each target runs in its own process (so the load generator's work is not counted as the
+//! server's), on a fresh database, with the processing workers off: what is measured is how
+//! fast ingress acknowledges events it has made durable. Baselines come from the same run,
+//! because this machine is shared and noisy.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use ghl::webhooks::WebhookVerifier;
+use ghl_sim::SigningKeys;
+use ghlsync::config::Config;
+use ghlsync_core::process::{RouteAction, UpsertContactAction};
+use ghlsync_core::{IntegrationType, RouteAuth};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const HMAC_SECRET: &str = "bench-secret";
+
+/// What to benchmark.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Bench {
+    /// Webhook ingestion.
+    Ingest,
+}
+
+/// A benchmark target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// axum route, no verification, no storage.
+    Bare,
+    /// axum route verifying the Ed25519 signature, no storage.
+    BareEd25519,
+    /// axum route verifying the HMAC signature, no storage.
+    BareHmac,
+    /// ghlsync's `/webhooks/ghl` (Ed25519, durable).
+    DurableEd25519,
+    /// ghlsync's workflow route (HMAC, durable).
+    DurableHmac,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bare => "bare",
+            Self::BareEd25519 => "bare+ed25519",
+            Self::BareHmac => "bare+hmac",
+            Self::DurableEd25519 => "durable ed25519",
+            Self::DurableHmac => "durable hmac",
+        }
+    }
+
+    fn arg(self) -> &'static str {
+        match self {
+            Self::Bare => "bare",
+            Self::BareEd25519 => "bare-ed25519",
+            Self::BareHmac => "bare-hmac",
+            Self::DurableEd25519 => "durable-ed25519",
+            Self::DurableHmac => "durable-hmac",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Bare | Self::BareEd25519 | Self::DurableEd25519 => "/webhooks/ghl",
+            Self::BareHmac | Self::DurableHmac => "/webhooks/ghl/workflow/bench",
+        }
+    }
+}
+
+/// The fixed keys of the benchmark: the load generator signs with them, targets verify.
+fn keys() -> SigningKeys {
+    // Generated once per process pair; both sides derive them from this seed file.
+    let path = std::env::temp_dir().join("ghlsync-bench-keys.json");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(v) = serde_json::from_str::<Value>(&text)
+    {
+        let hex = |k: &str| v[k].as_str().and_then(decode_hex);
+        if let (Some(ed), Some(rsa)) = (hex("ed"), hex("rsa"))
+            && let Ok(keys) = SigningKeys::from_pkcs8(&ed, &rsa)
+        {
+            return keys;
+        }
+    }
+    let keys = SigningKeys::generate();
+    let (ed, rsa) = keys.pkcs8();
+    let text = json!({"ed": encode_hex(ed), "rsa": encode_hex(rsa)}).to_string();
+    let _ = std::fs::write(&path, text);
+    keys
+}
+
+fn encode_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Serves one target until killed.
+pub async fn serve(mode: Mode, port: u16, db: Option<String>, dir: PathBuf) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let ed_pem = keys().ed25519_public_pem();
+    let router = match mode {
+        Mode::Bare => Router::new().route(
+            mode.path(),
+            post(|| async { (StatusCode::OK, "{\"status\":\"accepted\"}") }),
+        ),
+        Mode::BareEd25519 => {
+            let verifier = Arc::new(WebhookVerifier::from_pems(&[&ed_pem], &[])?);
+            Router::new().route(
+                mode.path(),
+                post(move |headers: HeaderMap, body: Bytes| {
+                    let verifier = Arc::clone(&verifier);
+                    async move {
+                        let sig = headers.get("x-ghl-signature").and_then(|v| v.to_str().ok());
+                        match verifier.verify(&body, sig, None) {
+                            Ok(_) => (StatusCode::OK, "{\"status\":\"accepted\"}"),
+                            Err(_) => (StatusCode::UNAUTHORIZED, "{}"),
+                        }
+                    }
+                }),
+            )
+        }
+        Mode::BareHmac => Router::new().route(
+            mode.path(),
+            post(|headers: HeaderMap, body: Bytes| async move {
+                let get = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let expected = ghlsync::ingress::workflow::sign(
+                    HMAC_SECRET.as_bytes(),
+                    &get("x-ghl-timestamp"),
+                    &body,
+                );
+                if expected == get("x-ghl-signature") {
+                    (StatusCode::OK, "{\"status\":\"accepted\"}")
+                } else {
+                    (StatusCode::UNAUTHORIZED, "{}")
+                }
+            }),
+        ),
+        Mode::DurableEd25519 | Mode::DurableHmac => {
+            let mut config = Config::default();
+            config.database.url =
+                db.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            config.secrets.key_file = Some(dir.join("bench.key"));
+            config.ghl.webhook_ed25519_keys = vec![ed_pem];
+            config.server.replay_window_secs = 3_600;
+            config.server.route_requests_per_minute = u32::MAX / 2;
+            let app = ghlsync::App::open(config).await?;
+            let location = "benchLocation0000001".into();
+            ghlsync::registry::add_location(
+                app.store(),
+                app.cipher(),
+                &location,
+                "Bench",
+                IntegrationType::Internal,
+                &SecretString::from("pit-bench".to_owned()),
+                json!({}),
+            )
+            .await?;
+            let action = RouteAction::UpsertContact(UpsertContactAction::default());
+            ghlsync::registry::add_route(
+                app.store(),
+                app.cipher(),
+                "bench",
+                &location,
+                RouteAuth::Hmac,
+                &SecretString::from(HMAC_SECRET.to_owned()),
+                action,
+            )
+            .await?;
+            // Workers stay off: this measures acknowledgement of durable events.
+            app.router()
+        }
+    };
+    axum::serve(listener, router).await?;
+    Ok(())
+}
+
+/// Pre-built requests: (path, headers, body). Signing is done before measuring.
+struct Request {
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+fn ghl_requests(n: usize, keys: &SigningKeys) -> Vec<Request> {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (0..n)
+        .map(|i| {
+            let body = serde_json::to_vec(&json!({
+                "type": "ContactCreate", "locationId": "benchLocation0000001", "id": format!("c{i}"),
+                "webhookId": uuid::Uuid::new_v4().to_string(), "timestamp": now,
+                "email": format!("bench{i}@example.com"), "firstName": "Bench", "tags": ["lead"],
+                "customFields": [{"id": "f1", "value": "x"}],
+            }))
+            .unwrap_or_default();
+            let sig = keys.sign_ed25519(&body);
+            Request { headers: vec![("x-ghl-signature", sig)], body: Bytes::from(body) }
+        })
+        .collect()
+}
+
+fn hmac_requests(n: usize) -> Vec<Request> {
+    let ts = (ghlsync::app::now_ms() / 1000).to_string();
+    (0..n)
+        .map(|i| {
+            let body = serde_json::to_vec(&json!({"email": format!("bench{i}@example.com"), "first_name": "Bench", "source": "web"}))
+                .unwrap_or_default();
+            let sig = ghlsync::ingress::workflow::sign(HMAC_SECRET.as_bytes(), &ts, &body);
+            Request { headers: vec![("x-ghl-signature", sig), ("x-ghl-timestamp", ts.clone())], body: Bytes::from(body) }
+        })
+        .collect()
+}
+
+/// One measured case.
+struct Outcome {
+    requests_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    ok: u64,
+    errors: u64,
+}
+
+async fn load(
+    port: u16,
+    path: &str,
+    connections: usize,
+    seconds: u64,
+    requests: Arc<Vec<Request>>,
+) -> Outcome {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let warmup = Duration::from_millis(500);
+    let start = Instant::now() + warmup;
+    let stop = start + Duration::from_secs(seconds);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let url = url.clone();
+        let requests = Arc::clone(&requests);
+        let next = Arc::clone(&next);
+        tasks.push(tokio::spawn(async move {
+            // One client per task: one keep-alive connection each.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap_or_default();
+            let mut latencies = Vec::with_capacity(100_000);
+            let (mut ok, mut errors) = (0u64, 0u64);
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % requests.len();
+                let req = &requests[i];
+                let mut rb = client.post(&url).header("content-type", "application/json");
+                for (k, v) in &req.headers {
+                    rb = rb.header(*k, v);
+                }
+                let sent = Instant::now();
+                let result = rb.body(req.body.clone()).send().await;
+                let done = Instant::now();
+                if done >= stop {
+                    break;
+                }
+                let good = matches!(&result, Ok(r) if r.status() == 200);
+                if let Ok(r) = result {
+                    let _ = r.bytes().await;
+                }
+                if sent >= start {
+                    latencies.push((done - sent).as_micros() as u32);
+                    if good { ok += 1 } else { errors += 1 }
+                }
+            }
+            (latencies, ok, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let (mut ok, mut errors) = (0, 0);
+    for t in tasks {
+        if let Ok((l, o, e)) = t.await {
+            all.extend(l);
+            ok += o;
+            errors += e;
+        }
+    }
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |v| *v as f64 / 1000.0)
+    };
+    Outcome {
+        requests_per_s: ok as f64 / seconds as f64,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        ok,
+        errors,
+    }
+}
+
+/// Mean events per commit and mean commit time, from the target's own metrics.
+async fn commit_stats(port: u16) -> Value {
+    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return Value::Null;
+    };
+    let Ok(text) = r.text().await else {
+        return Value::Null;
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    match (
+        value("ghlsync_inbox_batch_size_sum"),
+        value("ghlsync_inbox_batch_size_count"),
+        value("ghlsync_inbox_commit_seconds_sum"),
+    ) {
+        (Some(events), Some(commits), Some(seconds)) if commits > 0.0 => json!({
+            "commits": commits,
+            "mean_events_per_commit": (events / commits * 10.0).round() / 10.0,
+            "mean_commit_ms": (seconds / commits * 1000.0 * 1000.0).round() / 1000.0,
+        }),
+        _ => Value::Null,
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start(
+    mode: Mode,
+    db: Option<&str>,
+    dir: &std::path::Path,
+) -> anyhow::Result<(Server, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args([
+        "serve-bench",
+        "--mode",
+        mode.arg(),
+        "--port",
+        &port.to_string(),
+        "--dir",
+    ])
+    .arg(dir);
+    if let Some(db) = db {
+        cmd.args(["--db", db]);
+    }
+    let child = cmd
+        .env("GHLSYNC_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(Instant::now() < deadline, "{} did not start", mode.name());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((server, port))
+}
+
+/// Runs the benchmark and prints the JSON report.
+pub async fn run(
+    _what: Bench,
+    seconds: u64,
+    postgres: Option<String>,
+    connection_counts: Vec<usize>,
+    only_scheme: Option<String>,
+) -> anyhow::Result<()> {
+    let keys = keys();
+    let pool = 400_000;
+    eprintln!("preparing {pool} signed requests per scheme...");
+    let ghl = Arc::new(ghl_requests(pool, &keys));
+    let hmac = Arc::new(hmac_requests(pool));
+    let dir = std::env::temp_dir().join(format!("ghlsync-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let mut results = Vec::new();
+    let mut ratios = Vec::new();
+    let mut dbs: Vec<(&str, Option<String>)> = vec![("sqlite", None)];
+    if let Some(url) = &postgres {
+        dbs.push(("postgres", Some(url.clone())));
+    }
+    for connections in connection_counts {
+        for (scheme, requests, bare_verify, durable) in [
+            ("ed25519", &ghl, Mode::BareEd25519, Mode::DurableEd25519),
+            ("hmac", &hmac, Mode::BareHmac, Mode::DurableHmac),
+        ] {
+            if only_scheme.as_deref().is_some_and(|s| s != scheme) {
+                continue;
+            }
+            let mut measure = async |mode: Mode,
+                                     db_name: &str,
+                                     db: Option<&str>|
+                   -> anyhow::Result<Outcome> {
+                let case_dir = dir.join(format!("{}-{db_name}-{connections}-{scheme}", mode.arg()));
+                std::fs::create_dir_all(&case_dir)?;
+                let (_server, port) = start(mode, db, &case_dir).await?;
+                eprintln!(
+                    "{} ({db_name}, {scheme}, {connections} connections)...",
+                    mode.name()
+                );
+                let o = load(
+                    port,
+                    mode.path(),
+                    connections,
+                    seconds,
+                    Arc::clone(requests),
+                )
+                .await;
+                let commits = commit_stats(port).await;
+                results.push(json!({
+                    "target": mode.name(), "db": db_name, "scheme": scheme, "connections": connections,
+                    "requests_per_s": o.requests_per_s.round(), "p50_ms": o.p50_ms, "p99_ms": o.p99_ms,
+                    "acknowledged": o.ok, "errors": o.errors, "group_commit": commits,
+                }));
+                Ok(o)
+            };
+            let bare = measure(Mode::Bare, "none", None).await?;
+            let verified = measure(bare_verify, "none", None).await?;
+            for (db_name, db_url) in &dbs {
+                let database = match db_url {
+                    Some(admin) => Some(ghlsync_store::testing::create_database(admin).await?),
+                    None => None,
+                };
+                let d =
+                    measure(durable, db_name, database.as_ref().map(|d| d.url.as_str())).await?;
+                drop(database);
+                let (baseline, baseline_name, target) = match scheme {
+                    "hmac" => (bare.requests_per_s, "bare", 0.5),
+                    _ => (verified.requests_per_s, "bare+ed25519", 0.7),
+                };
+                let ratio = if baseline > 0.0 {
+                    d.requests_per_s / baseline
+                } else {
+                    0.0
+                };
+                ratios.push(json!({
+                    "db": db_name, "scheme": scheme, "connections": connections,
+                    "durable_per_s": d.requests_per_s.round(), "baseline": baseline_name, "baseline_per_s": baseline.round(),
+                    "ratio": (ratio * 1000.0).round() / 1000.0, "ratio_target": target,
+                    "p99_ms": d.p99_ms, "p99_target_ms": if connections == 64 { Some(50.0) } else { None },
+                    "bare_hmac_per_s": if scheme == "hmac" { Some(verified.requests_per_s.round()) } else { None },
+                }));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = json!({
+        "benchmark": "ingest",
+        "seconds_per_case": seconds,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "notes": "durable = committed before the 2xx (SQLite: WAL, synchronous=FULL, group commit); workers off; load generator and server share the machine",
+        "results": results,
+        "durable_vs_baseline": ratios,
+    });
+    // The report is the program's output.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
