@@ -41,9 +41,21 @@ pub enum StoreError {
     /// A stored row holds a value this version cannot read.
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
-    /// Syncing the SQLite WAL to disk failed.
-    #[error("syncing the database to disk failed: {0}")]
-    Io(#[source] std::io::Error),
+    /// Another process already stores events in this SQLite file.
+    #[error(
+        "another ghlsync process is receiving events into {0}; SQLite serves one process \
+         (use PostgreSQL to run several instances)"
+    )]
+    InUse(String),
+    /// The SQLite lock file could not be opened.
+    #[error("the lock file {path} could not be opened: {source}")]
+    LockFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database URL is not `sqlite:` or `postgres:`.
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
@@ -330,6 +342,16 @@ impl AnyStore {
             Ok(Self::Postgres(PgStore::connect(url).await?))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// Prepares this process to store events: on SQLite, takes the file's ingest lock and
+    /// loads the recent dedupe keys now, so a second serving process fails at start rather
+    /// than at its first event. Nothing to do on PostgreSQL.
+    pub async fn begin_ingest(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.begin_ingest().await,
+            Self::Postgres(_) => Ok(()),
         }
     }
 

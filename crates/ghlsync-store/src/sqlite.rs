@@ -59,6 +59,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     recent: Arc<tokio::sync::Mutex<Option<RecentKeys>>>,
+    /// The database file (`None` in memory), for the lock that guards `recent`.
+    path: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -97,6 +99,9 @@ impl SqliteStore {
             .foreign_keys(true);
         // The one writer connection is never handed to anyone else, so pinging it before each
         // use would only add a round trip to every commit.
+        // sqlx exposes no getter for it; these are the two spellings it treats as in memory.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let path = (!in_memory).then(|| options.get_filename().to_path_buf());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -112,6 +117,7 @@ impl SqliteStore {
             writer,
             reader,
             recent: Arc::default(),
+            path,
         })
     }
 
@@ -143,14 +149,47 @@ const DEDUPE_MAX_KEYS: usize = 1_000_000;
 /// SQLite serves one ghlsync process, so the keys can live in memory: loaded from the inbox
 /// on first use, updated after each commit. A unique index would do the same at the price
 /// of a random page write per event per commit, which halves ingest throughput.
+///
+/// That holds only while one process stores events in the file, so the first process to
+/// store an event takes an exclusive lock on `<db>.ingest.lock` for as long as it runs (the
+/// system drops it when the process dies, however it dies). Reading and the CLI's replays
+/// need no lock.
 #[derive(Debug, Default)]
 struct RecentKeys {
     ids: HashMap<String, i64>,
     order: VecDeque<(Millis, String)>,
+    _lock: Option<std::fs::File>,
 }
 
 impl RecentKeys {
-    async fn load(pool: &SqlitePool) -> Result<Self, StoreError> {
+    /// Takes the ingest lock of the database at `db`.
+    fn lock(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".ingest.lock");
+        let path = std::path::PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::LockFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(StoreError::InUse(db.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::LockFile {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn load(pool: &SqlitePool, db: Option<&std::path::Path>) -> Result<Self, StoreError> {
+        let lock = db.map(Self::lock).transpose()?;
         let rows: Vec<(i64, String, i64)> = sqlx::query_as(
             "SELECT id, dedupe_key, received_at FROM inbox WHERE dedupe_key IS NOT NULL \
              AND id > (SELECT COALESCE(MAX(id), 0) FROM inbox) - $1 ORDER BY id",
@@ -158,7 +197,10 @@ impl RecentKeys {
         .bind(DEDUPE_MAX_KEYS as i64)
         .fetch_all(pool)
         .await?;
-        let mut keys = Self::default();
+        let mut keys = Self {
+            _lock: lock,
+            ..Self::default()
+        };
         for (id, key, at) in rows {
             keys.remember(key, id, at);
         }
@@ -183,15 +225,29 @@ impl RecentKeys {
 }
 
 impl SqliteStore {
+    /// See [`AnyStore::begin_ingest`](crate::AnyStore::begin_ingest).
+    pub async fn begin_ingest(&self) -> Result<(), StoreError> {
+        let mut recent = self.recent.lock().await;
+        self.recent_keys(&mut recent).await.map(|_| ())
+    }
+
+    /// The recent keys, loaded (and the ingest lock taken) on first use.
+    async fn recent_keys<'a>(
+        &self,
+        slot: &'a mut Option<RecentKeys>,
+    ) -> Result<&'a mut RecentKeys, StoreError> {
+        if slot.is_none() {
+            *slot = Some(RecentKeys::load(&self.reader, self.path.as_deref()).await?);
+        }
+        Ok(slot.as_mut().expect("loaded above"))
+    }
+
     /// Stores a batch of events in one transaction. Usually the whole group commit is one
     /// round trip to SQLite's worker thread, because under load every hand-over to that
     /// thread waits for the scheduler.
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
         let mut recent = self.recent.lock().await;
-        if recent.is_none() {
-            *recent = Some(RecentKeys::load(&self.reader).await?);
-        }
-        let recent = recent.as_mut().expect("loaded above");
+        let recent = self.recent_keys(&mut recent).await?;
         // Decide duplicates before writing: against recent keys, and within the batch.
         let mut outcome: Vec<Option<Inserted>> = vec![None; events.len()];
         let mut fresh: Vec<usize> = Vec::with_capacity(events.len());

@@ -326,6 +326,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.store().begin_ingest().await?;
         let workers = self.start_workers();
         tracing::info!(addr = %listener.local_addr()?, store = self.store().dialect(), "ghlsync serving");
         axum::serve(listener, self.router())

@@ -238,3 +238,41 @@ fn routes_dlq_events_and_config() {
         "{message}"
     );
 }
+
+/// SQLite serves one process: a second `serve` on the same file stops at once, saying why,
+/// while the first keeps running and CLI commands still work beside it.
+#[test]
+fn a_second_server_on_one_sqlite_file_is_refused() {
+    let cli = Cli::new();
+    cli.ok(&["migrate"], &[], None);
+    let mut first = Command::new(env!("CARGO_BIN_EXE_ghlsync"))
+        .arg("--config")
+        .arg(&cli.config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(cli.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first server has its lock once it logs that it is serving.
+    let mut stderr = std::io::BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the first server exited before serving");
+        if line.contains("ghlsync serving") {
+            break;
+        }
+    }
+    let second = cli.run(&["serve", "--listen", "127.0.0.1:0"], &[], None);
+    cli.ok(&["dlq", "list"], &[], None);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        message.contains("another ghlsync process is receiving events"),
+        "{message}"
+    );
+}

@@ -44,7 +44,7 @@ CREATE TABLE inbox (
     received_at  INTEGER NOT NULL,
     processed_at INTEGER
 );
--- Partial indexes: a new event touches only the unique key and the pending index, which
+-- Partial indexes: a new event touches only the primary key and the pending index, which
 -- keeps group commits cheap; done events leave both claim indexes.
 CREATE INDEX inbox_pending ON inbox(run_at) WHERE state = 'pending';
 CREATE INDEX inbox_leases ON inbox(lease_until) WHERE state = 'running';

@@ -61,16 +61,9 @@ conformance!(
     stats_count_states,
 );
 
-/// Repeats are recognised after a restart: the SQLite store keeps recent keys in memory and
-/// must reload them from the inbox.
-#[tokio::test]
-async fn sqlite_recognises_repeats_after_a_restart() {
-    use ghlsync_core::{NewEvent, Source};
-    use ghlsync_store::Inserted;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
-    let event = |key: &str| NewEvent {
-        source: Source::Ghl,
+fn event_with_key(key: &str) -> ghlsync_core::NewEvent {
+    ghlsync_core::NewEvent {
+        source: ghlsync_core::Source::Ghl,
         dedupe_key: Some(key.to_owned()),
         event_type: "ContactCreate".into(),
         location_id: None,
@@ -78,7 +71,47 @@ async fn sqlite_recognises_repeats_after_a_restart() {
         meta: serde_json::json!({}),
         body: b"{}".to_vec(),
         received_at: ghlsync_core::time::parse_rfc3339_ms("2026-11-21T10:00:00Z").unwrap(),
-    };
+    }
+}
+
+/// Only one process may store events in a SQLite file (its repeats are recognised in that
+/// process's memory); a second one is refused with a clear error until the first is gone.
+#[tokio::test]
+async fn sqlite_refuses_a_second_ingesting_process() {
+    use ghlsync_store::StoreError;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
+    let first = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+    first.migrate().await.unwrap();
+    first
+        .insert_events(&[event_with_key("ghl:a")])
+        .await
+        .unwrap();
+    let second = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+    // Reading needs no lock.
+    second.queue_stats().await.unwrap();
+    let refused = second.insert_events(&[event_with_key("ghl:b")]).await;
+    assert!(
+        matches!(&refused, Err(StoreError::InUse(path)) if path.ends_with("ghlsync.db")),
+        "{refused:?}"
+    );
+    drop(first);
+    let taken_over = second
+        .insert_events(&[event_with_key("ghl:a")])
+        .await
+        .unwrap();
+    assert!(matches!(
+        taken_over[0],
+        ghlsync_store::Inserted::Duplicate(_)
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_recognises_repeats_after_a_restart() {
+    use ghlsync_store::Inserted;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
+    let event = event_with_key;
     let first = {
         let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
         store.migrate().await.unwrap();

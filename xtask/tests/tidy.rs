@@ -1,0 +1,90 @@
+//! Tidy checks on the workspace itself: the boundaries ARCHITECTURE.md promises.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
+
+/// Crates that do IO; none may be reachable from the domain crate.
+const IO_CRATES: &[&str] = &[
+    "sqlx",
+    "sqlx-core",
+    "axum",
+    "hyper",
+    "reqwest",
+    "tokio",
+    "mio",
+    "socket2",
+    "tower",
+    "rusqlite",
+    "libsqlite3-sys",
+];
+
+#[test]
+fn the_domain_crate_reaches_no_io_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(root())
+        .args([
+            "tree",
+            "-p",
+            "ghlsync-core",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let names: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains(&"ghlsync-core"),
+        "unexpected cargo tree output:\n{tree}"
+    );
+    let reached: Vec<&&str> = IO_CRATES.iter().filter(|c| names.contains(c)).collect();
+    assert!(
+        reached.is_empty(),
+        "ghlsync-core reaches IO crates {reached:?}:\n{tree}"
+    );
+}
+
+#[test]
+fn the_code_map_names_every_crate_and_only_those() {
+    let text = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut on_disk: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .expect("crates/")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| format!("crates/{}", e.file_name().to_string_lossy()))
+        .collect();
+    on_disk.push("xtask".into());
+    for dir in &on_disk {
+        assert!(
+            text.contains(&format!("`{dir}`")),
+            "ARCHITECTURE.md's code map does not describe {dir}"
+        );
+    }
+    // Every `crates/NAME` the document names exists.
+    for (i, _) in text.match_indices("`crates/") {
+        let name: String = text[i + 1..].chars().take_while(|c| *c != '`').collect();
+        let top: String = name.split('/').take(2).collect::<Vec<_>>().join("/");
+        assert!(
+            root().join(&top).exists(),
+            "ARCHITECTURE.md names {name}, which does not exist"
+        );
+    }
+}
