@@ -88,3 +88,27 @@ fn the_code_map_names_every_crate_and_only_those() {
         );
     }
 }
+
+/// sqlx-core 0.9.0 as published leaves Nagle's algorithm on, which costs PostgreSQL ~40 ms
+/// per commit of more than 16 KiB (see `vendor/sqlx-core/PATCHED.md`). The build must use
+/// the patched copy until a release carries the fix.
+#[test]
+fn postgres_connections_set_tcp_nodelay() {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).expect("Cargo.lock");
+    let entry = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"sqlx-core\""))
+        .expect("sqlx-core is a dependency");
+    if entry.contains("version = \"0.9.0\"") {
+        assert!(
+            !entry.contains("source = "),
+            "sqlx-core 0.9.0 comes from the registry, without the TCP_NODELAY fix:\n{entry}"
+        );
+        let socket = std::fs::read_to_string(root().join("vendor/sqlx-core/src/net/socket/mod.rs"))
+            .expect("the patched sqlx-core");
+        assert!(
+            socket.contains("stream.set_nodelay(true)?"),
+            "the patch is gone from vendor/sqlx-core"
+        );
+    }
+}
