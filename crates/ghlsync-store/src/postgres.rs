@@ -2,6 +2,7 @@
 //! instance has locked (`FOR UPDATE SKIP LOCKED`), and the rate limiter's row is locked for
 //! the decision, so the limit holds across instances.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ghl::{ContactId, LocationId};
@@ -17,10 +18,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::rows::{
     ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
-use crate::shared::{
-    INSERT_CHUNK, assign_existing, assign_ids, event_cols, finish, impl_store, insert_events_query,
-    job_cols, select_keys_query,
-};
+use crate::shared::{INSERT_CHUNK, event_cols, finish, impl_store, insert_events_query, job_cols};
 use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};
 
 /// The PostgreSQL store.
@@ -106,7 +104,7 @@ impl PgStore {
             qb.build_query_as().fetch_all(&mut *conn).await?;
         let (mut assigned, missing) = assign_ids(chunk, returned);
         if !missing.is_empty() {
-            let mut qb = select_keys_query!(sqlx::Postgres, missing.iter().map(String::as_str));
+            let mut qb = select_keys_query(&missing);
             let existing: Vec<(i64, Option<String>)> =
                 qb.build_query_as().fetch_all(&mut *conn).await?;
             assign_existing(chunk, &mut assigned, existing);
@@ -115,4 +113,123 @@ impl PgStore {
     }
 }
 
+/// `SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (...)` for a chunk's keys.
+fn select_keys_query(keys: &[String]) -> sqlx::QueryBuilder<sqlx::Postgres> {
+    let mut qb = sqlx::QueryBuilder::new("SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (");
+    let mut list = qb.separated(", ");
+    for key in keys {
+        list.push_bind(key.as_str());
+    }
+    qb.push(")");
+    qb
+}
+
+/// Matches the `(id, dedupe_key)` rows an `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+/// gave back to the events of the batch. Rows come back in insertion order, so ids ascend
+/// in the batch's order; keyless events take the keyless ids in that order. A key repeated
+/// within the batch is a duplicate of its first occurrence. Keys that returned nothing
+/// already existed: they are listed for a lookup.
+fn assign_ids(
+    events: &[NewEvent],
+    mut returned: Vec<(i64, Option<String>)>,
+) -> (Vec<Option<Inserted>>, Vec<String>) {
+    returned.sort_unstable_by_key(|(id, _)| *id);
+    let mut keyed: HashMap<&str, i64> = HashMap::new();
+    let mut keyless = Vec::new();
+    for (id, key) in &returned {
+        match key {
+            Some(k) => {
+                keyed.insert(k.as_str(), *id);
+            }
+            None => keyless.push(*id),
+        }
+    }
+    let mut keyless = keyless.into_iter();
+    let mut first_in_batch: HashMap<&str, i64> = HashMap::new();
+    let mut missing = Vec::new();
+    let assigned = events
+        .iter()
+        .map(|e| match e.dedupe_key.as_deref() {
+            None => keyless.next().map(|id| Inserted::New(EventId(id))),
+            Some(k) => {
+                if let Some(id) = first_in_batch.get(k) {
+                    Some(Inserted::Duplicate(EventId(*id)))
+                } else if let Some(id) = keyed.get(k) {
+                    first_in_batch.insert(k, *id);
+                    Some(Inserted::New(EventId(*id)))
+                } else {
+                    if !missing.iter().any(|m: &String| m == k) {
+                        missing.push(k.to_owned());
+                    }
+                    None
+                }
+            }
+        })
+        .collect();
+    (assigned, missing)
+}
+
+/// Fills in the duplicates of rows stored before this batch.
+fn assign_existing(
+    events: &[NewEvent],
+    assigned: &mut [Option<Inserted>],
+    existing: Vec<(i64, Option<String>)>,
+) {
+    let by_key: HashMap<String, i64> = existing
+        .into_iter()
+        .filter_map(|(id, k)| Some((k?, id)))
+        .collect();
+    for (slot, e) in assigned.iter_mut().zip(events) {
+        if slot.is_none()
+            && let Some(id) = e.dedupe_key.as_ref().and_then(|k| by_key.get(k))
+        {
+            *slot = Some(Inserted::Duplicate(EventId(*id)));
+        }
+    }
+}
+
 impl_store!(PgStore, sqlx::Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghlsync_core::Source;
+
+    fn event(key: Option<&str>) -> NewEvent {
+        NewEvent {
+            source: Source::Ghl,
+            dedupe_key: key.map(str::to_owned),
+            event_type: "t".into(),
+            location_id: None,
+            route: None,
+            meta: serde_json::Value::Null,
+            body: Vec::new(),
+            received_at: 0,
+        }
+    }
+
+    #[test]
+    fn ids_map_back_to_the_batch() {
+        let events = [
+            event(Some("a")),
+            event(None),
+            event(Some("a")),
+            event(Some("old")),
+            event(None),
+        ];
+        let returned = vec![(12, None), (10, Some("a".into())), (11, None)];
+        let (mut assigned, missing) = assign_ids(&events, returned);
+        assert_eq!(missing, vec!["old"]);
+        assign_existing(&events, &mut assigned, vec![(3, Some("old".into()))]);
+        assert_eq!(
+            assigned,
+            vec![
+                Some(Inserted::New(EventId(10))),
+                Some(Inserted::New(EventId(11))),
+                Some(Inserted::Duplicate(EventId(10))),
+                Some(Inserted::Duplicate(EventId(3))),
+                Some(Inserted::New(EventId(12))),
+            ]
+        );
+    }
+}

@@ -7,6 +7,8 @@
 //! A macro instantiates the code for each concrete sqlx driver because sqlx's generic
 //! bounds over `Database` would otherwise dominate every signature.
 
+use crate::Inserted;
+
 macro_rules! event_cols {
     () => {
         "id, source, event_type, location_id, route, meta, body, state, attempts, received_at, last_error"
@@ -33,60 +35,9 @@ macro_rules! contact_cols {
 
 pub(crate) use {contact_cols, event_cols, job_cols, location_cols};
 
-use std::collections::HashMap;
-
-use ghlsync_core::{EventId, NewEvent};
-
-use crate::Inserted;
-
 /// Rows per INSERT statement: 9 parameters a row stays below both dialects' limits
 /// (SQLite 32,766, PostgreSQL 65,535), and above ingress's default batch of 512.
 pub(crate) const INSERT_CHUNK: usize = 1_000;
-
-/// Matches the `(id, dedupe_key)` rows an `INSERT ... ON CONFLICT DO NOTHING RETURNING`
-/// gave back to the events of the batch. Rows come back in insertion order, so ids ascend
-/// in the batch's order; keyless events take the keyless ids in that order. A key repeated
-/// within the batch is a duplicate of its first occurrence. Keys that returned nothing
-/// already existed: they are listed for a lookup.
-pub(crate) fn assign_ids(
-    events: &[NewEvent],
-    mut returned: Vec<(i64, Option<String>)>,
-) -> (Vec<Option<Inserted>>, Vec<String>) {
-    returned.sort_unstable_by_key(|(id, _)| *id);
-    let mut keyed: HashMap<&str, i64> = HashMap::new();
-    let mut keyless = Vec::new();
-    for (id, key) in &returned {
-        match key {
-            Some(k) => {
-                keyed.insert(k.as_str(), *id);
-            }
-            None => keyless.push(*id),
-        }
-    }
-    let mut keyless = keyless.into_iter();
-    let mut first_in_batch: HashMap<&str, i64> = HashMap::new();
-    let mut missing = Vec::new();
-    let assigned = events
-        .iter()
-        .map(|e| match e.dedupe_key.as_deref() {
-            None => keyless.next().map(|id| Inserted::New(EventId(id))),
-            Some(k) => {
-                if let Some(id) = first_in_batch.get(k) {
-                    Some(Inserted::Duplicate(EventId(*id)))
-                } else if let Some(id) = keyed.get(k) {
-                    first_in_batch.insert(k, *id);
-                    Some(Inserted::New(EventId(*id)))
-                } else {
-                    if !missing.iter().any(|m: &String| m == k) {
-                        missing.push(k.to_owned());
-                    }
-                    None
-                }
-            }
-        })
-        .collect();
-    (assigned, missing)
-}
 
 /// Every event of a chunk with its outcome, or an error if one was left without an id.
 pub(crate) fn finish(assigned: Vec<Option<Inserted>>) -> Result<Vec<Inserted>, crate::StoreError> {
@@ -97,25 +48,6 @@ pub(crate) fn finish(assigned: Vec<Option<Inserted>>) -> Result<Vec<Inserted>, c
             a.ok_or_else(|| crate::StoreError::Corrupt(format!("no id for event {i} of a batch")))
         })
         .collect()
-}
-
-/// Fills in the duplicates of rows stored before this batch.
-pub(crate) fn assign_existing(
-    events: &[NewEvent],
-    assigned: &mut [Option<Inserted>],
-    existing: Vec<(i64, Option<String>)>,
-) {
-    let by_key: HashMap<String, i64> = existing
-        .into_iter()
-        .filter_map(|(id, k)| Some((k?, id)))
-        .collect();
-    for (slot, e) in assigned.iter_mut().zip(events) {
-        if slot.is_none()
-            && let Some(id) = e.dedupe_key.as_ref().and_then(|k| by_key.get(k))
-        {
-            *slot = Some(Inserted::Duplicate(EventId(*id)));
-        }
-    }
 }
 
 /// The multi-row INSERT of a chunk of events, after `$prefix`.
@@ -141,22 +73,7 @@ macro_rules! insert_events_query {
     }};
 }
 
-/// `SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (...)` for a chunk's keys.
-macro_rules! select_keys_query {
-    ($db:ty, $keys:expr) => {{
-        let mut qb = sqlx::QueryBuilder::<$db>::new(
-            "SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (",
-        );
-        let mut list = qb.separated(", ");
-        for key in $keys {
-            list.push_bind(key);
-        }
-        qb.push(")");
-        qb
-    }};
-}
-
-pub(crate) use {insert_events_query, select_keys_query};
+pub(crate) use insert_events_query;
 
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
@@ -756,47 +673,3 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ghlsync_core::Source;
-
-    fn event(key: Option<&str>) -> NewEvent {
-        NewEvent {
-            source: Source::Ghl,
-            dedupe_key: key.map(str::to_owned),
-            event_type: "t".into(),
-            location_id: None,
-            route: None,
-            meta: serde_json::Value::Null,
-            body: Vec::new(),
-            received_at: 0,
-        }
-    }
-
-    #[test]
-    fn ids_map_back_to_the_batch() {
-        let events = [
-            event(Some("a")),
-            event(None),
-            event(Some("a")),
-            event(Some("old")),
-            event(None),
-        ];
-        let returned = vec![(12, None), (10, Some("a".into())), (11, None)];
-        let (mut assigned, missing) = assign_ids(&events, returned);
-        assert_eq!(missing, vec!["old"]);
-        assign_existing(&events, &mut assigned, vec![(3, Some("old".into()))]);
-        assert_eq!(
-            assigned,
-            vec![
-                Some(Inserted::New(EventId(10))),
-                Some(Inserted::New(EventId(11))),
-                Some(Inserted::Duplicate(EventId(10))),
-                Some(Inserted::Duplicate(EventId(3))),
-                Some(Inserted::New(EventId(12))),
-            ]
-        );
-    }
-}
