@@ -70,14 +70,6 @@ impl PgStore {
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
     }
-
-    /// Commits; PostgreSQL's commit is durable when it returns.
-    async fn commit(
-        &self,
-        tx: sqlx::Transaction<'static, sqlx::Postgres>,
-    ) -> Result<(), StoreError> {
-        Ok(tx.commit().await?)
-    }
 }
 
 impl PgStore {
@@ -89,7 +81,7 @@ impl PgStore {
         for chunk in events.chunks(INSERT_CHUNK) {
             out.extend(Self::insert_chunk(&mut tx, chunk).await?);
         }
-        self.commit(tx).await?;
+        tx.commit().await?;
         Ok(out)
     }
 

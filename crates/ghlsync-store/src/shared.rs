@@ -246,7 +246,7 @@ macro_rules! impl_store {
                     .bind(i64::from(limit))
                     .fetch_all(&mut *tx)
                     .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 let mut events = rows.into_iter().map(EventRow::into_event).collect::<Result<Vec<_>, _>>()?;
                 events.sort_by_key(|e| e.id);
                 Ok(events)
@@ -268,7 +268,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 apply_changeset(&mut tx, changes, now).await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(true)
             }
 
@@ -288,7 +288,7 @@ macro_rules! impl_store {
                 .bind(owner)
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -318,14 +318,14 @@ macro_rules! impl_store {
                 .bind(f.id.map(|i| i.0))
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(r.rows_affected())
             }
 
             async fn enqueue_jobs(&self, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
                 let mut tx = self.write().await?;
                 let n = insert_jobs(&mut tx, jobs, now).await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(n)
             }
 
@@ -338,7 +338,7 @@ macro_rules! impl_store {
                     .bind(i64::from(limit))
                     .fetch_all(&mut *tx)
                     .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 let mut jobs = rows.into_iter().map(JobRow::into_job).collect::<Result<Vec<_>, _>>()?;
                 jobs.sort_by_key(|j| (j.run_at, j.id));
                 Ok(jobs)
@@ -361,7 +361,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 apply_changeset(&mut tx, changes, now).await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(true)
             }
 
@@ -380,7 +380,7 @@ macro_rules! impl_store {
                 .bind(owner)
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -401,7 +401,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 apply_changeset(&mut tx, changes, now).await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(true)
             }
 
@@ -437,7 +437,7 @@ macro_rules! impl_store {
                 .bind(f.id.map(|i| i.0))
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(r.rows_affected())
             }
 
@@ -504,7 +504,7 @@ macro_rules! impl_store {
                     }
                     Decision::Wait { wait } => Some(wait),
                 };
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(wait)
             }
 
@@ -518,7 +518,7 @@ macro_rules! impl_store {
                 .bind(tat)
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -544,7 +544,7 @@ macro_rules! impl_store {
                 .bind(l.updated_at)
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -580,7 +580,7 @@ macro_rules! impl_store {
                 .bind(r.created_at)
                 .execute(&mut *tx)
                 .await?;
-                self.commit(tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -97,11 +97,11 @@ impl SqliteStore {
             })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        // The one writer connection is never handed to anyone else, so pinging it before each
-        // use would only add a round trip to every commit.
         // sqlx exposes no getter for it; these are the two spellings it treats as in memory.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let path = (!in_memory).then(|| options.get_filename().to_path_buf());
+        // The one writer connection is never handed to anyone else, so pinging it before each
+        // use would only add a round trip to every commit.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -132,11 +132,6 @@ impl SqliteStore {
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
-
-    /// Commits; with `Synchronous::Full` the commit is on disk when it returns.
-    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), StoreError> {
-        Ok(tx.commit().await?)
-    }
 }
 
 /// How far back repeats are recognised: GHL retries for about 70 minutes, so a week of keys
@@ -150,9 +145,10 @@ const DEDUPE_MAX_KEYS: usize = 1_000_000;
 /// on first use, updated after each commit. A unique index would do the same at the price
 /// of a random page write per event per commit, which halves ingest throughput.
 ///
-/// That holds only while one process stores events in the file, so the first process to
-/// store an event takes an exclusive lock on `<db>.ingest.lock` for as long as it runs (the
-/// system drops it when the process dies, however it dies). Reading and the CLI's replays
+/// That holds only while one process stores events in the file, so loading the keys (at
+/// `serve`'s start, or at a process's first event) takes an exclusive lock on
+/// `<db>.ingest.lock` for as long as the process runs (the system drops it when the process
+/// dies, however it dies). Reading and the CLI's replays
 /// need no lock.
 #[derive(Debug, Default)]
 struct RecentKeys {
