@@ -35,6 +35,12 @@ pub enum StoreError {
     /// The database refused or failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite's ingest connection refused or failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The SQLite ingest writer panicked; the batch was rolled back.
+    #[error("the SQLite ingest writer failed: {0}")]
+    WriterPanicked(String),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -57,7 +63,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The database URL is not `sqlite:` or `postgres:`.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH (a file) or postgres://...")]
     UnsupportedUrl(String),
 }
 

@@ -232,8 +232,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-                // Multi-row INSERTs: per-statement overhead, not the fsync, is what limits
-                // group commit, so a batch costs a handful of statements (see each dialect).
+                // One transaction per batch; how it is written differs per dialect.
                 self.insert_batch(events).await
             }
 

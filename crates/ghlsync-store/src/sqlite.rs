@@ -1,10 +1,12 @@
 //! SQLite: one file in WAL mode, the default store.
 //!
-//! All writes go through one connection, so writers queue in the process instead of
-//! fighting over SQLite's lock (and `BEGIN IMMEDIATE` takes the write lock up front); reads
-//! use a small pool of their own. Ingress batches many events into one transaction (group
-//! commit), which is where SQLite's throughput comes from: `synchronous=FULL` keeps every
-//! acknowledged event on disk through a power loss.
+//! Two connections write: sqlx's writer (everything but ingest) and the ingest writer (a
+//! plain connection that stores a group commit synchronously on ghlsync's ingest thread).
+//! Both take one in-process gate around each write transaction, so writers queue in the
+//! process instead of fighting over SQLite's lock (and `BEGIN IMMEDIATE` takes the write
+//! lock up front); reads use a small pool of their own. Ingress batches many events into one
+//! transaction (group commit), which is where SQLite's throughput comes from:
+//! `synchronous=FULL` keeps every acknowledged event on disk through a power loss.
 
 use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
@@ -26,7 +28,7 @@ use sqlx::sqlite::{
 use crate::rows::{
     ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
-use crate::shared::{INSERT_CHUNK, event_cols, finish, impl_store, insert_events_query, job_cols};
+use crate::shared::{event_cols, finish, impl_store, job_cols};
 use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};
 
 /// How SQLite syncs commits to disk.
@@ -58,9 +60,14 @@ impl FromStr for Synchronous {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    recent: Arc<tokio::sync::Mutex<Option<RecentKeys>>>,
-    /// The database file (`None` in memory), for the lock that guards `recent`.
-    path: Option<std::path::PathBuf>,
+    /// The ingest writer's connection and the recent dedupe keys, opened on first use.
+    ingest: Arc<std::sync::Mutex<Option<IngestWriter>>>,
+    /// Taken around every write transaction of this process, on either connection: SQLite
+    /// admits one writer at a time, and without the gate the loser of a race would sleep in
+    /// SQLite's busy handler (1, 2, 5, 10 ms ...) instead of queueing.
+    gate: Arc<tokio::sync::Mutex<()>>,
+    path: std::path::PathBuf,
+    synchronous: Synchronous,
 }
 
 impl SqliteStore {
@@ -86,7 +93,8 @@ impl SqliteStore {
     // The write lock is already held (BEGIN IMMEDIATE), so a plain read is exclusive.
     const SELECT_TAT: &'static str = "SELECT tat FROM rate_limits WHERE key = $1";
 
-    /// Opens (creating if needed) `sqlite://PATH`.
+    /// Opens (creating if needed) `sqlite://PATH`. In-memory databases are refused: the
+    /// store's connections must all see one database.
     pub async fn connect(url: &str, synchronous: Synchronous) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -95,11 +103,13 @@ impl SqliteStore {
                 Synchronous::Full => SqliteSynchronous::Full,
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         // sqlx exposes no getter for it; these are the two spellings it treats as in memory.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let path = (!in_memory).then(|| options.get_filename().to_path_buf());
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        let path = options.get_filename().to_path_buf();
         // The one writer connection is never handed to anyone else, so pinging it before each
         // use would only add a round trip to every commit.
         let writer = SqlitePoolOptions::new()
@@ -116,8 +126,10 @@ impl SqliteStore {
         Ok(Self {
             writer,
             reader,
-            recent: Arc::default(),
+            ingest: Arc::default(),
+            gate: Arc::default(),
             path,
+            synchronous,
         })
     }
 
@@ -129,8 +141,42 @@ impl SqliteStore {
         &self.reader
     }
 
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    async fn write(&self) -> Result<WriteTx, StoreError> {
+        let gate = Arc::clone(&self.gate).lock_owned().await;
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+}
+
+/// How long a connection waits for SQLite's write lock held by another process (the CLI, say).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A write transaction on the sqlx writer connection, holding the write gate until it ends.
+struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _gate: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 
@@ -152,8 +198,9 @@ const DEDUPE_MAX_KEYS: usize = 1_000_000;
 /// need no lock.
 #[derive(Debug, Default)]
 struct RecentKeys {
-    ids: HashMap<String, i64>,
-    order: VecDeque<(Millis, String)>,
+    // One allocation per key, shared by both; foldhash because SipHash showed in profiles.
+    ids: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
+    order: VecDeque<(Millis, Arc<str>)>,
     _lock: Option<std::fs::File>,
 }
 
@@ -184,27 +231,33 @@ impl RecentKeys {
         }
     }
 
-    async fn load(pool: &SqlitePool, db: Option<&std::path::Path>) -> Result<Self, StoreError> {
-        let lock = db.map(Self::lock).transpose()?;
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, dedupe_key, received_at FROM inbox WHERE dedupe_key IS NOT NULL \
-             AND id > (SELECT COALESCE(MAX(id), 0) FROM inbox) - $1 ORDER BY id",
-        )
-        .bind(DEDUPE_MAX_KEYS as i64)
-        .fetch_all(pool)
-        .await?;
+    /// The keys stored within the window, read through the ingest connection.
+    fn load(conn: &rusqlite::Connection, lock: std::fs::File) -> Result<Self, StoreError> {
         let mut keys = Self {
-            _lock: lock,
+            _lock: Some(lock),
             ..Self::default()
         };
-        for (id, key, at) in rows {
-            keys.remember(key, id, at);
+        let mut stmt = conn.prepare(
+            "SELECT id, dedupe_key, received_at FROM inbox WHERE dedupe_key IS NOT NULL \
+             AND id > (SELECT COALESCE(MAX(id), 0) FROM inbox) - ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([DEDUPE_MAX_KEYS as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, key, at) = row?;
+            keys.remember(&key, id, at);
         }
         Ok(keys)
     }
 
-    fn remember(&mut self, key: String, id: i64, at: Millis) {
-        if self.ids.insert(key.clone(), id).is_none() {
+    fn remember(&mut self, key: &str, id: i64, at: Millis) {
+        let key: Arc<str> = Arc::from(key);
+        if self.ids.insert(Arc::clone(&key), id).is_none() {
             self.order.push_back((at, key));
         }
         while self.order.len() > DEDUPE_MAX_KEYS
@@ -220,30 +273,45 @@ impl RecentKeys {
     }
 }
 
-impl SqliteStore {
-    /// See [`AnyStore::begin_ingest`](crate::AnyStore::begin_ingest).
-    pub async fn begin_ingest(&self) -> Result<(), StoreError> {
-        let mut recent = self.recent.lock().await;
-        self.recent_keys(&mut recent).await.map(|_| ())
+/// The ingest writer: its own plain SQLite connection, used by one thread at a time.
+///
+/// Group commit runs synchronously on the caller's thread (ghlsync's ingest thread): with
+/// sqlx every statement would be handed to sqlx's worker thread and back, and under load
+/// each hand-over waits for the scheduler.
+#[derive(Debug)]
+struct IngestWriter {
+    conn: rusqlite::Connection,
+    recent: RecentKeys,
+}
+
+impl IngestWriter {
+    const INSERT: &'static str = "INSERT INTO inbox (source, dedupe_key, event_type, location_id, route, \
+         meta, body, state, run_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)";
+
+    /// Takes the ingest lock, opens the connection and loads the recent keys.
+    fn open(path: &std::path::Path, synchronous: Synchronous) -> Result<Self, StoreError> {
+        let lock = RecentKeys::lock(path)?;
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // The journal mode (WAL) is the file's own, set by the first connection.
+        conn.pragma_update(
+            None,
+            "synchronous",
+            match synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            },
+        )?;
+        let recent = RecentKeys::load(&conn, lock)?;
+        Ok(Self { conn, recent })
     }
 
-    /// The recent keys, loaded (and the ingest lock taken) on first use.
-    async fn recent_keys<'a>(
-        &self,
-        slot: &'a mut Option<RecentKeys>,
-    ) -> Result<&'a mut RecentKeys, StoreError> {
-        if slot.is_none() {
-            *slot = Some(RecentKeys::load(&self.reader, self.path.as_deref()).await?);
-        }
-        Ok(slot.as_mut().expect("loaded above"))
-    }
-
-    /// Stores a batch of events in one transaction. Usually the whole group commit is one
-    /// round trip to SQLite's worker thread, because under load every hand-over to that
-    /// thread waits for the scheduler.
-    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-        let mut recent = self.recent.lock().await;
-        let recent = self.recent_keys(&mut recent).await?;
+    /// Stores a batch in one transaction, taking `gate` for its duration.
+    fn insert(
+        &mut self,
+        events: &[NewEvent],
+        gate: &tokio::sync::Mutex<()>,
+    ) -> Result<Vec<Inserted>, StoreError> {
         // Decide duplicates before writing: against recent keys, and within the batch.
         let mut outcome: Vec<Option<Inserted>> = vec![None; events.len()];
         let mut fresh: Vec<usize> = Vec::with_capacity(events.len());
@@ -252,7 +320,7 @@ impl SqliteStore {
         for (i, e) in events.iter().enumerate() {
             match e.dedupe_key.as_deref() {
                 Some(k) => {
-                    if let Some(id) = recent.ids.get(k) {
+                    if let Some(id) = self.recent.ids.get(k) {
                         outcome[i] = Some(Inserted::Duplicate(EventId(*id)));
                     } else if let Some(first) = first_in_batch.get(k) {
                         repeats.push((i, *first));
@@ -264,12 +332,36 @@ impl SqliteStore {
                 None => fresh.push(i),
             }
         }
-        let rows: Vec<&NewEvent> = fresh.iter().map(|&i| &events[i]).collect();
-        let first_ids = self.insert_rows(&rows).await?;
-        for (&i, id) in fresh.iter().zip(first_ids) {
-            outcome[i] = Some(Inserted::New(EventId(id)));
-            if let Some(k) = &events[i].dedupe_key {
-                recent.remember(k.clone(), id, events[i].received_at);
+        if !fresh.is_empty() {
+            let _gate = gate.blocking_lock();
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut ids = Vec::with_capacity(fresh.len());
+            {
+                let mut insert = tx.prepare_cached(Self::INSERT)?;
+                for &i in &fresh {
+                    let e = &events[i];
+                    insert.execute(rusqlite::params![
+                        e.source.as_str(),
+                        e.dedupe_key.as_deref(),
+                        e.event_type.as_str(),
+                        e.location_id.as_ref().map(|l| l.as_str()),
+                        e.route.as_deref(),
+                        e.meta.to_string(),
+                        e.body.as_slice(),
+                        e.received_at,
+                    ])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+            }
+            // Dropping an uncommitted transaction rolls it back: nothing of a failed batch stays.
+            tx.commit()?;
+            for (&i, id) in fresh.iter().zip(ids) {
+                outcome[i] = Some(Inserted::New(EventId(id)));
+                if let Some(k) = &events[i].dedupe_key {
+                    self.recent.remember(k, id, events[i].received_at);
+                }
             }
         }
         for (i, first) in repeats {
@@ -279,45 +371,48 @@ impl SqliteStore {
         }
         finish(outcome)
     }
+}
 
-    /// Inserts rows in one transaction and returns their ids. No constraint can reject a
-    /// row, and rowids are assigned in order under the write lock, so each statement's rows
-    /// have the ids that end at its last rowid.
-    async fn insert_rows(&self, rows: &[&NewEvent]) -> Result<Vec<i64>, StoreError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
+impl SqliteStore {
+    /// See [`AnyStore::begin_ingest`](crate::AnyStore::begin_ingest).
+    pub async fn begin_ingest(&self) -> Result<(), StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.with_ingest(|_| Ok(())))
+            .await
+            .map_err(|e| StoreError::WriterPanicked(e.to_string()))?
+    }
+
+    /// Stores a batch of events in one transaction, blocking the calling thread until it is
+    /// committed. For a thread that does nothing else (ghlsync's ingest writer): it must not
+    /// run on an async runtime's worker.
+    pub fn insert_events_blocking(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.with_ingest(|w| w.insert(events, &self.gate))
+    }
+
+    /// Runs `f` on the ingest writer, opening it (and taking the ingest lock) on first use.
+    fn with_ingest<T>(
+        &self,
+        f: impl FnOnce(&mut IngestWriter) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A panic mid-batch rolled its transaction back while unwinding, and the keys
+        // change only after a commit, so a poisoned writer is still consistent.
+        let mut slot = self
+            .ingest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(IngestWriter::open(&self.path, self.synchronous)?);
         }
-        if rows.len() <= INSERT_CHUNK {
-            let metas: Vec<String> = rows.iter().map(|e| e.meta.to_string()).collect();
-            let mut qb = insert_events_query!(sqlx::Sqlite, "BEGIN IMMEDIATE; ", rows, metas);
-            qb.push("; SELECT changes(), last_insert_rowid(); COMMIT;");
-            let mut conn = self.writer.acquire().await?;
-            let counts: Result<Vec<(i64, i64)>, sqlx::Error> =
-                qb.build_query_as().fetch_all(&mut *conn).await;
-            return match counts {
-                Ok(c) if c.len() == 1 && c[0].0 == rows.len() as i64 => {
-                    Ok((c[0].1 - c[0].0 + 1..=c[0].1).collect())
-                }
-                other => {
-                    // The statements stopped part-way: nothing of the batch may stay.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                    Err(match other {
-                        Err(e) => StoreError::Database(e),
-                        Ok(c) => StoreError::Corrupt(format!("unexpected insert counts {c:?}")),
-                    })
-                }
-            };
-        }
-        let mut tx = self.write().await?;
-        let mut ids = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let metas: Vec<String> = chunk.iter().map(|e| e.meta.to_string()).collect();
-            let mut qb = insert_events_query!(sqlx::Sqlite, "", chunk, metas);
-            let last = qb.build().execute(&mut *tx).await?.last_insert_rowid();
-            ids.extend(last - chunk.len() as i64 + 1..=last);
-        }
-        tx.commit().await?;
-        Ok(ids)
+        f(slot.as_mut().expect("opened above"))
+    }
+
+    /// The async form, for callers other than the ingest writer.
+    async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
+        let store = self.clone();
+        let events = events.to_vec();
+        tokio::task::spawn_blocking(move || store.insert_events_blocking(&events))
+            .await
+            .map_err(|e| StoreError::WriterPanicked(e.to_string()))?
     }
 }
 

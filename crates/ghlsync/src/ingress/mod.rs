@@ -131,9 +131,12 @@ impl Refusal {
     }
 }
 
+/// Where the writer sends one request's outcome.
+type Reply = oneshot::Sender<Result<Inserted, String>>;
+
 struct Pending {
     event: NewEvent,
-    reply: oneshot::Sender<Result<Inserted, String>>,
+    reply: Reply,
 }
 
 /// Group commit: requests queue their events here and one writer stores everything queued
@@ -152,6 +155,93 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// The writer's side of the queue: takes what is queued (at most `max_batch`), stores it in
+/// one transaction and answers every request of the batch.
+struct Writer {
+    rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    commit_us: Arc<AtomicU64>,
+    wake: Arc<Notify>,
+}
+
+impl Writer {
+    /// SQLite: the commit blocks this thread, which has nothing else to do meanwhile.
+    fn run_blocking(mut self, store: &ghlsync_store::SqliteStore) {
+        // No commit delay: waiting for a bigger batch was measured slower, because the
+        // fsync of a bigger commit takes longer and the waiting requests hold connections.
+        while let Some(first) = self.rx.blocking_recv() {
+            let (events, replies) = self.batch(first);
+            let started = Instant::now();
+            let result = store.insert_events_blocking(&events);
+            self.answer(result, replies, started.elapsed());
+        }
+    }
+
+    /// PostgreSQL: the commit is a network round trip through sqlx.
+    async fn run(mut self, store: &AnyStore) {
+        while let Some(first) = self.rx.recv().await {
+            let (events, replies) = self.batch(first);
+            let started = Instant::now();
+            let result = store.insert_events(&events).await;
+            self.answer(result, replies, started.elapsed());
+        }
+    }
+
+    /// The first event and whatever else is queued, up to `max_batch`.
+    fn batch(&mut self, first: Pending) -> (Vec<NewEvent>, Vec<Reply>) {
+        let mut events = Vec::with_capacity(self.max_batch.min(64));
+        let mut replies = Vec::with_capacity(self.max_batch.min(64));
+        events.push(first.event);
+        replies.push(first.reply);
+        while events.len() < self.max_batch {
+            match self.rx.try_recv() {
+                Ok(p) => {
+                    events.push(p.event);
+                    replies.push(p.reply);
+                }
+                Err(_) => break,
+            }
+        }
+        (events, replies)
+    }
+
+    /// Answers a batch's requests and records the commit.
+    fn answer(
+        &self,
+        result: Result<Vec<Inserted>, ghlsync_store::StoreError>,
+        replies: Vec<Reply>,
+        took: Duration,
+    ) {
+        // Exponential moving average of commit time, in microseconds.
+        let sample = took.as_micros() as u64;
+        let old = self.commit_us.load(Ordering::Relaxed);
+        self.commit_us.store(
+            if old == 0 {
+                sample
+            } else {
+                (old * 7 + sample) / 8
+            },
+            Ordering::Relaxed,
+        );
+        metrics::histogram!(m::INBOX_COMMIT_SECONDS).record(took.as_secs_f64());
+        metrics::histogram!(m::INBOX_BATCH_SIZE).record(replies.len() as f64);
+        match result {
+            Ok(inserted) => {
+                for (reply, outcome) in replies.into_iter().zip(inserted) {
+                    let _ = reply.send(Ok(outcome));
+                }
+                self.wake.notify_waiters();
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
+
 impl Ingest {
     /// Starts the writer. `wake` is notified after every commit (processors wait on it).
     pub fn start(
@@ -161,68 +251,28 @@ impl Ingest {
         max_commit: Duration,
         wake: Arc<Notify>,
     ) -> Self {
-        let (queue, mut rx) = mpsc::channel::<Pending>(max_pending);
+        let (queue, rx) = mpsc::channel::<Pending>(max_pending);
         let commit_us = Arc::new(AtomicU64::new(0));
-        let average = Arc::clone(&commit_us);
-        // The writer runs on a runtime of its own: on the shared runtime it would queue behind
-        // every HTTP task at each await of a commit, which doubles commit latency under load.
-        let writer = async move {
-            while let Some(first) = rx.recv().await {
-                let mut events = Vec::with_capacity(max_batch.min(64));
-                let mut replies = Vec::with_capacity(max_batch.min(64));
-                events.push(first.event);
-                replies.push(first.reply);
-                while events.len() < max_batch {
-                    match rx.try_recv() {
-                        Ok(p) => {
-                            events.push(p.event);
-                            replies.push(p.reply);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let started = Instant::now();
-                let result = store.insert_events(&events).await;
-                let took = started.elapsed();
-                // Exponential moving average of commit time, in microseconds.
-                let sample = took.as_micros() as u64;
-                let old = average.load(Ordering::Relaxed);
-                average.store(
-                    if old == 0 {
-                        sample
-                    } else {
-                        (old * 7 + sample) / 8
-                    },
-                    Ordering::Relaxed,
-                );
-                metrics::histogram!(m::INBOX_COMMIT_SECONDS).record(took.as_secs_f64());
-                metrics::histogram!(m::INBOX_BATCH_SIZE).record(events.len() as f64);
-                match result {
-                    Ok(inserted) => {
-                        for (reply, outcome) in replies.into_iter().zip(inserted) {
-                            let _ = reply.send(Ok(outcome));
-                        }
-                        wake.notify_waiters();
-                    }
-                    Err(e) => {
-                        let message = e.to_string();
-                        for reply in replies {
-                            let _ = reply.send(Err(message.clone()));
-                        }
-                    }
-                }
-            }
+        let writer = Writer {
+            rx,
+            max_batch,
+            commit_us: Arc::clone(&commit_us),
+            wake,
         };
+        // The writer has a thread of its own: on the shared runtime it would queue behind
+        // every HTTP task at each await of a commit, which doubles commit latency under load.
+        // SQLite's group commit is synchronous there; PostgreSQL's runs on a small runtime.
         std::thread::Builder::new()
             .name("ghlsync-ingest".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
+            .spawn(move || match store {
+                AnyStore::Sqlite(sqlite) => writer.run_blocking(&sqlite),
+                AnyStore::Postgres(_) => match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(writer),
+                    Ok(rt) => rt.block_on(writer.run(&store)),
                     Err(e) => tracing::error!(error = %e, "the ingest writer could not start"),
-                }
+                },
             })
             .expect("the ingest writer thread starts");
         Self {
