@@ -5,6 +5,7 @@
 //! the decisions testable with tables and properties, and lets the store, the server and the
 //! CLI share them. A CI check (`cargo tree -p ghlsync-core`) proves no IO crate is reachable.
 
+pub mod app_event;
 pub mod backoff;
 pub mod changeset;
 pub mod command;
@@ -15,12 +16,13 @@ pub mod mirror;
 pub mod process;
 pub mod time;
 
+pub use app_event::{AppEvent, AppEventType};
 pub use backoff::Backoff;
 pub use changeset::Changeset;
 pub use command::{ContactSync, GhlCommand, Job, JobId, JobState, NewJob};
 pub use event::{EventId, EventState, InboxEvent, NewEvent, Source};
 pub use gcra::Gcra;
-pub use location::{IntegrationType, Location, RouteAuth, SyncStatus, WorkflowRoute};
+pub use location::{ApiKey, IntegrationType, Location, RouteAuth, SyncStatus, WorkflowRoute};
 pub use mirror::{ContactMirror, NoteMirror, OpportunityMirror};
 
 /// Millisecond timestamps (since the Unix epoch) are used throughout the store.

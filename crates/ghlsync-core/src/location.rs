@@ -178,3 +178,24 @@ impl fmt::Debug for WorkflowRoute {
             .finish_non_exhaustive()
     }
 }
+
+/// An application's key for `/api/v1/events`. It belongs to one location: the events sent
+/// with it are that location's. Only the SHA-256 of the secret is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// `key_` and 12 hex digits; shown by `ghlsync keys list`, used to revoke.
+    pub id: String,
+    /// The location whose events the key sends.
+    pub location_id: LocationId,
+    /// What the key is for.
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    #[serde(skip_serializing)]
+    pub secret_hash: String,
+    /// The secret's first characters, to recognise it.
+    pub prefix: String,
+    /// Created.
+    pub created_at: Millis,
+    /// Revoked, if it was.
+    pub revoked_at: Option<Millis>,
+}

@@ -11,6 +11,14 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<Millis> {
     Some((t.unix_timestamp_nanos() / 1_000_000) as Millis)
 }
 
+/// Milliseconds since the epoch as RFC 3339 in UTC (`2026-11-21T10:00:00.5Z`).
+pub fn format_rfc3339_ms(ms: Millis) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Milliseconds until the next UTC midnight after `now`.
 pub fn until_next_utc_midnight(now: Millis) -> Millis {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
@@ -27,6 +35,11 @@ mod tests {
     fn parses_ghl_timestamps() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.500Z"), Some(1_500));
         assert_eq!(parse_rfc3339_ms("yesterday"), None);
+        assert_eq!(format_rfc3339_ms(1_500), "1970-01-01T00:00:01.5Z");
+        assert_eq!(
+            parse_rfc3339_ms(&format_rfc3339_ms(1_763_719_200_123)),
+            Some(1_763_719_200_123)
+        );
     }
 
     #[test]

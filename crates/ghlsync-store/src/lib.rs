@@ -21,7 +21,7 @@ use std::future::Future;
 use ghl::{ContactId, LocationId};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::{
-    Changeset, ContactMirror, EventId, EventState, Gcra, InboxEvent, Job, JobId, JobState,
+    ApiKey, Changeset, ContactMirror, EventId, EventState, Gcra, InboxEvent, Job, JobId, JobState,
     Location, Millis, NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
 };
 use serde_json::Value;
@@ -294,6 +294,22 @@ pub trait Store: Send + Sync {
     /// Every workflow route.
     fn routes(&self) -> impl Future<Output = Result<Vec<WorkflowRoute>, StoreError>> + Send;
 
+    /// Stores a new API key.
+    fn insert_api_key(&self, key: &ApiKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The key whose secret has this hash, revoked or not.
+    fn api_key_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> impl Future<Output = Result<Option<ApiKey>, StoreError>> + Send;
+    /// Every API key, oldest first.
+    fn api_keys(&self) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
+    /// Revokes a key; false when there is no such unrevoked key.
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// A mirrored contact.
     fn contact(
         &self,
@@ -411,6 +427,10 @@ delegate! {
     fn upsert_route(&self, route: &WorkflowRoute) -> Result<(), StoreError>;
     fn route(&self, name: &str) -> Result<Option<WorkflowRoute>, StoreError>;
     fn routes(&self) -> Result<Vec<WorkflowRoute>, StoreError>;
+    fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    fn revoke_api_key(&self, id: &str, now: Millis) -> Result<bool, StoreError>;
     fn contact(&self, location: &LocationId, id: &ContactId) -> Result<Option<ContactMirror>, StoreError>;
     fn contacts(&self, location: &LocationId) -> Result<Vec<ContactMirror>, StoreError>;
     fn notes(&self, location: &LocationId, contact: &ContactId) -> Result<Vec<NoteMirror>, StoreError>;

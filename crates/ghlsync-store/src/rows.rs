@@ -8,8 +8,8 @@ use std::str::FromStr;
 use ghl::{ContactId, LocationId, NoteId, OpportunityId};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::{
-    ContactMirror, EventId, InboxEvent, Job, JobId, Location, NoteMirror, OpportunityMirror,
-    WorkflowRoute,
+    ApiKey, ContactMirror, EventId, InboxEvent, Job, JobId, Location, NoteMirror,
+    OpportunityMirror, WorkflowRoute,
 };
 use serde_json::Value;
 use sqlx::FromRow;
@@ -158,6 +158,31 @@ impl RouteRow {
             action: json("action", &self.action)?,
             created_at: self.created_at,
         })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: String,
+    location_id: String,
+    name: String,
+    secret_hash: String,
+    prefix: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl ApiKeyRow {
+    pub(crate) fn into_key(self) -> ApiKey {
+        ApiKey {
+            id: self.id,
+            location_id: LocationId::from(self.location_id),
+            name: self.name,
+            secret_hash: self.secret_hash,
+            prefix: self.prefix,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        }
     }
 }
 

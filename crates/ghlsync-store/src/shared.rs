@@ -51,6 +51,14 @@ pub(crate) fn finish(assigned: Vec<Option<Inserted>>) -> Result<Vec<Inserted>, c
 }
 
 /// The multi-row INSERT of a chunk of events, after `$prefix`.
+macro_rules! api_key_cols {
+    () => {
+        "id, location_id, name, secret_hash, prefix, created_at, revoked_at"
+    };
+}
+
+pub(crate) use api_key_cols;
+
 macro_rules! insert_events_query {
     ($db:ty, $prefix:expr, $chunk:expr, $metas:expr) => {{
         let mut qb = sqlx::QueryBuilder::<$db>::new($prefix);
@@ -600,6 +608,56 @@ macro_rules! impl_store {
                 .fetch_all(self.read())
                 .await?;
                 rows.into_iter().map(RouteRow::into_route).collect()
+            }
+
+            async fn insert_api_key(&self, k: &ApiKey) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO api_keys (id, location_id, name, secret_hash, prefix, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&k.id)
+                .bind(k.location_id.as_str())
+                .bind(&k.name)
+                .bind(&k.secret_hash)
+                .bind(&k.prefix)
+                .bind(k.created_at)
+                .bind(k.revoked_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+                let row: Option<ApiKeyRow> = sqlx::query_as(concat!(
+                    "SELECT ", $crate::shared::api_key_cols!(), " FROM api_keys WHERE secret_hash = $1"
+                ))
+                .bind(secret_hash)
+                .fetch_optional(self.read())
+                .await?;
+                Ok(row.map(ApiKeyRow::into_key))
+            }
+
+            async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+                let rows: Vec<ApiKeyRow> = sqlx::query_as(concat!(
+                    "SELECT ", $crate::shared::api_key_cols!(), " FROM api_keys ORDER BY created_at, id"
+                ))
+                .fetch_all(self.read())
+                .await?;
+                Ok(rows.into_iter().map(ApiKeyRow::into_key).collect())
+            }
+
+            async fn revoke_api_key(&self, id: &str, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(done == 1)
             }
 
             async fn contact(&self, location: &LocationId, id: &ContactId) -> Result<Option<ContactMirror>, StoreError> {

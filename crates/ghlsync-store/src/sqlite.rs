@@ -17,8 +17,8 @@ use ghl::{ContactId, LocationId};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::{
-    Changeset, ContactMirror, EventId, Gcra, InboxEvent, Job, JobId, Location, Millis, NewEvent,
-    NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
+    ApiKey, Changeset, ContactMirror, EventId, Gcra, InboxEvent, Job, JobId, Location, Millis,
+    NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
 };
 use serde_json::Value;
 use sqlx::sqlite::{
@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 };
 
 use crate::rows::{
-    ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
+    ApiKeyRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
 use crate::shared::{event_cols, finish, impl_store, job_cols};
 use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};

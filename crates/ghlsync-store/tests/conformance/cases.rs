@@ -7,8 +7,8 @@ use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
 use ghlsync_core::command::ContactRef;
 use ghlsync_core::process::{RouteAction, UpsertContactAction};
 use ghlsync_core::{
-    Changeset, ContactMirror, ContactSync, EventState, Gcra, GhlCommand, IntegrationType, JobState,
-    Location, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus, WorkflowRoute,
+    ApiKey, Changeset, ContactMirror, ContactSync, EventState, Gcra, GhlCommand, IntegrationType,
+    JobState, Location, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus, WorkflowRoute,
 };
 use ghlsync_store::{EventFilter, Inserted, JobFilter, Store};
 use serde_json::json;
@@ -596,6 +596,40 @@ pub async fn locations_and_routes_round_trip<S: Store>(s: &S) {
     assert_eq!(s.route("new-lead").await.unwrap(), Some(route));
     assert_eq!(s.routes().await.unwrap().len(), 1);
     assert!(s.route("other").await.unwrap().is_none());
+}
+
+pub async fn api_keys_are_found_by_hash_and_revoked<S: Store>(s: &S) {
+    s.upsert_location(&location("loc")).await.unwrap();
+    let key = ApiKey {
+        id: "key_0123456789ab".into(),
+        location_id: "loc".into(),
+        name: "backend".into(),
+        secret_hash: "ab".repeat(32),
+        prefix: "ghk_0123".into(),
+        created_at: 10,
+        revoked_at: None,
+    };
+    s.insert_api_key(&key).await.unwrap();
+    assert_eq!(
+        s.api_key_by_hash(&"ab".repeat(32)).await.unwrap(),
+        Some(key.clone())
+    );
+    assert_eq!(s.api_key_by_hash(&"cd".repeat(32)).await.unwrap(), None);
+    let mut same_secret = key.clone();
+    same_secret.id = "key_other".into();
+    assert!(
+        s.insert_api_key(&same_secret).await.is_err(),
+        "a secret hash is unique"
+    );
+    assert!(s.revoke_api_key(&key.id, 20).await.unwrap());
+    assert!(
+        !s.revoke_api_key(&key.id, 30).await.unwrap(),
+        "already revoked"
+    );
+    assert!(!s.revoke_api_key("key_nope", 30).await.unwrap());
+    let listed = s.api_keys().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].revoked_at, Some(20));
 }
 
 pub async fn stats_count_states<S: Store>(s: &S) {

@@ -58,6 +58,7 @@ conformance!(
     the_mirror_keeps_the_newest_data,
     the_rate_limiter_is_atomic,
     locations_and_routes_round_trip,
+    api_keys_are_found_by_hash_and_revoked,
     stats_count_states,
 );
 
