@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Millis;
+use crate::app_event::AppEvent;
 use crate::changeset::{Changeset, LogEntry};
 use crate::command::{ContactSync, GhlCommand, NewJob};
 use crate::event::EventId;
@@ -94,6 +95,23 @@ pub fn ghl_webhook(webhook: &Webhook, received_at: Millis) -> Result<Changeset, 
         _ => {}
     }
     Ok(changes)
+}
+
+/// What an application event changes. Every event is written to the sync log with its
+/// type, subject and id, so `ghlsync` shows what the app reported and when.
+pub fn app_event(
+    location: Option<&LocationId>,
+    event: &AppEvent,
+    received_at: Millis,
+) -> Changeset {
+    let mut changes = Changeset::default();
+    changes.log.push(LogEntry {
+        location_id: location.cloned(),
+        kind: event.event_type.as_str().replace('.', "_"),
+        detail: json!({"id": event.id, "subject": event.subject, "occurred_at": event.occurred_at}),
+        at: received_at,
+    });
+    changes
 }
 
 /// A value taken from the event payload, or a constant.

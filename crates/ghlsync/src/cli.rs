@@ -62,6 +62,9 @@ pub enum Command {
     /// Manage workflow webhook routes.
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Manage the application's API keys for POST /api/v1/events.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Inspect and replay the dead-letter queue of jobs.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -164,6 +167,27 @@ pub enum RoutesCommand {
     },
     /// List routes (never their secrets).
     List,
+}
+
+/// API key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for a location's application events; the key is printed once.
+    Create {
+        /// The location the events belong to.
+        #[arg(long)]
+        location: String,
+        /// What the key is for (shown by `keys list`).
+        #[arg(long, default_value = "app")]
+        name: String,
+    },
+    /// List keys (their ids and first characters, never the keys).
+    List,
+    /// Revoke a key: requests with it are refused at once.
+    Revoke {
+        /// The key's id (`key_...`).
+        id: String,
+    },
 }
 
 /// DLQ subcommands.
@@ -487,6 +511,49 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                             serde_json::to_string(&r.action)?
                         ));
                     }
+                }
+            }
+        }
+        Command::Keys(cmd) => {
+            let (store, _) = open(&config).await?;
+            match cmd {
+                KeysCommand::Create { location, name } => {
+                    let created =
+                        crate::registry::create_api_key(&store, &LocationId::new(&location), &name)
+                            .await?;
+                    say(format!(
+                        "key {} created for location {location}",
+                        created.key.id
+                    ));
+                    say(format!(
+                        "key (shown once): {}",
+                        created.secret.expose_secret()
+                    ));
+                }
+                KeysCommand::List => {
+                    say(format!(
+                        "{:<18} {:<22} {:<16} {:<14} {:<26} revoked",
+                        "id", "location", "name", "starts with", "created"
+                    ));
+                    for k in store.api_keys().await? {
+                        say(format!(
+                            "{:<18} {:<22} {:<16} {:<14} {:<26} {}",
+                            k.id,
+                            k.location_id,
+                            k.name,
+                            k.prefix,
+                            ghlsync_core::time::format_rfc3339_ms(k.created_at),
+                            k.revoked_at
+                                .map_or("-".into(), ghlsync_core::time::format_rfc3339_ms)
+                        ));
+                    }
+                }
+                KeysCommand::Revoke { id } => {
+                    anyhow::ensure!(
+                        store.revoke_api_key(&id, now_ms()).await?,
+                        "no unrevoked key {id}"
+                    );
+                    say(format!("key {id} revoked"));
                 }
             }
         }

@@ -56,6 +56,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_field", message).field(field)
     }
 
+    /// 422 for a well-formed request whose content is invalid.
+    pub fn invalid_event(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message).field(field)
+    }
+
     /// 401 for a signature, key or timestamp that does not check out.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, message)

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use ghl::webhooks::Webhook;
-use ghlsync_core::{Changeset, InboxEvent, Millis, Source, process};
+use ghlsync_core::{AppEvent, Changeset, InboxEvent, Millis, Source, process};
 use ghlsync_store::Store;
 use rand::Rng;
 use tokio::sync::watch;
@@ -137,8 +137,14 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
             process::workflow_event(&route.action, &route.location_id, event.id, &payload, now)
                 .map_err(|e| Failure::Permanent(e.to_string()))
         }
-        Source::App => Err(Failure::Permanent(
-            "application events have no handler in this version".into(),
-        )),
+        Source::App => {
+            let app_event: AppEvent = serde_json::from_slice(&event.body)
+                .map_err(|e| Failure::Permanent(format!("stored application event: {e}")))?;
+            Ok(process::app_event(
+                event.location_id.as_ref(),
+                &app_event,
+                event.received_at,
+            ))
+        }
     }
 }

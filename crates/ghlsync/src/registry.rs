@@ -1,9 +1,10 @@
-//! Registering locations and workflow routes: what `ghlsync locations` and `ghlsync routes`
-//! do, shared with the demo and the tests. Secrets are sealed before they reach the store.
+//! Registering locations, workflow routes and API keys: what `ghlsync locations`, `ghlsync
+//! routes` and `ghlsync keys` do, shared with the demo and the tests. Secrets are sealed
+//! before they reach the store; API key secrets are only hashed.
 
 use ghl::LocationId;
 use ghlsync_core::process::RouteAction;
-use ghlsync_core::{IntegrationType, Location, RouteAuth, WorkflowRoute};
+use ghlsync_core::{ApiKey, IntegrationType, Location, RouteAuth, WorkflowRoute};
 use ghlsync_store::{AnyStore, Store};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -100,4 +101,51 @@ pub fn generate_secret() -> SecretString {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
     SecretString::from(hex::encode(bytes))
+}
+
+/// A key just created: the only moment its secret exists outside the caller's hands.
+#[derive(Debug)]
+pub struct NewApiKey {
+    /// The stored record (hash only).
+    pub key: ApiKey,
+    /// `ghk_` and 40 hex digits; shown once.
+    pub secret: SecretString,
+}
+
+/// The stored form of an API key's secret: hex SHA-256. The secret is 160 random bits, so
+/// a fast hash is enough (no password stretching needed).
+pub fn api_key_hash(secret: &str) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes()).as_ref())
+}
+
+/// Creates an API key for a registered location's application events.
+pub async fn create_api_key(
+    store: &AnyStore,
+    location_id: &LocationId,
+    name: &str,
+) -> anyhow::Result<NewApiKey> {
+    anyhow::ensure!(!name.trim().is_empty(), "the key name is empty");
+    anyhow::ensure!(
+        store.location(location_id).await?.is_some(),
+        "no location {location_id}; add it first with `ghlsync locations add`"
+    );
+    let mut id = [0u8; 6];
+    let mut secret = [0u8; 20];
+    aws_lc_rs::rand::fill(&mut id).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let secret = format!("ghk_{}", hex::encode(secret));
+    let key = ApiKey {
+        id: format!("key_{}", hex::encode(id)),
+        location_id: location_id.clone(),
+        name: name.trim().to_owned(),
+        secret_hash: api_key_hash(&secret),
+        prefix: secret[..12].to_owned(),
+        created_at: now_ms(),
+        revoked_at: None,
+    };
+    store.insert_api_key(&key).await?;
+    Ok(NewApiKey {
+        key,
+        secret: SecretString::from(secret),
+    })
 }

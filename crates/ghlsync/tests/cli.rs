@@ -276,3 +276,56 @@ fn a_second_server_on_one_sqlite_file_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn api_keys_are_created_once_listed_without_the_key_and_revoked() {
+    let cli = Cli::new();
+    cli.ok(&["migrate"], &[], None);
+    let refused = cli.run(&["keys", "create", "--location", "nowhere"], &[], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no location nowhere"));
+    cli.ok(
+        &[
+            "locations",
+            "add",
+            "--id",
+            "loc1",
+            "--name",
+            "Acme",
+            "--token-env",
+            "TOKEN",
+        ],
+        &[("TOKEN", "pit-secret-token")],
+        None,
+    );
+    let out = cli.ok(
+        &["keys", "create", "--location", "loc1", "--name", "backend"],
+        &[],
+        None,
+    );
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key (shown once): "))
+        .expect("the key is printed")
+        .to_owned();
+    assert!(key.starts_with("ghk_") && key.len() == 44, "{key}");
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("key_"))
+        .unwrap()
+        .to_owned();
+    let list = cli.ok(&["keys", "list"], &[], None);
+    assert!(list.contains(&id) && list.contains("backend") && list.contains(&key[..12]));
+    assert!(!list.contains(&key), "the key itself is never listed");
+    cli.ok(&["keys", "revoke", &id], &[], None);
+    assert!(
+        !cli.run(&["keys", "revoke", &id], &[], None)
+            .status
+            .success()
+    );
+    let list = cli.ok(&["keys", "list"], &[], None);
+    assert!(
+        !list.lines().nth(1).unwrap().trim_end().ends_with(" -"),
+        "{list}"
+    );
+}

@@ -3,6 +3,7 @@
 //! event is committed. "Not now" is always a 429 with `Retry-After`, because GHL retries
 //! 429s and nothing else.
 
+mod app_events;
 mod ghl_webhooks;
 pub mod workflow;
 
@@ -34,6 +35,7 @@ pub fn router(app: &App) -> Router<App> {
         .route("/webhooks/ghl", post(ghl_webhooks::receive))
         .route("/webhooks/ghl/verify", get(verify).post(verify))
         .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
+        .route("/api/v1/events", post(app_events::receive))
         .layer(DefaultBodyLimit::max(app.config().server.max_body_bytes))
 }
 

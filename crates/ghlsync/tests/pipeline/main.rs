@@ -2,6 +2,7 @@
 //! the GHL simulator, on SQLite.
 
 mod admin;
+mod app_events;
 mod delivery;
 mod ingress;
 mod rate_limit;

@@ -1,0 +1,161 @@
+//! `POST /api/v1/events`: API keys, validation naming the field, batches, idempotency.
+
+use ghlsync_core::Source;
+use ghlsync_store::{EventFilter, Store};
+use serde_json::{Value, json};
+
+use crate::Harness;
+
+fn registered(id: &str, subject: &str, role: &str) -> Value {
+    json!({
+        "type": "user.registered",
+        "id": id,
+        "occurred_at": "2026-11-21T10:00:00Z",
+        "subject": subject,
+        "data": {"role": role, "email": format!("{subject}@example.com"), "source": "web"}
+    })
+}
+
+impl Harness {
+    async fn api_key(&self) -> String {
+        let created = ghlsync::registry::create_api_key(
+            self.app.store(),
+            &self.loc.id.as_str().into(),
+            "backend",
+        )
+        .await
+        .unwrap();
+        secrecy::ExposeSecret::expose_secret(&created.secret).to_owned()
+    }
+
+    async fn post_events(&self, key: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut rb = self.http.post(format!("{}/api/v1/events", self.base));
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        let r = rb.json(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    async fn app_events(&self) -> Vec<ghlsync_core::InboxEvent> {
+        self.app
+            .store()
+            .list_events(&EventFilter {
+                limit: Some(1000),
+                ..EventFilter::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.source == Source::App)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_key_is_required_and_a_revoked_key_is_refused() {
+    let h = Harness::start(|_| {}).await;
+    let event = registered("e1", "u1", "empresa");
+    let (status, body) = h.post_events(None, &event).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("missing_api_key"))
+    );
+    let (status, body) = h.post_events(Some("ghk_wrong"), &event).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    let key = h.api_key().await;
+    let (status, _) = h.post_events(Some(&key), &event).await;
+    assert_eq!(status, 202);
+    let id = h.app.store().api_keys().await.unwrap()[0].id.clone();
+    assert!(h.app.store().revoke_api_key(&id, 1).await.unwrap());
+    let (status, body) = h
+        .post_events(Some(&key), &registered("e2", "u1", "empresa"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    assert_eq!(h.app_events().await.len(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_events_get_422_naming_the_field_and_nothing_of_the_batch_is_stored() {
+    let h = Harness::start(|_| {}).await;
+    let key = h.api_key().await;
+    let mut bad = registered("e2", "u2", "empresa");
+    bad["data"]["role"] = json!("cliente");
+    let (status, body) = h
+        .post_events(Some(&key), &json!([registered("e1", "u1", "experto"), bad]))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_event");
+    assert_eq!(body["error"]["field"], "events[1].data.role");
+    let (status, body) = h
+        .post_events(Some(&key), &json!({"type": "user.registered", "id": "x"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("subject"))
+    );
+    let r = h
+        .http
+        .post(format!("{}/api/v1/events", h.base))
+        .bearer_auth(&key)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(h.app_events().await.is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_is_stored_and_a_repeated_id_is_accepted_once() {
+    let h = Harness::start(|_| {}).await;
+    let key = h.api_key().await;
+    let batch = json!({"events": [
+        registered("e1", "u1", "empresa"),
+        {"type": "expert.level_changed", "id": "e2", "occurred_at": "2026-11-21T10:01:00Z",
+         "subject": "u2", "data": {"level": "pro"}},
+        {"type": "user.deleted", "id": "e3", "occurred_at": "2026-11-21T10:02:00Z", "subject": "u3"},
+    ]});
+    let (status, body) = h.post_events(Some(&key), &batch).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(body["results"][1]["id"], "e2");
+    assert_eq!(body["results"][1]["status"], "accepted");
+    // The whole batch again (a client retrying after a timeout), plus one new event.
+    let mut again = batch["events"].as_array().unwrap().clone();
+    again.push(registered("e4", "u4", "experto"));
+    let (status, body) = h.post_events(Some(&key), &Value::Array(again)).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(body["results"][0]["status"], "duplicate");
+    let stored = h.app_events().await;
+    assert_eq!(stored.len(), 4);
+    assert!(
+        stored
+            .iter()
+            .all(|e| e.location_id.as_ref().map(|l| l.as_str()) == Some(h.loc.id.as_str()))
+    );
+    h.drain().await;
+    // Each event is processed and written to the sync log under its type.
+    let log = h.app.store().sync_log(None, 100).await.unwrap();
+    let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["user_registered", "expert_level_changed", "user_deleted"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    h.shutdown().await;
+}
