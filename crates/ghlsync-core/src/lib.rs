@@ -14,6 +14,9 @@ pub mod gcra;
 pub mod location;
 pub mod mirror;
 pub mod process;
+pub mod profile;
+pub mod rules;
+pub mod scoring;
 pub mod time;
 
 pub use app_event::{AppEvent, AppEventType};

@@ -1,0 +1,511 @@
+//! Declarative sync rules: what an application event does to the person's GHL contact.
+//!
+//! A rules file is TOML, a list of `[[rule]]` tables:
+//!
+//! ```toml
+//! [[rule]]
+//! name = "empresa: registro"
+//! on = "user.registered"                 # or a list of event types
+//! when = "data.role == 'empresa'"        # optional condition
+//! add_tags = ["emp-nuevo-registro"]
+//! remove_tags = []
+//! set_fields = { companyName = "{{ data.company_name }}", tipo_de_usuario = "Empresa" }
+//! score = "marketplace"                  # writes lead_score
+//! status = "marketplace"                 # writes estado_del_contacto
+//! note = "Registrado desde {{ profile.source }}"
+//! ```
+//!
+//! Conditions are MiniJinja expressions and every string of an action is a MiniJinja
+//! template, both over `event` (`type`, `id`, `subject`, `occurred_at`), `data` (the
+//! event's details), `profile` (what ghlsync knows of the person after this event, with
+//! `score`, `level` and `status`) and `contact` (`tags` of the GHL contact as mirrored).
+//! A template that renders empty sets nothing. Rules run in file order; a later rule's tag
+//! change wins over an earlier one's, and within a rule removals apply before additions
+//! (so `remove_tags = ["exp-nivel-global", "exp-nivel-pro"]` with `add_tags =
+//! ["exp-nivel-{{ data.level }}"]` swaps the level). Field names that are GHL standard contact fields
+//! (`firstName`, `companyName`, ...) set those; any other name is a custom field key,
+//! resolved to each location's field id when the job is delivered.
+//!
+//! Everything is checked at load (unknown keys, unknown event types, condition and template
+//! syntax) with `file:line` errors.
+
+pub mod packs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::app_event::{AppEvent, AppEventType};
+use crate::profile::Profile;
+use crate::scoring::{self, LeadScore};
+
+/// GHL contact fields that are not custom fields.
+pub const STANDARD_FIELDS: &[&str] = &[
+    "firstName",
+    "lastName",
+    "name",
+    "email",
+    "phone",
+    "companyName",
+    "website",
+    "address1",
+    "city",
+    "state",
+    "country",
+    "postalCode",
+    "source",
+    "dateOfBirth",
+    "timezone",
+];
+
+/// A rule that could not be loaded, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct RuleError {
+    /// The file (or pack) name.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A named score a rule can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scorer {
+    /// Seed 000's lead score (0-100) into `lead_score`.
+    Marketplace,
+}
+
+/// A named status a rule can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Deriver {
+    /// Seed 000's contact status into `estado_del_contacto`.
+    Marketplace,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    rule: Vec<toml::Spanned<RawRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    on: OneOrMany,
+    #[serde(default)]
+    when: Option<String>,
+    #[serde(default)]
+    add_tags: Vec<String>,
+    #[serde(default)]
+    remove_tags: Vec<String>,
+    #[serde(default)]
+    set_fields: BTreeMap<String, String>,
+    #[serde(default)]
+    score: Option<Scorer>,
+    #[serde(default)]
+    status: Option<Deriver>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// One loaded rule.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    /// Its name.
+    pub name: String,
+    /// `file:line`.
+    pub origin: String,
+    /// The event types it runs on.
+    pub on: Vec<AppEventType>,
+    /// Its condition.
+    pub when: Option<String>,
+    /// Tags to add (templates).
+    pub add_tags: Vec<String>,
+    /// Tags to remove (templates).
+    pub remove_tags: Vec<String>,
+    /// Fields to set (name → template).
+    pub set_fields: BTreeMap<String, String>,
+    /// A score to write.
+    pub score: Option<Scorer>,
+    /// A status to write.
+    pub status: Option<Deriver>,
+    /// A note to add (template).
+    pub note: Option<String>,
+}
+
+/// Loaded rules, in order.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // `data.company.name` on an event without `company` is empty, not an error: app
+    // events carry optional details.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env
+}
+
+impl RuleSet {
+    /// Loads rule files in order: `(name, text)` pairs. Every error of every file is
+    /// reported, each with its `file:line`.
+    pub fn load(files: &[(&str, &str)]) -> Result<Self, Vec<RuleError>> {
+        let env = environment();
+        let mut rules = Vec::new();
+        let mut errors = Vec::new();
+        for (file, text) in files {
+            let raw: RawFile = match toml::from_str(text) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    errors.push(RuleError {
+                        file: (*file).to_owned(),
+                        line: e.span().map_or(1, |s| line_of(text, s.start)),
+                        message: e.message().to_owned(),
+                    });
+                    continue;
+                }
+            };
+            for spanned in raw.rule {
+                let line = line_of(text, spanned.span().start);
+                let err = |message: String| RuleError {
+                    file: (*file).to_owned(),
+                    line,
+                    message,
+                };
+                match Self::check(&env, spanned.into_inner(), format!("{file}:{line}")) {
+                    Ok(rule) => rules.push(rule),
+                    Err(messages) => errors.extend(messages.into_iter().map(err)),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self { rules })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Validates one rule; every problem is reported.
+    fn check(env: &Environment<'_>, raw: RawRule, origin: String) -> Result<Rule, Vec<String>> {
+        let mut problems = Vec::new();
+        let name = raw.name.trim().to_owned();
+        if name.is_empty() {
+            problems.push("the rule's name is empty".to_owned());
+        }
+        let types = match raw.on {
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(ts) => ts,
+        };
+        if types.is_empty() {
+            problems.push(format!("rule {name:?}: `on` names no event type"));
+        }
+        let mut on = Vec::new();
+        for t in &types {
+            match t.parse::<AppEventType>() {
+                Ok(t) => on.push(t),
+                Err(_) if ghl::webhooks::WebhookEvent::KNOWN_TYPES.contains(&t.as_str()) => {
+                    problems.push(format!(
+                        "rule {name:?}: rules on GHL webhooks ({t}) are not supported; GHL \
+                         events update the mirror"
+                    ));
+                }
+                Err(_) => problems.push(format!(
+                    "rule {name:?}: unknown event type {t:?} in `on` (the catalogue: {})",
+                    AppEventType::ALL
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+        if let Some(when) = &raw.when
+            && let Err(e) = env.compile_expression(when)
+        {
+            problems.push(format!("rule {name:?}: condition {when:?}: {e}"));
+        }
+        let templates = raw
+            .add_tags
+            .iter()
+            .map(|t| ("add_tags", t))
+            .chain(raw.remove_tags.iter().map(|t| ("remove_tags", t)))
+            .chain(raw.set_fields.values().map(|t| ("set_fields", t)))
+            .chain(raw.note.iter().map(|t| ("note", t)));
+        for (key, template) in templates {
+            if let Err(e) = env.template_from_str(template) {
+                problems.push(format!("rule {name:?}: {key} template {template:?}: {e}"));
+            }
+        }
+        if raw.add_tags.is_empty()
+            && raw.remove_tags.is_empty()
+            && raw.set_fields.is_empty()
+            && raw.score.is_none()
+            && raw.status.is_none()
+            && raw.note.is_none()
+        {
+            problems.push(format!("rule {name:?} has no action"));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Rule {
+            name,
+            origin,
+            on,
+            when: raw.when,
+            add_tags: raw.add_tags,
+            remove_tags: raw.remove_tags,
+            set_fields: raw.set_fields,
+            score: raw.score,
+            status: raw.status,
+            note: raw.note,
+        })
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Appends another set's rules after these.
+    pub fn extend(&mut self, other: RuleSet) {
+        self.rules.extend(other.rules);
+    }
+
+    /// What the rules do for `event`, given the person's profile after the event and the
+    /// contact's current tags. Pure: nothing is called, nothing is stored.
+    pub fn evaluate(
+        &self,
+        event: &AppEvent,
+        profile: &Profile,
+        contact_tags: &[String],
+    ) -> Result<Outcome, EvalError> {
+        let env = environment();
+        let score = scoring::marketplace_score(profile, event.occurred_at);
+        let (status, status_why) = scoring::marketplace_status(profile);
+        let mut profile_value = serde_json::to_value(profile).unwrap_or(Value::Null);
+        if let Value::Object(p) = &mut profile_value {
+            p.insert("score".into(), json!(score.score));
+            p.insert("level".into(), json!(score.level));
+            p.insert("status".into(), json!(status));
+            p.insert(
+                "completed_projects".into(),
+                json!(profile.completed_projects()),
+            );
+        }
+        let context = minijinja::Value::from(minijinja::value::Serde(json!({
+            "event": {
+                "type": event.event_type.as_str(),
+                "id": event.id,
+                "subject": event.subject,
+                "occurred_at": crate::time::format_rfc3339_ms(event.occurred_at),
+            },
+            "data": event.data,
+            "profile": profile_value,
+            "contact": {"tags": contact_tags},
+        })));
+        let mut out = Outcome::default();
+        for rule in self.rules.iter().filter(|r| r.on.contains(&event.event_type)) {
+            let fail = |what: &str, e: minijinja::Error| EvalError {
+                rule: rule.name.clone(),
+                origin: rule.origin.clone(),
+                message: format!("{what}: {e}"),
+            };
+            if let Some(when) = &rule.when {
+                let holds = env
+                    .compile_expression(when)
+                    .and_then(|x| x.eval(&context))
+                    .map_err(|e| fail("condition", e))?
+                    .is_true();
+                if !holds {
+                    out.skipped.push(Skipped {
+                        rule: rule.name.clone(),
+                        origin: rule.origin.clone(),
+                        reason: format!("condition {when:?} is false"),
+                    });
+                    continue;
+                }
+            }
+            let render = |t: &str| -> Result<Option<String>, EvalError> {
+                let s = env.render_str(t, &context).map_err(|e| fail(t, e))?;
+                let s = s.trim();
+                Ok((!s.is_empty()).then(|| s.to_owned()))
+            };
+            let mut effects = Vec::new();
+            for t in &rule.remove_tags {
+                if let Some(tag) = render(t)? {
+                    let tag = tag.to_lowercase();
+                    out.add_tags.remove(&tag);
+                    out.tag_reasons.remove(&tag);
+                    effects.push(format!("remove tag {tag}"));
+                    out.remove_tags.insert(tag);
+                }
+            }
+            for t in &rule.add_tags {
+                if let Some(tag) = render(t)? {
+                    let tag = tag.to_lowercase();
+                    out.remove_tags.remove(&tag);
+                    out.tag_reasons.insert(tag.clone(), rule.name.clone());
+                    effects.push(format!("add tag {tag}"));
+                    out.add_tags.insert(tag);
+                }
+            }
+            for (field, t) in &rule.set_fields {
+                if let Some(value) = render(t)? {
+                    effects.push(format!("set {field} = {value:?}"));
+                    out.set_field(field, Value::String(value));
+                }
+            }
+            if let Some(Scorer::Marketplace) = rule.score {
+                effects.push(format!("set lead_score = {} (level {})", score.score, score.level));
+                out.set_field("lead_score", json!(score.score));
+                out.score = Some(score.clone());
+            }
+            if let Some(Deriver::Marketplace) = rule.status {
+                effects.push(format!("set estado_del_contacto = {status:?} ({status_why})"));
+                out.set_field("estado_del_contacto", json!(status));
+            }
+            if let Some(t) = &rule.note
+                && let Some(note) = render(t)?
+            {
+                effects.push(format!("add note {note:?}"));
+                out.notes.push(note);
+            }
+            out.matched.push(Matched {
+                rule: rule.name.clone(),
+                origin: rule.origin.clone(),
+                effects,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A rule failed while running (a template error the load-time check could not see).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("rule {rule:?} ({origin}): {message}")]
+pub struct EvalError {
+    /// The rule.
+    pub rule: String,
+    /// `file:line`.
+    pub origin: String,
+    /// What failed.
+    pub message: String,
+}
+
+/// A rule that ran, and what it did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Matched {
+    /// The rule.
+    pub rule: String,
+    /// `file:line`.
+    pub origin: String,
+    /// What it did, in words.
+    pub effects: Vec<String>,
+}
+
+/// A rule on this event type whose condition was false.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Skipped {
+    /// The rule.
+    pub rule: String,
+    /// `file:line`.
+    pub origin: String,
+    /// Why it did nothing.
+    pub reason: String,
+}
+
+/// What the rules decided for one event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Rules that ran.
+    pub matched: Vec<Matched>,
+    /// Rules whose condition was false.
+    pub skipped: Vec<Skipped>,
+    /// Tags to add, lower case.
+    pub add_tags: BTreeSet<String>,
+    /// Tags to remove, lower case.
+    pub remove_tags: BTreeSet<String>,
+    /// The rule that added each tag.
+    pub tag_reasons: BTreeMap<String, String>,
+    /// Standard GHL fields to set.
+    pub fields: BTreeMap<String, Value>,
+    /// Custom fields to set, by key.
+    pub custom_fields: BTreeMap<String, Value>,
+    /// Notes to add.
+    pub notes: Vec<String>,
+    /// The lead score, when a rule wrote it.
+    pub score: Option<LeadScore>,
+}
+
+impl Outcome {
+    fn set_field(&mut self, name: &str, value: Value) {
+        if STANDARD_FIELDS.contains(&name) {
+            self.fields.insert(name.to_owned(), value);
+        } else {
+            self.custom_fields.insert(name.to_owned(), value);
+        }
+    }
+
+    /// True when no rule changes anything.
+    pub fn is_empty(&self) -> bool {
+        self.add_tags.is_empty()
+            && self.remove_tags.is_empty()
+            && self.fields.is_empty()
+            && self.custom_fields.is_empty()
+            && self.notes.is_empty()
+    }
+}
+
+impl fmt::Display for Outcome {
+    /// The explanation `ghlsync rules explain` prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.matched.is_empty() {
+            writeln!(f, "no rule applies")?;
+        }
+        for m in &self.matched {
+            writeln!(f, "rule {:?} ({}):", m.rule, m.origin)?;
+            for e in &m.effects {
+                writeln!(f, "  {e}")?;
+            }
+        }
+        for s in &self.skipped {
+            writeln!(f, "skipped {:?} ({}): {}", s.rule, s.origin, s.reason)?;
+        }
+        if let Some(score) = &self.score {
+            writeln!(f, "lead score {} → level {}:", score.score, score.level)?;
+            for c in &score.components {
+                writeln!(
+                    f,
+                    "  {:<22} {:>5.1} of {:>4.0}  {}",
+                    c.name, c.points, c.weight, c.why
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
