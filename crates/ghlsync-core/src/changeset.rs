@@ -47,6 +47,19 @@ pub struct LocationSync {
     pub at: Millis,
 }
 
+/// A person's profile to store, written only if nobody stored another version since it
+/// was read (`version` 0: it did not exist). Otherwise the store refuses the whole
+/// changeset with a conflict and the event is processed again on the newer profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileWrite {
+    /// Location.
+    pub location_id: LocationId,
+    /// The profile, after the event.
+    pub profile: crate::profile::Profile,
+    /// The version it was read at.
+    pub version: i64,
+}
+
 /// The state changes of one unit of work.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Changeset {
@@ -68,6 +81,8 @@ pub struct Changeset {
     pub jobs: Vec<NewJob>,
     /// Location sync outcomes.
     pub location_sync: Vec<LocationSync>,
+    /// Person profiles.
+    pub profiles: Vec<ProfileWrite>,
 }
 
 impl Changeset {

@@ -10,10 +10,12 @@ use serde_json::{Value, json};
 
 use crate::Millis;
 use crate::app_event::AppEvent;
-use crate::changeset::{Changeset, LogEntry};
-use crate::command::{ContactSync, GhlCommand, NewJob};
+use crate::changeset::{Changeset, LogEntry, ProfileWrite};
+use crate::command::{ContactRef, ContactSync, GhlCommand, NewJob};
 use crate::event::EventId;
 use crate::mirror::{ContactMirror, NoteMirror, OpportunityMirror};
+use crate::profile::Profile;
+use crate::rules::Outcome;
 
 /// Why an event cannot be processed. Processing is deterministic, so these are permanent:
 /// the event is dead-lettered with the message.
@@ -97,19 +99,81 @@ pub fn ghl_webhook(webhook: &Webhook, received_at: Millis) -> Result<Changeset, 
     Ok(changes)
 }
 
-/// What an application event changes. Every event is written to the sync log with its
-/// type, subject and id, so `ghlsync` shows what the app reported and when.
+/// What an application event changes, once the rules have decided (`outcome`): the
+/// person's profile, a sync-log line under the event's type (`user_deleted`, as seed 000
+/// logs it), and the GHL jobs: one contact sync with every tag and field change, and one
+/// job per note. Without a known email or phone GHL cannot match the contact, so the
+/// changes are logged as skipped instead of queued.
 pub fn app_event(
-    location: Option<&LocationId>,
+    location: &LocationId,
+    id: EventId,
     event: &AppEvent,
+    profile: Profile,
+    version: i64,
+    outcome: &Outcome,
     received_at: Millis,
 ) -> Changeset {
     let mut changes = Changeset::default();
+    let mut detail = json!({
+        "id": event.id,
+        "subject": event.subject,
+        "occurred_at": event.occurred_at,
+        "rules": outcome.matched.iter().map(|m| m.rule.as_str()).collect::<Vec<_>>(),
+    });
+    let key = profile.email.clone().or_else(|| profile.phone.clone());
+    match key {
+        _ if outcome.is_empty() => {}
+        None => detail["skipped"] = json!("no email or phone is known for this subject"),
+        Some(key) => {
+            let ordering_key = format!("contact:{key}");
+            let contact_changes = !outcome.add_tags.is_empty()
+                || !outcome.remove_tags.is_empty()
+                || !outcome.fields.is_empty()
+                || !outcome.custom_fields.is_empty();
+            // The first note must find the contact, so the sync always comes first.
+            if contact_changes || !outcome.notes.is_empty() {
+                changes.jobs.push(NewJob {
+                    location_id: location.clone(),
+                    command: GhlCommand::SyncContact(ContactSync {
+                        subject: Some(event.subject.clone()),
+                        email: profile.email.clone(),
+                        phone: profile.phone.clone(),
+                        fields: outcome.fields.clone(),
+                        custom_fields: outcome.custom_fields.clone(),
+                        add_tags: outcome.add_tags.iter().cloned().collect(),
+                        remove_tags: outcome.remove_tags.iter().cloned().collect(),
+                    }),
+                    idempotency_key: format!("{id}:0"),
+                    ordering_key: ordering_key.clone(),
+                    run_at: received_at,
+                    source_event: Some(id),
+                });
+            }
+            for (i, note) in outcome.notes.iter().enumerate() {
+                changes.jobs.push(NewJob {
+                    location_id: location.clone(),
+                    command: GhlCommand::AddNote {
+                        contact: ContactRef::Subject(event.subject.clone()),
+                        body: note.clone(),
+                    },
+                    idempotency_key: format!("{id}:note:{i}"),
+                    ordering_key: ordering_key.clone(),
+                    run_at: received_at,
+                    source_event: Some(id),
+                });
+            }
+        }
+    }
     changes.log.push(LogEntry {
-        location_id: location.cloned(),
+        location_id: Some(location.clone()),
         kind: event.event_type.as_str().replace('.', "_"),
-        detail: json!({"id": event.id, "subject": event.subject, "occurred_at": event.occurred_at}),
+        detail,
         at: received_at,
+    });
+    changes.profiles.push(ProfileWrite {
+        location_id: location.clone(),
+        profile,
+        version,
     });
     changes
 }

@@ -207,7 +207,11 @@ impl Profile {
             }
             T::OpportunityWon => {
                 self.won += 1;
-                self.won_value += event.data.get("value").and_then(Value::as_f64).unwrap_or(0.0);
+                self.won_value += event
+                    .data
+                    .get("value")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
             }
             T::OpportunityLost => self.lost += 1,
             T::Activity
@@ -250,24 +254,59 @@ mod tests {
             "2026-01-01T00:00:00Z",
             json!({"role": "empresa", "email": "Ana@Acme.es", "company_name": "Acme"}),
         ));
-        p.apply(&event("user.role_added", "2026-02-01T00:00:00Z", json!({"role": "experto", "main_area": "IA"})));
-        p.apply(&event("user.role_added", "2026-02-02T00:00:00Z", json!({"role": "experto"})));
+        p.apply(&event(
+            "user.role_added",
+            "2026-02-01T00:00:00Z",
+            json!({"role": "experto", "main_area": "IA"}),
+        ));
+        p.apply(&event(
+            "user.role_added",
+            "2026-02-02T00:00:00Z",
+            json!({"role": "experto"}),
+        ));
         assert_eq!(p.roles, ["empresa", "experto"]);
         assert_eq!(p.email.as_deref(), Some("ana@acme.es"));
         assert_eq!(p.fields["company_name"], "Acme");
         assert_eq!(p.fields["main_area"], "IA");
-        assert_eq!(p.verification.as_deref(), Some("solicitud"), "a new expert applies");
-        assert_eq!(p.registered_at, crate::time::parse_rfc3339_ms("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            p.verification.as_deref(),
+            Some("solicitud"),
+            "a new expert applies"
+        );
+        assert_eq!(
+            p.registered_at,
+            crate::time::parse_rfc3339_ms("2026-01-01T00:00:00Z")
+        );
     }
 
     #[test]
     fn projects_reviews_and_states() {
         let mut p = Profile::new("u1");
-        p.apply(&event("project.published", "2026-01-01T00:00:00Z", json!({"project_id": "p1"})));
-        p.apply(&event("project.completed", "2026-01-02T00:00:00Z", json!({"project_id": "p1"})));
-        p.apply(&event("project.started", "2026-01-03T00:00:00Z", json!({"project_id": "p2", "pending_milestones": 2})));
-        p.apply(&event("review.added", "2026-01-04T00:00:00Z", json!({"rating": 4})));
-        p.apply(&event("review.added", "2026-01-05T00:00:00Z", json!({"rating": 5})));
+        p.apply(&event(
+            "project.published",
+            "2026-01-01T00:00:00Z",
+            json!({"project_id": "p1"}),
+        ));
+        p.apply(&event(
+            "project.completed",
+            "2026-01-02T00:00:00Z",
+            json!({"project_id": "p1"}),
+        ));
+        p.apply(&event(
+            "project.started",
+            "2026-01-03T00:00:00Z",
+            json!({"project_id": "p2", "pending_milestones": 2}),
+        ));
+        p.apply(&event(
+            "review.added",
+            "2026-01-04T00:00:00Z",
+            json!({"rating": 4}),
+        ));
+        p.apply(&event(
+            "review.added",
+            "2026-01-05T00:00:00Z",
+            json!({"rating": 5}),
+        ));
         assert_eq!(p.completed_projects(), 1);
         assert_eq!(p.projects_in(ProjectState::Started), 1);
         assert_eq!(p.pending_milestones, 2);
@@ -276,7 +315,13 @@ mod tests {
         assert_eq!(p.state, UserState::Deleted);
         // An older event arriving late does not move the activity time back.
         p.apply(&event("user.activity", "2025-12-01T00:00:00Z", json!({})));
-        assert_eq!(p.last_activity_at, crate::time::parse_rfc3339_ms("2026-01-06T00:00:00Z"));
-        assert_eq!(p.registered_at, crate::time::parse_rfc3339_ms("2025-12-01T00:00:00Z"));
+        assert_eq!(
+            p.last_activity_at,
+            crate::time::parse_rfc3339_ms("2026-01-06T00:00:00Z")
+        );
+        assert_eq!(
+            p.registered_at,
+            crate::time::parse_rfc3339_ms("2025-12-01T00:00:00Z")
+        );
     }
 }

@@ -159,13 +159,19 @@ pub fn marketplace_status(p: &Profile) -> (&'static str, &'static str) {
         UserState::Active => {}
     }
     if started > 0 && p.pending_milestones > 0 {
-        ("Hitos pendientes", "a project is under way with open milestones")
+        (
+            "Hitos pendientes",
+            "a project is under way with open milestones",
+        )
     } else if started > 0 || !p.assignments.is_empty() {
         ("Proyecto en curso", "a project is under way")
     } else if p.has_role("experto") && p.verification.as_deref() != Some("verificado") {
         ("En verificación", "the expert is not verified yet")
     } else if p.projects_in(ProjectState::Published) > 0 {
-        ("Proyecto publicado", "a published project waits for an expert")
+        (
+            "Proyecto publicado",
+            "a published project waits for an expert",
+        )
     } else if p.completed_projects() > 0 {
         ("Proyecto completado", "every project is completed")
     } else if p.projects_in(ProjectState::Draft) + p.projects_in(ProjectState::Validation) > 0 {
@@ -194,7 +200,12 @@ mod tests {
     #[test]
     fn a_new_expert_scores_low_and_is_global() {
         let mut p = Profile::new("u");
-        apply(&mut p, "user.registered", "2026-01-01T00:00:00Z", json!({"role": "experto", "email": "e@x.es"}));
+        apply(
+            &mut p,
+            "user.registered",
+            "2026-01-01T00:00:00Z",
+            json!({"role": "experto", "email": "e@x.es"}),
+        );
         let s = marketplace_score(&p, parse_rfc3339_ms("2026-01-01T00:00:00Z").unwrap());
         // verification 20 × 0.25 = 5, activity 15 × 1 = 15, tenure 0.
         assert_eq!(s.score, 20);
@@ -206,13 +217,33 @@ mod tests {
     #[test]
     fn a_seasoned_verified_expert_is_enterprise() {
         let mut p = Profile::new("u");
-        apply(&mut p, "user.registered", "2025-01-01T00:00:00Z", json!({"role": "experto", "email": "e@x.es"}));
-        apply(&mut p, "expert.verification_changed", "2025-02-01T00:00:00Z", json!({"status": "verificado"}));
+        apply(
+            &mut p,
+            "user.registered",
+            "2025-01-01T00:00:00Z",
+            json!({"role": "experto", "email": "e@x.es"}),
+        );
+        apply(
+            &mut p,
+            "expert.verification_changed",
+            "2025-02-01T00:00:00Z",
+            json!({"status": "verificado"}),
+        );
         for i in 0..5 {
-            apply(&mut p, "project.completed", "2025-06-01T00:00:00Z", json!({"project_id": format!("p{i}")}));
+            apply(
+                &mut p,
+                "project.completed",
+                "2025-06-01T00:00:00Z",
+                json!({"project_id": format!("p{i}")}),
+            );
         }
         for _ in 0..3 {
-            apply(&mut p, "review.added", "2026-01-01T00:00:00Z", json!({"rating": 5}));
+            apply(
+                &mut p,
+                "review.added",
+                "2026-01-01T00:00:00Z",
+                json!({"rating": 5}),
+            );
         }
         let s = marketplace_score(&p, parse_rfc3339_ms("2026-01-02T00:00:00Z").unwrap());
         assert_eq!(s.score, 100);
@@ -234,19 +265,54 @@ mod tests {
     #[test]
     fn status_follows_projects_verification_and_state() {
         let mut p = Profile::new("u");
-        apply(&mut p, "user.registered", "2026-01-01T00:00:00Z", json!({"role": "empresa", "email": "a@b.es"}));
+        apply(
+            &mut p,
+            "user.registered",
+            "2026-01-01T00:00:00Z",
+            json!({"role": "empresa", "email": "a@b.es"}),
+        );
         assert_eq!(marketplace_status(&p).0, "Nuevo registro");
-        apply(&mut p, "project.draft_created", "2026-01-02T00:00:00Z", json!({"project_id": "p1"}));
+        apply(
+            &mut p,
+            "project.draft_created",
+            "2026-01-02T00:00:00Z",
+            json!({"project_id": "p1"}),
+        );
         assert_eq!(marketplace_status(&p).0, "Borrador");
-        apply(&mut p, "project.published", "2026-01-03T00:00:00Z", json!({"project_id": "p1"}));
+        apply(
+            &mut p,
+            "project.published",
+            "2026-01-03T00:00:00Z",
+            json!({"project_id": "p1"}),
+        );
         assert_eq!(marketplace_status(&p).0, "Proyecto publicado");
-        apply(&mut p, "project.started", "2026-01-04T00:00:00Z", json!({"project_id": "p1", "pending_milestones": 1}));
+        apply(
+            &mut p,
+            "project.started",
+            "2026-01-04T00:00:00Z",
+            json!({"project_id": "p1", "pending_milestones": 1}),
+        );
         assert_eq!(marketplace_status(&p).0, "Hitos pendientes");
-        apply(&mut p, "project.completed", "2026-01-05T00:00:00Z", json!({"project_id": "p1", "pending_milestones": 0}));
+        apply(
+            &mut p,
+            "project.completed",
+            "2026-01-05T00:00:00Z",
+            json!({"project_id": "p1", "pending_milestones": 0}),
+        );
         assert_eq!(marketplace_status(&p).0, "Proyecto completado");
-        apply(&mut p, "user.role_added", "2026-01-06T00:00:00Z", json!({"role": "experto"}));
+        apply(
+            &mut p,
+            "user.role_added",
+            "2026-01-06T00:00:00Z",
+            json!({"role": "experto"}),
+        );
         assert_eq!(marketplace_status(&p).0, "En verificación");
-        apply(&mut p, "user.deactivated", "2026-01-07T00:00:00Z", json!({}));
+        apply(
+            &mut p,
+            "user.deactivated",
+            "2026-01-07T00:00:00Z",
+            json!({}),
+        );
         assert_eq!(marketplace_status(&p).0, "Inactivo");
         apply(&mut p, "user.deleted", "2026-01-08T00:00:00Z", json!({}));
         assert_eq!(marketplace_status(&p).0, "Eliminado");

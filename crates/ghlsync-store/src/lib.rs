@@ -20,6 +20,7 @@ use std::future::Future;
 
 use ghl::{ContactId, LocationId};
 use ghlsync_core::changeset::LogEntry;
+use ghlsync_core::profile::Profile;
 use ghlsync_core::{
     ApiKey, Changeset, ContactMirror, EventId, EventState, Gcra, InboxEvent, Job, JobId, JobState,
     Location, Millis, NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
@@ -62,6 +63,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another writer changed what this change was computed from; compute it again.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The database URL is not `sqlite:` or `postgres:`.
     #[error("unsupported database URL {0:?}: use sqlite://PATH (a file) or postgres://...")]
     UnsupportedUrl(String),
@@ -294,6 +298,12 @@ pub trait Store: Send + Sync {
     /// Every workflow route.
     fn routes(&self) -> impl Future<Output = Result<Vec<WorkflowRoute>, StoreError>> + Send;
 
+    /// A person's profile and its version.
+    fn profile(
+        &self,
+        location: &LocationId,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<(Profile, i64)>, StoreError>> + Send;
     /// Stores a new API key.
     fn insert_api_key(&self, key: &ApiKey) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The key whose secret has this hash, revoked or not.
@@ -427,6 +437,7 @@ delegate! {
     fn upsert_route(&self, route: &WorkflowRoute) -> Result<(), StoreError>;
     fn route(&self, name: &str) -> Result<Option<WorkflowRoute>, StoreError>;
     fn routes(&self) -> Result<Vec<WorkflowRoute>, StoreError>;
+    fn profile(&self, location: &LocationId, subject: &str) -> Result<Option<(Profile, i64)>, StoreError>;
     fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
     fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;

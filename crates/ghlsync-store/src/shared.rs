@@ -189,6 +189,38 @@ macro_rules! impl_store {
                     .execute(&mut *conn)
                     .await?;
             }
+            for w in &c.profiles {
+                let written = if w.version == 0 {
+                    sqlx::query(
+                        "INSERT INTO profiles (location_id, subject, profile, version, updated_at) \
+                         VALUES ($1, $2, $3, 1, $4) ON CONFLICT (location_id, subject) DO NOTHING",
+                    )
+                    .bind(w.location_id.as_str())
+                    .bind(&w.profile.subject)
+                    .bind(to_json(&w.profile))
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?
+                } else {
+                    sqlx::query(
+                        "UPDATE profiles SET profile = $1, version = version + 1, updated_at = $2 \
+                         WHERE location_id = $3 AND subject = $4 AND version = $5",
+                    )
+                    .bind(to_json(&w.profile))
+                    .bind(now)
+                    .bind(w.location_id.as_str())
+                    .bind(&w.profile.subject)
+                    .bind(w.version)
+                    .execute(&mut *conn)
+                    .await?
+                };
+                if written.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(format!(
+                        "the profile of {} changed since it was read",
+                        w.profile.subject
+                    )));
+                }
+            }
             insert_jobs(conn, &c.jobs, now).await?;
             for s in &c.location_sync {
                 sqlx::query(
@@ -608,6 +640,22 @@ macro_rules! impl_store {
                 .fetch_all(self.read())
                 .await?;
                 rows.into_iter().map(RouteRow::into_route).collect()
+            }
+
+            async fn profile(&self, location: &LocationId, subject: &str) -> Result<Option<(Profile, i64)>, StoreError> {
+                let row: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT profile, version FROM profiles WHERE location_id = $1 AND subject = $2",
+                )
+                .bind(location.as_str())
+                .bind(subject)
+                .fetch_optional(self.read())
+                .await?;
+                row.map(|(json, version)| {
+                    serde_json::from_str(&json)
+                        .map(|p| (p, version))
+                        .map_err(|e| StoreError::Corrupt(format!("profile of {subject}: {e}")))
+                })
+                .transpose()
             }
 
             async fn insert_api_key(&self, k: &ApiKey) -> Result<(), StoreError> {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use ghl::{ContactId, LocationId};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
+use ghlsync_core::profile::Profile;
 use ghlsync_core::{
     ApiKey, Changeset, ContactMirror, EventId, Gcra, InboxEvent, Job, JobId, Location, Millis,
     NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,

@@ -100,6 +100,7 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 
 struct Inner {
     config: Config,
+    rules: ghlsync_core::rules::RuleSet,
     store: AnyStore,
     cipher: Cipher,
     ghl: ghl::Client,
@@ -190,6 +191,7 @@ impl App {
             .timeout(Duration::from_millis(config.ghl.timeout_ms))
             .user_agent(concat!("ghlsync/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let rules = config.rules.load()?;
         let wake_processor = Arc::new(Notify::new());
         let ingest = Ingest::start(
             store.clone(),
@@ -206,6 +208,7 @@ impl App {
         Ok(Self(Arc::new(Inner {
             route_limiter: KeyedLimiter::per_minute(config.server.route_requests_per_minute),
             config,
+            rules,
             store,
             cipher,
             ghl,
@@ -220,6 +223,11 @@ impl App {
             instance,
             dispatch: crate::dispatch::DispatchState::default(),
         })))
+    }
+
+    /// The sync rules, loaded at start.
+    pub fn rules(&self) -> &ghlsync_core::rules::RuleSet {
+        &self.0.rules
     }
 
     /// Configuration.

@@ -58,6 +58,58 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     /// Encryption of tokens and route secrets at rest.
     pub secrets: SecretsConfig,
+    /// Sync rules for the application's events.
+    pub rules: RulesConfig,
+}
+
+/// Which rules run on application events: built-in packs first, then files, in order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Built-in packs (`marketplace`).
+    pub packs: Vec<String>,
+    /// Rules files (TOML).
+    pub files: Vec<PathBuf>,
+}
+
+impl RulesConfig {
+    /// Loads the packs and files; every problem is reported with its `file:line`.
+    pub fn load(&self) -> anyhow::Result<ghlsync_core::rules::RuleSet> {
+        use ghlsync_core::rules::packs::Pack;
+        let mut sources: Vec<(String, String)> = Vec::new();
+        for name in &self.packs {
+            let pack: Pack = name.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "rules.packs: unknown pack {name:?} (built in: {})",
+                    Pack::ALL
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            sources.push((pack.file_name(), pack.source().to_owned()));
+        }
+        for path in &self.files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("rules file {}: {e}", path.display()))?;
+            sources.push((path.display().to_string(), text));
+        }
+        let borrowed: Vec<(&str, &str)> = sources
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        ghlsync_core::rules::RuleSet::load(&borrowed).map_err(|errors| {
+            anyhow::anyhow!(
+                "the rules do not load:\n{}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })
+    }
 }
 
 /// Storage settings.
@@ -376,6 +428,49 @@ fn toml_string(config: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_load_packs_and_files_and_name_the_line_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(
+            &good,
+            "[[rule]]\nname = \"vip\"\non = \"review.added\"\nadd_tags = [\"vip\"]\n",
+        )
+        .unwrap();
+        let rules = RulesConfig {
+            packs: vec!["marketplace".into()],
+            files: vec![good.clone()],
+        }
+        .load()
+        .unwrap();
+        assert_eq!(rules.rules().last().unwrap().name, "vip");
+        let err = RulesConfig {
+            packs: vec!["nope".into()],
+            files: vec![],
+        }
+        .load()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unknown pack \"nope\"") && err.contains("marketplace"),
+            "{err}"
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad,
+            "\n\n[[rule]]\nname = \"x\"\non = \"user.nope\"\nadd_tags = [\"a\"]\n",
+        )
+        .unwrap();
+        let err = RulesConfig {
+            packs: vec![],
+            files: vec![bad.clone()],
+        }
+        .load()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(&format!("{}:3: ", bad.display())), "{err}");
+    }
 
     #[test]
     fn defaults_validate_and_secrets_are_redacted() {

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use ghl::webhooks::Webhook;
+use ghlsync_core::profile::Profile;
 use ghlsync_core::{AppEvent, Changeset, InboxEvent, Millis, Source, process};
 use ghlsync_store::Store;
 use rand::Rng;
@@ -140,9 +141,42 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
         Source::App => {
             let app_event: AppEvent = serde_json::from_slice(&event.body)
                 .map_err(|e| Failure::Permanent(format!("stored application event: {e}")))?;
+            let location = event
+                .location_id
+                .clone()
+                .ok_or_else(|| Failure::Permanent("application event without a location".into()))?;
+            let store = app.store();
+            let transient = |e: ghlsync_store::StoreError| Failure::Transient(e.to_string());
+            let (mut profile, version) = store
+                .profile(&location, &app_event.subject)
+                .await
+                .map_err(transient)?
+                .unwrap_or_else(|| (Profile::new(&app_event.subject), 0));
+            profile.apply(&app_event);
+            let tags = match store
+                .linked_contact(&location, &app_event.subject)
+                .await
+                .map_err(transient)?
+            {
+                Some(id) => store
+                    .contact(&location, &id)
+                    .await
+                    .map_err(transient)?
+                    .map(|c| c.tags)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let outcome = app
+                .rules()
+                .evaluate(&app_event, &profile, &tags)
+                .map_err(|e| Failure::Permanent(e.to_string()))?;
             Ok(process::app_event(
-                event.location_id.as_ref(),
+                &location,
+                event.id,
                 &app_event,
+                profile,
+                version,
+                &outcome,
                 event.received_at,
             ))
         }

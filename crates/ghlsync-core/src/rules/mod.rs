@@ -326,7 +326,11 @@ impl RuleSet {
             "contact": {"tags": contact_tags},
         })));
         let mut out = Outcome::default();
-        for rule in self.rules.iter().filter(|r| r.on.contains(&event.event_type)) {
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| r.on.contains(&event.event_type))
+        {
             let fail = |what: &str, e: minijinja::Error| EvalError {
                 rule: rule.name.clone(),
                 origin: rule.origin.clone(),
@@ -378,12 +382,17 @@ impl RuleSet {
                 }
             }
             if let Some(Scorer::Marketplace) = rule.score {
-                effects.push(format!("set lead_score = {} (level {})", score.score, score.level));
+                effects.push(format!(
+                    "set lead_score = {} (level {})",
+                    score.score, score.level
+                ));
                 out.set_field("lead_score", json!(score.score));
                 out.score = Some(score.clone());
             }
             if let Some(Deriver::Marketplace) = rule.status {
-                effects.push(format!("set estado_del_contacto = {status:?} ({status_why})"));
+                effects.push(format!(
+                    "set estado_del_contacto = {status:?} ({status_why})"
+                ));
                 out.set_field("estado_del_contacto", json!(status));
             }
             if let Some(t) = &rule.note

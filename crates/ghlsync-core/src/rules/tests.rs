@@ -16,7 +16,10 @@ fn event(t: &str, at: &str, data: Value) -> AppEvent {
 
 /// Runs events through a profile and the rules, as processing does, and returns the tags
 /// the contact ends with and the fields last set.
-fn run(rules: &RuleSet, events: &[AppEvent]) -> (BTreeSet<String>, BTreeMap<String, Value>, Outcome) {
+fn run(
+    rules: &RuleSet,
+    events: &[AppEvent],
+) -> (BTreeSet<String>, BTreeMap<String, Value>, Outcome) {
     let mut profile = Profile::new("u1");
     let mut tags: BTreeSet<String> = BTreeSet::new();
     let mut fields = BTreeMap::new();
@@ -45,15 +48,40 @@ fn load_errors_name_file_and_line() {
     let text = "\n[[rule]]\nname = \"a\"\non = \"user.exploded\"\nadd_tags = [\"x\"]\n\n[[rule]]\nname = \"b\"\non = \"user.registered\"\nwhen = \"data.role ==\"\nadd_tags = [\"{{ oops\"]\n";
     let errors = RuleSet::load(&[("rules.toml", text)]).unwrap_err();
     let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert!(shown[0].starts_with("rules.toml:2: ") && shown[0].contains("user.exploded"), "{shown:?}");
-    assert!(shown.iter().any(|e| e.starts_with("rules.toml:7: ") && e.contains("condition")), "{shown:?}");
-    assert!(shown.iter().any(|e| e.starts_with("rules.toml:7: ") && e.contains("add_tags template")), "{shown:?}");
-    let errors = RuleSet::load(&[("r.toml", "[[rule]]\nname = \"a\"\non = \"user.registered\"\nadd_tag = [\"x\"]\n")]).unwrap_err();
+    assert!(
+        shown[0].starts_with("rules.toml:2: ") && shown[0].contains("user.exploded"),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.starts_with("rules.toml:7: ") && e.contains("condition")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.starts_with("rules.toml:7: ") && e.contains("add_tags template")),
+        "{shown:?}"
+    );
+    let errors = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"a\"\non = \"user.registered\"\nadd_tag = [\"x\"]\n",
+    )])
+    .unwrap_err();
     assert_eq!(errors[0].line, 4, "{errors:?}");
     assert!(errors[0].message.contains("add_tag"), "{errors:?}");
-    let errors = RuleSet::load(&[("r.toml", "[[rule]]\nname = \"a\"\non = \"user.registered\"\n")]).unwrap_err();
+    let errors = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"a\"\non = \"user.registered\"\n",
+    )])
+    .unwrap_err();
     assert!(errors[0].message.contains("no action"));
-    let errors = RuleSet::load(&[("r.toml", "[[rule]]\nname = \"a\"\non = \"ContactCreate\"\nadd_tags = [\"x\"]\n")]).unwrap_err();
+    let errors = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"a\"\non = \"ContactCreate\"\nadd_tags = [\"x\"]\n",
+    )])
+    .unwrap_err();
     assert!(errors[0].message.contains("GHL webhooks"), "{errors:?}");
 }
 
@@ -79,7 +107,10 @@ fn an_empresa_registration_gets_its_tags_and_fields() {
     assert_eq!(fields["fuente_del_contacto"], "linkedin");
     assert_eq!(fields["estado_del_contacto"], "Nuevo registro");
     assert!(fields.contains_key("lead_score"));
-    assert!(!fields.contains_key("main_area"), "empty templates set nothing");
+    assert!(
+        !fields.contains_key("main_area"),
+        "empty templates set nothing"
+    );
     assert_eq!(out.tag_reasons["src/linkedin"], "fuente del contacto");
 }
 
@@ -107,7 +138,10 @@ fn roles_accumulate_in_either_order() {
         ],
     );
     for (tags, fields, _) in [&a, &b] {
-        assert!(tags.contains("emp-nuevo-registro") && tags.contains("exp-solicitud"), "{tags:?}");
+        assert!(
+            tags.contains("emp-nuevo-registro") && tags.contains("exp-solicitud"),
+            "{tags:?}"
+        );
         assert_eq!(fields["tipo_de_usuario"], "Empresa y Experto");
         assert_eq!(fields["main_area"], "Datos");
     }
@@ -118,15 +152,33 @@ fn deletion_replaces_the_leaving_tags() {
     let (tags, fields, out) = run(
         &marketplace(),
         &[
-            event("user.registered", "2026-11-21T10:00:00Z", json!({"role": "empresa", "email": "a@b.es"})),
-            event("user.role_added", "2026-11-21T10:01:00Z", json!({"role": "experto"})),
+            event(
+                "user.registered",
+                "2026-11-21T10:00:00Z",
+                json!({"role": "empresa", "email": "a@b.es"}),
+            ),
+            event(
+                "user.role_added",
+                "2026-11-21T10:01:00Z",
+                json!({"role": "experto"}),
+            ),
             event("user.unsubscribed", "2026-11-21T10:02:00Z", json!({})),
-            event("user.unsubscribe_confirmed", "2026-11-21T10:03:00Z", json!({})),
+            event(
+                "user.unsubscribe_confirmed",
+                "2026-11-21T10:03:00Z",
+                json!({}),
+            ),
             event("user.deleted", "2026-11-21T10:04:00Z", json!({})),
         ],
     );
-    assert!(tags.contains("emp-eliminado") && tags.contains("exp-eliminado"), "{tags:?}");
-    assert!(!tags.contains("emp-baja") && !tags.contains("emp-baja-confirmada"), "{tags:?}");
+    assert!(
+        tags.contains("emp-eliminado") && tags.contains("exp-eliminado"),
+        "{tags:?}"
+    );
+    assert!(
+        !tags.contains("emp-baja") && !tags.contains("emp-baja-confirmada"),
+        "{tags:?}"
+    );
     assert!(out.remove_tags.contains("emp-baja"));
     assert_eq!(fields["estado_del_contacto"], "Eliminado");
 }
@@ -136,11 +188,31 @@ fn verification_and_level_tags_replace_each_other() {
     let (tags, fields, _) = run(
         &marketplace(),
         &[
-            event("user.registered", "2026-11-21T10:00:00Z", json!({"role": "experto", "email": "e@x.es"})),
-            event("expert.verification_changed", "2026-11-21T10:01:00Z", json!({"status": "pre-evaluación"})),
-            event("expert.verification_changed", "2026-11-21T10:02:00Z", json!({"status": "verificado"})),
-            event("expert.level_changed", "2026-11-21T10:03:00Z", json!({"level": "global"})),
-            event("expert.level_changed", "2026-11-21T10:04:00Z", json!({"level": "pro"})),
+            event(
+                "user.registered",
+                "2026-11-21T10:00:00Z",
+                json!({"role": "experto", "email": "e@x.es"}),
+            ),
+            event(
+                "expert.verification_changed",
+                "2026-11-21T10:01:00Z",
+                json!({"status": "pre-evaluación"}),
+            ),
+            event(
+                "expert.verification_changed",
+                "2026-11-21T10:02:00Z",
+                json!({"status": "verificado"}),
+            ),
+            event(
+                "expert.level_changed",
+                "2026-11-21T10:03:00Z",
+                json!({"level": "global"}),
+            ),
+            event(
+                "expert.level_changed",
+                "2026-11-21T10:04:00Z",
+                json!({"level": "pro"}),
+            ),
         ],
     );
     let exp: Vec<&String> = tags.iter().filter(|t| t.starts_with("exp-")).collect();
@@ -153,13 +225,33 @@ fn project_tags_and_status() {
     let (tags, fields, _) = run(
         &marketplace(),
         &[
-            event("user.registered", "2026-11-21T10:00:00Z", json!({"role": "empresa", "email": "a@b.es"})),
-            event("project.draft_created", "2026-11-21T10:01:00Z", json!({"project_id": "p1"})),
-            event("project.sent_to_validation", "2026-11-21T10:02:00Z", json!({"project_id": "p1"})),
-            event("project.published", "2026-11-21T10:03:00Z", json!({"project_id": "p1"})),
+            event(
+                "user.registered",
+                "2026-11-21T10:00:00Z",
+                json!({"role": "empresa", "email": "a@b.es"}),
+            ),
+            event(
+                "project.draft_created",
+                "2026-11-21T10:01:00Z",
+                json!({"project_id": "p1"}),
+            ),
+            event(
+                "project.sent_to_validation",
+                "2026-11-21T10:02:00Z",
+                json!({"project_id": "p1"}),
+            ),
+            event(
+                "project.published",
+                "2026-11-21T10:03:00Z",
+                json!({"project_id": "p1"}),
+            ),
         ],
     );
-    for t in ["emp-borrador-creado", "emp-proyecto-en-validación", "emp-proyecto-publicado"] {
+    for t in [
+        "emp-borrador-creado",
+        "emp-proyecto-en-validación",
+        "emp-proyecto-publicado",
+    ] {
         assert!(tags.contains(t), "{t} missing: {tags:?}");
     }
     assert_eq!(fields["estado_del_contacto"], "Proyecto publicado");
@@ -168,11 +260,18 @@ fn project_tags_and_status() {
 #[test]
 fn explain_shows_rules_skips_and_the_score_components() {
     let rules = marketplace();
-    let e = event("user.registered", "2026-11-21T10:00:00Z", json!({"role": "experto", "email": "e@x.es"}));
+    let e = event(
+        "user.registered",
+        "2026-11-21T10:00:00Z",
+        json!({"role": "experto", "email": "e@x.es"}),
+    );
     let mut p = Profile::new("u1");
     p.apply(&e);
     let text = rules.evaluate(&e, &p, &[]).unwrap().to_string();
-    assert!(text.contains("rule \"experto: solicitud\" (pack:marketplace:"), "{text}");
+    assert!(
+        text.contains("rule \"experto: solicitud\" (pack:marketplace:"),
+        "{text}"
+    );
     assert!(text.contains("add tag exp-solicitud"), "{text}");
     assert!(text.contains("skipped \"empresa: registro\""), "{text}");
     assert!(text.contains("lead score 20 → level global"), "{text}");

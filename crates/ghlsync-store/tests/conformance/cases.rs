@@ -632,6 +632,61 @@ pub async fn api_keys_are_found_by_hash_and_revoked<S: Store>(s: &S) {
     assert_eq!(listed[0].revoked_at, Some(20));
 }
 
+/// A profile is written only at the version it was read: a concurrent writer's change is
+/// never overwritten, and the losing changeset (jobs included) is refused whole.
+pub async fn profiles_are_versioned<S: Store>(s: &S) {
+    use ghlsync_core::changeset::ProfileWrite;
+    use ghlsync_core::profile::Profile;
+    s.insert_events(&[event(Some("p1")), event(Some("p2")), event(Some("p3"))])
+        .await
+        .unwrap();
+    let claimed = s.claim_events("w", 0, 10_000, 3).await.unwrap();
+    let write = |roles: &[&str], version| {
+        let mut profile = Profile::new("user-1");
+        profile.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        Changeset {
+            profiles: vec![ProfileWrite {
+                location_id: "loc".into(),
+                profile,
+                version,
+            }],
+            jobs: vec![job(
+                &format!("profile-job-{version}-{}", roles.len()),
+                "k",
+                0,
+            )],
+            ..Changeset::default()
+        }
+    };
+    assert!(s.profile(&"loc".into(), "user-1").await.unwrap().is_none());
+    assert!(
+        s.complete_event(claimed[0].id, "w", &write(&["empresa"], 0), 1)
+            .await
+            .unwrap()
+    );
+    let (p, v) = s.profile(&"loc".into(), "user-1").await.unwrap().unwrap();
+    assert_eq!(
+        (p.roles.as_slice(), v),
+        (["empresa".to_owned()].as_slice(), 1)
+    );
+    // A second writer that also read "nothing" loses, and its job is not enqueued.
+    let lost = s
+        .complete_event(claimed[1].id, "w", &write(&["experto"], 0), 2)
+        .await;
+    assert!(
+        matches!(lost, Err(ghlsync_store::StoreError::Conflict(_))),
+        "{lost:?}"
+    );
+    assert!(
+        s.complete_event(claimed[2].id, "w", &write(&["empresa", "experto"], 1), 3)
+            .await
+            .unwrap()
+    );
+    let (p, v) = s.profile(&"loc".into(), "user-1").await.unwrap().unwrap();
+    assert_eq!((p.roles.len(), v), (2, 2));
+    assert_eq!(s.queue_stats().await.unwrap().jobs_queued, 2);
+}
+
 pub async fn stats_count_states<S: Store>(s: &S) {
     s.insert_events(&[event(Some("s1")), event(Some("s2"))])
         .await

@@ -59,6 +59,7 @@ conformance!(
     the_rate_limiter_is_atomic,
     locations_and_routes_round_trip,
     api_keys_are_found_by_hash_and_revoked,
+    profiles_are_versioned,
     stats_count_states,
 );
 

@@ -159,3 +159,79 @@ async fn a_batch_is_stored_and_a_repeated_id_is_accepted_once() {
     }
     h.shutdown().await;
 }
+
+/// Seed 000 through the HTTP API with the marketplace pack: one GHL contact per person,
+/// tags accumulating across roles, the common fields, and deletion replacing the leaving
+/// tags, checked in the simulator's final state.
+#[tokio::test]
+async fn the_marketplace_pack_syncs_a_person_into_one_ghl_contact() {
+    let h = Harness::start(|c| c.rules.packs = vec!["marketplace".into()]).await;
+    let key = h.api_key().await;
+    let at = |m: u32| format!("2026-11-21T10:{m:02}:00Z");
+    let events = json!([
+        {"type": "user.registered", "id": "e1", "occurred_at": at(0), "subject": "u1",
+         "data": {"role": "empresa", "email": "ana@acme.es", "source": "linkedin",
+                  "company_name": "Acme", "industry": "IA"}},
+        {"type": "user.role_added", "id": "e2", "occurred_at": at(1), "subject": "u1",
+         "data": {"role": "experto"}},
+        {"type": "user.unsubscribed", "id": "e3", "occurred_at": at(2), "subject": "u1"},
+    ]);
+    let (status, body) = h.post_events(Some(&key), &events).await;
+    assert_eq!(status, 202, "{body}");
+    h.drain().await;
+    let (status, _) = h
+        .post_events(
+            Some(&key),
+            &json!({"type": "user.deleted", "id": "e4", "occurred_at": at(3), "subject": "u1"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    h.drain().await;
+    let contacts = h.sim.contacts(&h.loc.id);
+    assert_eq!(contacts.len(), 1, "one contact per person: {contacts:?}");
+    let c = &contacts[0];
+    assert_eq!(c["email"], "ana@acme.es");
+    assert_eq!(c["companyName"], "Acme");
+    let mut tags: Vec<&str> = c["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    tags.sort_unstable();
+    assert_eq!(
+        tags,
+        [
+            "emp-eliminado",
+            "emp-nuevo-registro",
+            "exp-eliminado",
+            "exp-solicitud",
+            "src/linkedin"
+        ]
+    );
+    let field = |key: &str| {
+        let id = &h
+            .loc
+            .custom_fields
+            .iter()
+            .find(|f| f.key == key)
+            .unwrap()
+            .id;
+        c["customFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == *id)
+            .map(|f| f["value"].clone())
+    };
+    assert_eq!(field("tipo_de_usuario"), Some(json!("Empresa y Experto")));
+    assert_eq!(field("fuente_del_contacto"), Some(json!("linkedin")));
+    assert_eq!(field("industry"), Some(json!("IA")));
+    assert_eq!(field("estado_del_contacto"), Some(json!("Eliminado")));
+    assert!(field("lead_score").is_some());
+    // Nothing went to the dead-letter queue, and the deletion is in the sync log.
+    assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+    let log = h.app.store().sync_log(None, 100).await.unwrap();
+    assert!(log.iter().any(|e| e.kind == "user_deleted"));
+    h.shutdown().await;
+}

@@ -54,6 +54,11 @@ impl Harness {
         let loc = sim.add_location(
             LocationSpec::new("Acme")
                 .field("Lead Score", "lead_score", "NUMERICAL")
+                // The marketplace pack's fields a registration writes.
+                .field("Tipo de usuario", "tipo_de_usuario", "TEXT")
+                .field("Fuente del contacto", "fuente_del_contacto", "TEXT")
+                .field("Estado del contacto", "estado_del_contacto", "TEXT")
+                .field("Industry", "industry", "TEXT")
                 .pipeline("Sales", &["New", "Won"]),
         );
         let dir = tempfile::tempdir().unwrap();
