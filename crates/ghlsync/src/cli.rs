@@ -62,6 +62,9 @@ pub enum Command {
     /// Manage workflow webhook routes.
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Check rules files, print a built-in pack, or explain what an event would do.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Manage the application's API keys for POST /api/v1/events.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -167,6 +170,31 @@ pub enum RoutesCommand {
     },
     /// List routes (never their secrets).
     List,
+}
+
+/// Rules subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load rules files and report every problem with its file:line (exit 1 if any).
+    Check {
+        /// Rules files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a built-in pack (to copy and change it).
+    Pack {
+        /// The pack's name (marketplace).
+        name: String,
+    },
+    /// Print what the configured rules would do with an application event, and why. No
+    /// call is made and nothing is stored.
+    Explain {
+        /// The event, as sent to POST /api/v1/events.
+        event: PathBuf,
+        /// Start from the person's stored profile in this location (default: a new person).
+        #[arg(long)]
+        location: Option<String>,
+    },
 }
 
 /// API key subcommands.
@@ -514,6 +542,50 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Rules(cmd) => match cmd {
+            RulesCommand::Check { files } => {
+                let rules = crate::config::RulesConfig {
+                    packs: Vec::new(),
+                    files,
+                }
+                .load()?;
+                say(format!("{} rules, no problems", rules.rules().len()));
+            }
+            RulesCommand::Pack { name } => {
+                let pack: ghlsync_core::rules::packs::Pack = name
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("no built-in pack {name:?}"))?;
+                say(pack.source());
+            }
+            RulesCommand::Explain { event, location } => {
+                let text = std::fs::read_to_string(&event)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", event.display()))?;
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", event.display()))?;
+                let event = ghlsync_core::AppEvent::from_json(&value)
+                    .map_err(|e| anyhow::anyhow!("invalid event: {e}"))?;
+                let rules = config.rules.load()?;
+                let mut profile = ghlsync_core::profile::Profile::new(&event.subject);
+                if let Some(location) = location {
+                    let (store, _) = open(&config).await?;
+                    if let Some((stored, _)) = store
+                        .profile(&LocationId::new(&location), &event.subject)
+                        .await?
+                    {
+                        profile = stored;
+                    }
+                }
+                profile.apply(&event);
+                let outcome = rules
+                    .evaluate(&event, &profile, &[])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                say(format!(
+                    "{} {} for {}:",
+                    event.event_type, event.id, event.subject
+                ));
+                say(outcome.to_string().trim_end());
+            }
+        },
         Command::Keys(cmd) => {
             let (store, _) = open(&config).await?;
             match cmd {

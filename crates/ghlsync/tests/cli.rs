@@ -329,3 +329,51 @@ fn api_keys_are_created_once_listed_without_the_key_and_revoked() {
         "{list}"
     );
 }
+
+#[test]
+fn rules_are_checked_with_file_and_line_and_an_event_is_explained() {
+    let cli = Cli::new();
+    let bad = cli.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rule]]\nname = \"x\"\non = \"user.nope\"\nadd_tags = [\"a\"]\n",
+    )
+    .unwrap();
+    let out = cli.run(&["rules", "check", bad.to_str().unwrap()], &[], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:1: ", bad.display())) && err.contains("user.nope"),
+        "{err}"
+    );
+    let pack = cli.ok(&["rules", "pack", "marketplace"], &[], None);
+    let good = cli.path().join("marketplace.toml");
+    std::fs::write(&good, &pack).unwrap();
+    let checked = cli.ok(&["rules", "check", good.to_str().unwrap()], &[], None);
+    assert!(checked.contains("no problems"), "{checked}");
+    std::fs::write(
+        cli.path().join("ghlsync.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[rules]\npacks = [\"marketplace\"]\n",
+            cli.path().join("ghlsync.db").display()
+        ),
+    )
+    .unwrap();
+    let event = cli.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"type": "user.registered", "id": "e1", "occurred_at": "2026-11-21T10:00:00Z",
+            "subject": "u1", "data": {"role": "experto", "email": "e@x.es"}}"#,
+    )
+    .unwrap();
+    let explained = cli.ok(&["rules", "explain", event.to_str().unwrap()], &[], None);
+    assert!(explained.contains("add tag exp-solicitud"), "{explained}");
+    assert!(
+        explained.contains("skipped \"empresa: registro\""),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("lead score 20 → level global"),
+        "{explained}"
+    );
+}
