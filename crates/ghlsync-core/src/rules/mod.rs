@@ -149,10 +149,28 @@ pub struct Rule {
     pub note: Option<String>,
 }
 
-/// Loaded rules, in order.
-#[derive(Clone, Debug, Default)]
+/// Loaded rules, in order, with their conditions and templates compiled once at load.
+#[derive(Clone, Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Every template, named `t:` and its source; every condition as the template
+    /// `condition_template(when)`, named `c:` and the condition.
+    env: Environment<'static>,
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            env: environment(),
+        }
+    }
+}
+
+/// A condition as a template that renders `1` when it holds, so conditions are compiled
+/// once at load like every other template.
+fn condition_template(when: &str) -> String {
+    format!("{{% if {when} %}}1{{% endif %}}")
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -164,6 +182,8 @@ fn environment() -> Environment<'static> {
     // `data.company.name` on an event without `company` is empty, not an error: app
     // events carry optional details.
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // Template names carry their source, which may end in `.html`: never escape.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env
 }
 
@@ -171,7 +191,7 @@ impl RuleSet {
     /// Loads rule files in order: `(name, text)` pairs. Every error of every file is
     /// reported, each with its `file:line`.
     pub fn load(files: &[(&str, &str)]) -> Result<Self, Vec<RuleError>> {
-        let env = environment();
+        let mut env = environment();
         let mut rules = Vec::new();
         let mut errors = Vec::new();
         for (file, text) in files {
@@ -193,21 +213,26 @@ impl RuleSet {
                     line,
                     message,
                 };
-                match Self::check(&env, spanned.into_inner(), format!("{file}:{line}")) {
+                match Self::check(&mut env, spanned.into_inner(), format!("{file}:{line}")) {
                     Ok(rule) => rules.push(rule),
                     Err(messages) => errors.extend(messages.into_iter().map(err)),
                 }
             }
         }
         if errors.is_empty() {
-            Ok(Self { rules })
+            Ok(Self { rules, env })
         } else {
             Err(errors)
         }
     }
 
-    /// Validates one rule; every problem is reported.
-    fn check(env: &Environment<'_>, raw: RawRule, origin: String) -> Result<Rule, Vec<String>> {
+    /// Validates one rule and compiles its condition and templates into `env`; every
+    /// problem is reported.
+    fn check(
+        env: &mut Environment<'static>,
+        raw: RawRule,
+        origin: String,
+    ) -> Result<Rule, Vec<String>> {
         let mut problems = Vec::new();
         let name = raw.name.trim().to_owned();
         if name.is_empty() {
@@ -240,10 +265,15 @@ impl RuleSet {
                 )),
             }
         }
-        if let Some(when) = &raw.when
-            && let Err(e) = env.compile_expression(when)
-        {
-            problems.push(format!("rule {name:?}: condition {when:?}: {e}"));
+        if let Some(when) = &raw.when {
+            // Checked as an expression for its error message, stored as a template.
+            if let Err(e) = env.compile_expression(when) {
+                problems.push(format!("rule {name:?}: condition {when:?}: {e}"));
+            } else if let Err(e) =
+                env.add_template_owned(format!("c:{when}"), condition_template(when))
+            {
+                problems.push(format!("rule {name:?}: condition {when:?}: {e}"));
+            }
         }
         let templates = raw
             .add_tags
@@ -253,7 +283,7 @@ impl RuleSet {
             .chain(raw.set_fields.values().map(|t| ("set_fields", t)))
             .chain(raw.note.iter().map(|t| ("note", t)));
         for (key, template) in templates {
-            if let Err(e) = env.template_from_str(template) {
+            if let Err(e) = env.add_template_owned(format!("t:{template}"), template.clone()) {
                 problems.push(format!("rule {name:?}: {key} template {template:?}: {e}"));
             }
         }
@@ -288,11 +318,6 @@ impl RuleSet {
         &self.rules
     }
 
-    /// Appends another set's rules after these.
-    pub fn extend(&mut self, other: RuleSet) {
-        self.rules.extend(other.rules);
-    }
-
     /// What the rules do for `event`, given the person's profile after the event and the
     /// contact's current tags. Pure: nothing is called, nothing is stored.
     pub fn evaluate(
@@ -301,7 +326,7 @@ impl RuleSet {
         profile: &Profile,
         contact_tags: &[String],
     ) -> Result<Outcome, EvalError> {
-        let env = environment();
+        let env = &self.env;
         let score = scoring::marketplace_score(profile, event.occurred_at);
         let (status, status_why) = scoring::marketplace_status(profile);
         let mut profile_value = serde_json::to_value(profile).unwrap_or(Value::Null);
@@ -338,10 +363,10 @@ impl RuleSet {
             };
             if let Some(when) = &rule.when {
                 let holds = env
-                    .compile_expression(when)
-                    .and_then(|x| x.eval(&context))
+                    .get_template(&format!("c:{when}"))
+                    .and_then(|t| t.render(&context))
                     .map_err(|e| fail("condition", e))?
-                    .is_true();
+                    == "1";
                 if !holds {
                     out.skipped.push(Skipped {
                         rule: rule.name.clone(),
@@ -352,7 +377,10 @@ impl RuleSet {
                 }
             }
             let render = |t: &str| -> Result<Option<String>, EvalError> {
-                let s = env.render_str(t, &context).map_err(|e| fail(t, e))?;
+                let s = env
+                    .get_template(&format!("t:{t}"))
+                    .and_then(|template| template.render(&context))
+                    .map_err(|e| fail(t, e))?;
                 let s = s.trim();
                 Ok((!s.is_empty()).then(|| s.to_owned()))
             };

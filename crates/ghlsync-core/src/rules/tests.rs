@@ -297,3 +297,30 @@ remove_tags = ["X"]
     assert!(out.add_tags.is_empty());
     assert_eq!(out.remove_tags, BTreeSet::from(["x".to_owned()]));
 }
+
+#[test]
+fn a_condition_and_a_template_with_the_same_text_do_not_mix() {
+    let text = r#"
+[[rule]]
+name = "same text"
+on = "user.activity"
+when = "data.flag"
+add_tags = ["data.flag"]
+"#;
+    let rules = RuleSet::load(&[("r.toml", text)]).unwrap();
+    let on = event(
+        "user.activity",
+        "2026-11-21T10:00:00Z",
+        json!({"flag": true}),
+    );
+    let out = rules.evaluate(&on, &Profile::new("u1"), &[]).unwrap();
+    assert_eq!(out.add_tags, BTreeSet::from(["data.flag".to_owned()]));
+    let off = event("user.activity", "2026-11-21T10:00:00Z", json!({}));
+    assert!(
+        rules
+            .evaluate(&off, &Profile::new("u1"), &[])
+            .unwrap()
+            .add_tags
+            .is_empty()
+    );
+}
