@@ -71,7 +71,8 @@ pub(super) async fn receive(
     let bytes = body(raw, ROUTE)?;
     let key = authenticate(&app, &headers).await?;
     let now = now_ms();
-    if let Err(wait) = app.route_limiter().check(&key.id, now) {
+    // Prefixed: a workflow route may be named like a key id, and must not share its budget.
+    if let Err(wait) = app.route_limiter().check(&format!("api:{}", key.id), now) {
         reject(ROUTE, "rate_limited");
         return Err(ApiError::too_many(
             "rate_limited",

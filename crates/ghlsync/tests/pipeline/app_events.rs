@@ -235,3 +235,25 @@ async fn the_marketplace_pack_syncs_a_person_into_one_ghl_contact() {
     assert!(log.iter().any(|e| e.kind == "user_deleted"));
     h.shutdown().await;
 }
+
+/// An API key and a workflow route named like the key's id have separate request budgets.
+#[tokio::test]
+async fn an_api_key_does_not_share_its_request_limit_with_a_route() {
+    let h = Harness::start(|c| c.server.route_requests_per_minute = 1).await;
+    let key = h.api_key().await;
+    let id = h.app.store().api_keys().await.unwrap()[0].id.clone();
+    h.hmac_route(&id, &["lead"]).await;
+    let (status, _) = h
+        .post_events(Some(&key), &registered("e1", "u1", "empresa"))
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(h.post_workflow(&id, &crate::lead(1)).await.status(), 200);
+    let (status, body) = h
+        .post_events(Some(&key), &registered("e2", "u2", "empresa"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    h.shutdown().await;
+}
