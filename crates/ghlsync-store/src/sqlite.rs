@@ -377,10 +377,7 @@ impl IngestWriter {
 impl SqliteStore {
     /// See [`AnyStore::begin_ingest`](crate::AnyStore::begin_ingest).
     pub async fn begin_ingest(&self) -> Result<(), StoreError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.with_ingest(|_| Ok(())))
-            .await
-            .map_err(|e| StoreError::WriterPanicked(e.to_string()))?
+        self.blocking(|store| store.with_ingest(|_| Ok(()))).await
     }
 
     /// Stores a batch of events in one transaction, blocking the calling thread until it is
@@ -409,9 +406,18 @@ impl SqliteStore {
 
     /// The async form, for callers other than the ingest writer.
     async fn insert_batch(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
-        let store = self.clone();
         let events = events.to_vec();
-        tokio::task::spawn_blocking(move || store.insert_events_blocking(&events))
+        self.blocking(move |store| store.insert_events_blocking(&events))
+            .await
+    }
+
+    /// Runs `f` on tokio's blocking pool: the ingest writer must not block a runtime worker.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| StoreError::WriterPanicked(e.to_string()))?
     }

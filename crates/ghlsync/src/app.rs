@@ -22,9 +22,9 @@ use crate::config::Config;
 use crate::ingress::{Deferred, Ingest, KeyedLimiter};
 use crate::secrets::{Cipher, route_context};
 
-/// HTTP worker threads when not configured: one core is left to the storage threads (the
-/// ingest writer and SQLite's), which otherwise wait for a core at every step of a commit
-/// and make every group commit slower.
+/// HTTP worker threads when not configured: one core is left to the ingest writer, which
+/// otherwise waits for a core at every step of a commit and makes every group commit
+/// slower.
 pub fn default_worker_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
