@@ -89,6 +89,40 @@ pub struct ContactSync {
     /// Tags to remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_tags: Vec<String>,
+    /// Send everything, even what the mirror says GHL already has (a forced resync).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
+}
+
+impl ContactSync {
+    /// Folds a later sync of the same contact into this one, as if both had run in order:
+    /// the later value of a field wins, and a tag added then removed (or the reverse) ends
+    /// as the later change asks.
+    pub fn merge(&mut self, later: ContactSync) {
+        self.subject = later.subject.or(self.subject.take());
+        self.email = later.email.or(self.email.take());
+        self.phone = later.phone.or(self.phone.take());
+        self.fields.extend(later.fields);
+        self.custom_fields.extend(later.custom_fields);
+        for tag in later.add_tags {
+            self.remove_tags.retain(|t| !same_tag(t, &tag));
+            if !self.add_tags.iter().any(|t| same_tag(t, &tag)) {
+                self.add_tags.push(tag);
+            }
+        }
+        for tag in later.remove_tags {
+            self.add_tags.retain(|t| !same_tag(t, &tag));
+            if !self.remove_tags.iter().any(|t| same_tag(t, &tag)) {
+                self.remove_tags.push(tag);
+            }
+        }
+        self.full |= later.full;
+    }
+}
+
+/// GHL stores tags trimmed and lower-cased.
+fn same_tag(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 /// A contact a job refers to.
@@ -141,6 +175,9 @@ pub struct NewJob {
     pub run_at: Millis,
     /// The event that caused it.
     pub source_event: Option<EventId>,
+    /// A contact sync that may be merged into a sync of the same contact still waiting in
+    /// the queue, instead of queuing a second one (see [`ContactSync::merge`]).
+    pub coalesce: bool,
 }
 
 /// A stored job.
@@ -176,5 +213,51 @@ impl Job {
     /// True when an earlier claim may already have made the call (a crash or timeout).
     pub fn may_have_run(&self) -> bool {
         self.claims > 1 || self.attempts > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sync(add: &[&str], remove: &[&str], fields: &[(&str, Value)]) -> ContactSync {
+        ContactSync {
+            add_tags: add.iter().map(|t| (*t).to_owned()).collect(),
+            remove_tags: remove.iter().map(|t| (*t).to_owned()).collect(),
+            custom_fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            ..ContactSync::default()
+        }
+    }
+
+    #[test]
+    fn a_merge_nets_tags_and_keeps_the_later_field_values() {
+        let mut first = sync(
+            &["a", "b"],
+            &["c"],
+            &[("score", json!(10)), ("x", json!(1))],
+        );
+        first.email = Some("p@x.co".into());
+        first.merge(sync(&["C"], &["a", "d"], &[("score", json!(40))]));
+        assert_eq!(first.add_tags, vec!["b", "C"]);
+        assert_eq!(first.remove_tags, vec!["a", "d"]);
+        assert_eq!(first.custom_fields["score"], 40);
+        assert_eq!(first.custom_fields["x"], 1);
+        assert_eq!(
+            first.email.as_deref(),
+            Some("p@x.co"),
+            "kept when the later sync has none"
+        );
+        assert!(!first.full);
+        first.merge(ContactSync {
+            full: true,
+            phone: Some("+1555".into()),
+            ..ContactSync::default()
+        });
+        assert!(first.full);
+        assert_eq!(first.phone.as_deref(), Some("+1555"));
     }
 }

@@ -142,11 +142,13 @@ pub fn app_event(
                         custom_fields: outcome.custom_fields.clone(),
                         add_tags: outcome.add_tags.iter().cloned().collect(),
                         remove_tags: outcome.remove_tags.iter().cloned().collect(),
+                        full: false,
                     }),
                     idempotency_key: format!("{id}:0"),
                     ordering_key: ordering_key.clone(),
                     run_at: received_at,
                     source_event: Some(id),
+                    coalesce: true,
                 });
             }
             for (i, note) in outcome.notes.iter().enumerate() {
@@ -160,6 +162,7 @@ pub fn app_event(
                     ordering_key: ordering_key.clone(),
                     run_at: received_at,
                     source_event: Some(id),
+                    coalesce: false,
                 });
             }
         }
@@ -361,6 +364,7 @@ pub fn workflow_event(
             ordering_key,
             run_at: now,
             source_event: Some(event),
+            coalesce: true,
         }],
         ..Changeset::default()
     })

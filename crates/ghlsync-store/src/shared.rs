@@ -237,9 +237,53 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Folds a coalescing contact sync into the newest sync of the same contact that is
+        /// still queued; true when it did. A job claimed meanwhile is left alone (`state`
+        /// is checked again by the UPDATE), and the caller queues the sync on its own.
+        async fn merge_into_queued(conn: &mut Conn, j: &NewJob, now: Millis) -> Result<bool, StoreError> {
+            let ghlsync_core::GhlCommand::SyncContact(later) = &j.command else {
+                return Ok(false);
+            };
+            let seen: Option<(i64,)> = sqlx::query_as("SELECT id FROM jobs WHERE idempotency_key = $1")
+                .bind(&j.idempotency_key)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if seen.is_some() {
+                // Already queued once: nothing to merge, and the INSERT below keeps one.
+                return Ok(false);
+            }
+            let pending: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, command FROM jobs WHERE ordering_key = $1 AND location_id = $2 \
+                 AND kind = 'sync_contact' AND state = 'queued' ORDER BY id DESC LIMIT 1",
+            )
+            .bind(&j.ordering_key)
+            .bind(j.location_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some((id, command)) = pending else {
+                return Ok(false);
+            };
+            let ghlsync_core::GhlCommand::SyncContact(mut merged) = serde_json::from_str(&command)
+                .map_err(|e| StoreError::Corrupt(format!("command: {e}")))?
+            else {
+                return Ok(false);
+            };
+            merged.merge(later.clone());
+            let r = sqlx::query("UPDATE jobs SET command = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'")
+                .bind(to_json(&ghlsync_core::GhlCommand::SyncContact(merged)))
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        }
+
         async fn insert_jobs(conn: &mut Conn, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
             let mut new = 0;
             for j in jobs {
+                if j.coalesce && merge_into_queued(conn, j, now).await? {
+                    continue;
+                }
                 let r = sqlx::query(
                     "INSERT INTO jobs (location_id, kind, command, idempotency_key, ordering_key, state, run_at, \
                      source_event, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8) \

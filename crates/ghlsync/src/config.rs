@@ -211,6 +211,9 @@ pub struct ProcessorConfig {
     pub poll_ms: u64,
     /// Retry schedule of failing handlers; after `max_attempts` the event is dead-lettered.
     pub backoff: Backoff,
+    /// Merge a contact's pending changes into the sync still waiting in the queue, and send
+    /// GHL only what the mirror says it lacks. Off: one sync per event, sent whole.
+    pub coalesce: bool,
 }
 
 impl Default for ProcessorConfig {
@@ -220,6 +223,7 @@ impl Default for ProcessorConfig {
             batch: 64,
             lease_ms: 60_000,
             poll_ms: 500,
+            coalesce: true,
             backoff: Backoff {
                 base_ms: 500,
                 max_ms: 60_000,
@@ -251,6 +255,9 @@ pub struct DispatcherConfig {
     pub rate_daily: u64,
     /// Retry schedule of transient failures; after `max_attempts` a job is dead-lettered.
     pub backoff: Backoff,
+    /// Create a contact custom field a rule writes when the location lacks it (numeric for
+    /// numbers, text otherwise). Off: such a job is dead-lettered naming the field.
+    pub create_missing_fields: bool,
 }
 
 impl Default for DispatcherConfig {
@@ -265,6 +272,7 @@ impl Default for DispatcherConfig {
             rate_burst: 2,
             rate_daily: 200_000,
             backoff: Backoff::default(),
+            create_missing_fields: true,
         }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ghl::contacts::{CustomFieldInput, NewNote, UpsertContact};
-use ghl::custom_fields::CustomFieldModel;
+use ghl::custom_fields::{CustomFieldModel, DataType, NewCustomField};
 use ghl::{ContactId, LocationId, RateLimit};
 use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
 use ghlsync_core::command::ContactRef;
@@ -395,17 +395,67 @@ impl Ghl<'_> {
         for (key, value) in values {
             let id = match self.field_id(key, false).await? {
                 Some(id) => id,
-                None => self.field_id(key, true).await?.ok_or_else(|| {
-                    permanent(format!(
-                        "custom field {key:?} does not exist in location {}",
-                        self.location.id
-                    ))
-                })?,
+                None => match self.field_id(key, true).await? {
+                    Some(id) => id,
+                    None if self.app.config().dispatcher.create_missing_fields => {
+                        self.create_field(key, value).await?
+                    }
+                    None => {
+                        return Err(permanent(format!(
+                            "custom field {key:?} does not exist in location {}",
+                            self.location.id
+                        )));
+                    }
+                },
             };
             out.push(CustomFieldInput::by_id(id, value.clone()));
         }
         Ok(out)
     }
+
+    /// Creates a contact custom field a rule writes but the location lacks: keyed as the
+    /// rule names it, numeric when the value is a number, text otherwise.
+    async fn create_field(&self, key: &str, value: &Value) -> Result<String, JobError> {
+        let field = NewCustomField {
+            name: field_name(key),
+            data_type: if value.is_number() {
+                DataType::Numerical
+            } else {
+                DataType::Text
+            },
+            placeholder: None,
+            text_box_list_options: None,
+            position: None,
+            model: Some(CustomFieldModel::Contact),
+            field_key: Some(format!("contact.{key}")),
+        };
+        let location_id = self.location.id.clone();
+        let created = self
+            .call("create_custom_field", |c| async move {
+                c.create_custom_field(&location_id, &field).await
+            })
+            .await?;
+        tracing::info!(location = %self.location.id, key, id = %created.id, "custom field created");
+        let id = created.id.to_string();
+        self.app
+            .dispatch_state()
+            .fields
+            .write()
+            .await
+            .entry(self.location.id.clone())
+            .or_default()
+            .insert(key.to_owned(), id.clone());
+        Ok(id)
+    }
+}
+
+/// `expert_level` → `Expert level`: the display name of a field ghlsync creates.
+fn field_name(key: &str) -> String {
+    let words = key.replace(['_', '-', '.'], " ");
+    let mut chars = words.trim().chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// Standard contact fields a job may set, by GHL name.
@@ -455,6 +505,76 @@ fn upsert_body(
         .map_err(|e| permanent(format!("contact fields: {e}")))
 }
 
+/// The mirror's copy of the contact a sync is for, when coalescing may use it: found
+/// through the id map, and not deleted.
+async fn known_contact(
+    ghl: &Ghl<'_>,
+    sync: &ContactSync,
+) -> Result<Option<ContactMirror>, JobError> {
+    let Some(subject) = &sync.subject else {
+        return Ok(None);
+    };
+    if sync.full || !ghl.app.config().processor.coalesce {
+        return Ok(None);
+    }
+    let store = ghl.app.store();
+    let transient = |e: ghlsync_store::StoreError| JobError::Transient(e.to_string());
+    let Some(id) = store
+        .linked_contact(&ghl.location.id, subject)
+        .await
+        .map_err(transient)?
+    else {
+        return Ok(None);
+    };
+    Ok(store
+        .contact(&ghl.location.id, &id)
+        .await
+        .map_err(transient)?
+        .filter(|c| !c.deleted))
+}
+
+/// Equal as GHL stores them: custom values come back as text as often as not.
+fn same_value(a: &Value, b: &Value) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    a == b || text(a).is_some_and(|t| Some(t) == text(b))
+}
+
+/// Drops from a sync the values the mirror says GHL already holds.
+fn without_known(
+    sync: &ContactSync,
+    custom: Vec<CustomFieldInput>,
+    known: &ContactMirror,
+) -> (ContactSync, Vec<CustomFieldInput>) {
+    let mut fields = sync.fields.clone();
+    fields.retain(|name, value| {
+        !known
+            .payload
+            .get(name)
+            .is_some_and(|have| same_value(have, value))
+    });
+    let custom = custom
+        .into_iter()
+        .filter(|f| {
+            let have =
+                f.id.as_ref()
+                    .and_then(|id| known.custom_fields.get(id.as_str()));
+            !have.is_some_and(|have| same_value(have, &f.field_value))
+        })
+        .collect();
+    (
+        ContactSync {
+            fields,
+            ..sync.clone()
+        },
+        custom,
+    )
+}
+
 async fn sync_contact(
     ghl: &Ghl<'_>,
     job: &Job,
@@ -466,13 +586,28 @@ async fn sync_contact(
         ));
     }
     let custom = ghl.resolve_custom_fields(&sync.custom_fields).await?;
-    let body = upsert_body(&ghl.location.id, sync, custom)?;
-    let upserted = ghl
-        .call("upsert_contact", |c| async move {
-            c.upsert_contact(&body).await
-        })
-        .await?;
-    let mut contact = upserted.contact;
+    let known = known_contact(ghl, sync).await?;
+    let (sync, custom) = match &known {
+        Some(known) => without_known(sync, custom, known),
+        None => (sync.clone(), custom),
+    };
+    let mut calls = 0;
+    // With the contact known and every value already in GHL, the upsert is skipped.
+    let (mut contact, new) = match known {
+        Some(known) if sync.fields.is_empty() && custom.is_empty() => (known, false),
+        _ => {
+            let body = upsert_body(&ghl.location.id, &sync, custom)?;
+            let upserted = ghl
+                .call("upsert_contact", |c| async move {
+                    c.upsert_contact(&body).await
+                })
+                .await?;
+            calls += 1;
+            let mirror =
+                ContactMirror::from_contact(ghl.location.id.clone(), &upserted.contact, now_ms());
+            (mirror, upserted.new)
+        }
+    };
     let partial = |e: JobError| match e {
         JobError::Permanent { message, .. } => JobError::Permanent {
             message,
@@ -480,7 +615,7 @@ async fn sync_contact(
         },
         other => other,
     };
-    // Only what GHL does not have yet: the upsert answer carries the current tags.
+    // Only what GHL does not have yet: the upsert answer (or the mirror) has the tags.
     let to_add: Vec<String> = sync
         .add_tags
         .iter()
@@ -488,7 +623,7 @@ async fn sync_contact(
         .filter(|t| !t.is_empty() && !contact.tags.contains(t))
         .collect();
     if !to_add.is_empty() {
-        let id = contact.id.clone();
+        let id = contact.contact_id.clone();
         contact.tags = ghl
             .call(
                 "add_tags",
@@ -496,6 +631,7 @@ async fn sync_contact(
             )
             .await
             .map_err(partial)?;
+        calls += 1;
     }
     let to_remove: Vec<String> = sync
         .remove_tags
@@ -504,25 +640,23 @@ async fn sync_contact(
         .filter(|t| contact.tags.contains(t))
         .collect();
     if !to_remove.is_empty() {
-        let id = contact.id.clone();
+        let id = contact.contact_id.clone();
         contact.tags = ghl
             .call("remove_tags", |c| async move {
                 c.remove_tags(&id, &to_remove).await
             })
             .await
             .map_err(partial)?;
+        calls += 1;
     }
     let now = now_ms();
+    let contact_id = contact.contact_id.clone();
+    contact.updated_at = now;
     let mut changes = Changeset {
-        contacts: vec![ContactMirror::from_contact(
-            ghl.location.id.clone(),
-            &contact,
-            now,
-        )],
         log: vec![LogEntry {
             location_id: Some(ghl.location.id.clone()),
             kind: "contact_synced".into(),
-            detail: json!({"job": job.id.0, "contactId": contact.id, "new": upserted.new}),
+            detail: json!({"job": job.id.0, "contactId": contact_id, "new": new, "calls": calls}),
             at: now,
         }],
         location_sync: vec![LocationSync {
@@ -533,15 +667,18 @@ async fn sync_contact(
         }],
         ..Changeset::default()
     };
+    if calls > 0 {
+        changes.contacts.push(contact);
+    }
     if let Some(subject) = &sync.subject {
         changes.id_links.push(IdLink {
             location_id: ghl.location.id.clone(),
             subject: subject.clone(),
-            contact_id: contact.id.clone(),
+            contact_id: contact_id.clone(),
         });
     }
     Ok((
-        json!({"contactId": contact.id, "new": upserted.new}),
+        json!({"contactId": contact_id, "new": new, "calls": calls}),
         changes,
     ))
 }
@@ -603,6 +740,21 @@ async fn add_note(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_fields_are_named_from_their_key() {
+        assert_eq!(field_name("expert_level"), "Expert level");
+        assert_eq!(field_name("churn-risk"), "Churn risk");
+        assert_eq!(field_name(""), "");
+    }
+
+    #[test]
+    fn values_compare_as_ghl_stores_them() {
+        assert!(same_value(&json!(42), &json!("42")));
+        assert!(same_value(&json!("Pro "), &json!("Pro")));
+        assert!(!same_value(&json!(42), &json!(43)));
+        assert!(!same_value(&json!(["a"]), &json!("a")));
+    }
 
     #[test]
     fn upsert_body_rejects_unknown_fields_and_keeps_tags_out() {

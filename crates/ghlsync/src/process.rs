@@ -63,25 +63,44 @@ pub async fn run(app: App, n: usize, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// How often an event is decided again at once when its profile changed underneath it,
+/// before it waits for its lease to end like any other failure.
+const CONFLICT_RETRIES: u32 = 50;
+
 async fn process_one(app: &App, owner: &str, event: InboxEvent) {
-    let now = now_ms();
     let store = app.store();
-    let result = match decide(app, &event, now).await {
-        Ok(changes) => {
-            let has_jobs = !changes.jobs.is_empty();
-            match store.complete_event(event.id, owner, &changes, now).await {
-                Ok(true) => {
-                    metrics::counter!(m::EVENTS_PROCESSED, "outcome" => "done").increment(1);
-                    if has_jobs {
-                        app.wake_dispatcher().notify_waiters();
-                    }
-                    Ok(())
-                }
-                // Another worker took the event over after our lease ended; it redoes it.
-                Ok(false) => Ok(()),
-                Err(e) => Err(e),
-            }
+    let mut conflicts = 0;
+    let (now, decided) = loop {
+        let now = now_ms();
+        let mut changes = match decide(app, &event, now).await {
+            Ok(changes) => changes,
+            Err(failure) => break (now, Err(failure)),
+        };
+        if !app.config().processor.coalesce {
+            changes.jobs.iter_mut().for_each(|j| j.coalesce = false);
         }
+        // Another event of the same person committed first: decide again on its profile.
+        match store.complete_event(event.id, owner, &changes, now).await {
+            Err(ghlsync_store::StoreError::Conflict(why)) if conflicts < CONFLICT_RETRIES => {
+                conflicts += 1;
+                tracing::debug!(event = %event.id, %why, "profile changed meanwhile; deciding again");
+            }
+            completed => break (now, Ok((changes, completed))),
+        }
+    };
+    let result = match decided {
+        Ok((changes, completed)) => match completed {
+            Ok(true) => {
+                metrics::counter!(m::EVENTS_PROCESSED, "outcome" => "done").increment(1);
+                if !changes.jobs.is_empty() {
+                    app.wake_dispatcher().notify_waiters();
+                }
+                Ok(())
+            }
+            // Another worker took the event over after our lease ended; it redoes it.
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
         Err(Failure::Permanent(message)) => {
             tracing::warn!(event = %event.id, event_type = %event.event_type, error = %message, "event dead-lettered");
             metrics::counter!(m::EVENTS_PROCESSED, "outcome" => "dead").increment(1);

@@ -111,6 +111,7 @@ async fn exercise_every_operation(sim: &ghl_sim::SimHandle) {
             text_box_list_options: None,
             position: Some(3),
             model: Some(CustomFieldModel::Contact),
+            field_key: None,
         },
     )
     .await

@@ -126,6 +126,10 @@ pub struct NewCustomField {
     /// Contact or opportunity (GHL's default is contact).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<CustomFieldModel>,
+    /// The key (`contact.lead_score`). Not in the published schema but accepted by GHL
+    /// (marketplace issue #300); without it GHL derives the key from the name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_key: Option<String>,
 }
 
 #[cfg(feature = "client")]

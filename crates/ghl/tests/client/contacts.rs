@@ -312,6 +312,7 @@ async fn custom_fields_are_listed_created_and_differ_per_location() {
                 text_box_list_options: None,
                 position: None,
                 model: Some(CustomFieldModel::Contact),
+                field_key: None,
             },
         )
         .await
@@ -321,6 +322,24 @@ async fn custom_fields_are_listed_created_and_differ_per_location() {
         created.data.field_key.as_deref(),
         Some("contact.churn_risk")
     );
+    // A key given explicitly is kept, whatever the name.
+    let keyed = env
+        .client
+        .create_custom_field(
+            &env.location_id(),
+            &NewCustomField {
+                name: "Nivel del experto".into(),
+                data_type: DataType::Text,
+                placeholder: None,
+                text_box_list_options: None,
+                position: None,
+                model: Some(CustomFieldModel::Contact),
+                field_key: Some("contact.expert_level".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(keyed.data.short_key(), Some("expert_level"));
 
     let other = env.sim.add_location(LocationSpec::new("Other").field(
         "Lead Score",

@@ -37,6 +37,7 @@ fn job(key: &str, ordering: &str, run_at: i64) -> NewJob {
         ordering_key: ordering.into(),
         run_at,
         source_event: None,
+        coalesce: false,
     }
 }
 
@@ -724,4 +725,71 @@ pub async fn stats_count_states<S: Store>(s: &S) {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1);
+}
+
+/// A coalescing contact sync folds into the newest queued sync of its contact, never into
+/// one already claimed, and a repeated idempotency key merges nothing twice.
+pub async fn contact_syncs_merge_into_the_one_still_queued<S: Store>(s: &S) {
+    let sync = |key: &str, add: &[&str], remove: &[&str], score: i64| NewJob {
+        command: GhlCommand::SyncContact(ContactSync {
+            email: Some("a@x.co".into()),
+            add_tags: add.iter().map(|t| (*t).to_owned()).collect(),
+            remove_tags: remove.iter().map(|t| (*t).to_owned()).collect(),
+            custom_fields: BTreeMap::from([("lead_score".to_owned(), json!(score))]),
+            ..ContactSync::default()
+        }),
+        coalesce: true,
+        ..job(key, "contact:a@x.co", 0)
+    };
+    let synced = |job: &ghlsync_core::Job| match &job.command {
+        GhlCommand::SyncContact(c) => c.clone(),
+        other => panic!("not a sync: {other:?}"),
+    };
+    assert_eq!(
+        s.enqueue_jobs(&[sync("s1", &["a"], &[], 10)], 0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.enqueue_jobs(
+            &[
+                sync("s2", &["b"], &["a"], 20),
+                sync("s3", &["a"], &["c"], 30)
+            ],
+            0
+        )
+        .await
+        .unwrap(),
+        0,
+        "both merged"
+    );
+    // The same sync again (a retried event) changes nothing: merging is idempotent.
+    s.enqueue_jobs(&[sync("s3", &["a"], &["c"], 30)], 0)
+        .await
+        .unwrap();
+    let jobs = s.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let merged = synced(&jobs[0]);
+    assert_eq!(merged.add_tags, vec!["b", "a"]);
+    assert_eq!(merged.remove_tags, vec!["c"]);
+    assert_eq!(merged.custom_fields["lead_score"], 30);
+
+    // Once claimed, a sync takes no more changes: the next one queues behind it.
+    let running = s.claim_jobs("d", 0, 10_000, 10).await.unwrap().remove(0);
+    assert_eq!(
+        s.enqueue_jobs(&[sync("s4", &["d"], &[], 40)], 1)
+            .await
+            .unwrap(),
+        1
+    );
+    let jobs = s.list_jobs(&JobFilter::default()).await.unwrap();
+    let s4 = jobs.iter().find(|j| j.idempotency_key == "s4").unwrap();
+    assert_eq!(synced(s4).add_tags, vec!["d"]);
+    let s1 = jobs.iter().find(|j| j.idempotency_key == "s1").unwrap();
+    assert_eq!(
+        synced(s1),
+        synced(&running),
+        "the claimed job was left as claimed"
+    );
 }

@@ -61,6 +61,7 @@ conformance!(
     api_keys_are_found_by_hash_and_revoked,
     profiles_are_versioned,
     stats_count_states,
+    contact_syncs_merge_into_the_one_still_queued,
 );
 
 fn event_with_key(key: &str) -> ghlsync_core::NewEvent {

@@ -257,3 +257,138 @@ async fn an_api_key_does_not_share_its_request_limit_with_a_route() {
     );
     h.shutdown().await;
 }
+
+/// GHL calls a contact's changes caused, from the simulator's audit log.
+fn contact_calls(h: &Harness) -> usize {
+    h.sim
+        .audit(0)
+        .iter()
+        .filter(|a| a.path.starts_with("/contacts"))
+        .count()
+}
+
+/// A busy person: six events in one batch. With coalescing their contact syncs merge while
+/// they wait (at most one can be claimed before the next is queued, so at most two run);
+/// without it each event has its own. Afterwards an event whose changes GHL already has
+/// makes no call at all.
+#[tokio::test]
+async fn pending_changes_to_one_contact_merge_and_what_ghl_has_is_not_sent() {
+    let mut calls = Vec::new();
+    for coalesce in [true, false] {
+        let h = Harness::start(|c| {
+            c.rules.packs = vec!["marketplace".into()];
+            c.processor.coalesce = coalesce;
+        })
+        .await;
+        let key = h.api_key().await;
+        let at = |m: u32| format!("2026-11-21T10:{m:02}:00Z");
+        let event = |id: &str, m: u32, t: &str, data: Value| json!({"type": t, "id": id, "occurred_at": at(m), "subject": "u1", "data": data});
+        let batch = json!([
+            registered("e1", "u1", "experto"),
+            event(
+                "e2",
+                1,
+                "expert.verification_changed",
+                json!({"status": "solicitud"})
+            ),
+            event(
+                "e3",
+                2,
+                "expert.verification_changed",
+                json!({"status": "pre-evaluación"})
+            ),
+            event(
+                "e4",
+                3,
+                "expert.verification_changed",
+                json!({"status": "verificado"})
+            ),
+            event("e5", 4, "expert.level_changed", json!({"level": "pro"})),
+            event("e6", 5, "user.role_added", json!({"role": "empresa"})),
+        ]);
+        let (status, body) = h.post_events(Some(&key), &batch).await;
+        assert_eq!(status, 202, "{body}");
+        h.drain().await;
+        let syncs = h
+            .app
+            .store()
+            .list_jobs(&ghlsync_store::JobFilter {
+                kind: Some("sync_contact".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len();
+        if coalesce {
+            assert!(syncs <= 2, "{syncs} syncs for six events");
+        } else {
+            assert_eq!(syncs, 6);
+        }
+        calls.push(contact_calls(&h));
+        let contacts = h.sim.contacts(&h.loc.id);
+        assert_eq!(contacts.len(), 1);
+        let tags: Vec<&str> = contacts[0]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            tags.contains(&"exp-verificado") && tags.contains(&"emp-nuevo-registro"),
+            "{tags:?}"
+        );
+        assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+
+        if coalesce {
+            // The same role again: its tag and fields are already in GHL.
+            let before = contact_calls(&h);
+            let (status, _) = h
+                .post_events(
+                    Some(&key),
+                    &event("e7", 6, "user.role_added", json!({"role": "empresa"})),
+                )
+                .await;
+            assert_eq!(status, 202);
+            h.drain().await;
+            assert_eq!(contact_calls(&h), before, "nothing new for GHL, no call");
+        }
+        h.shutdown().await;
+    }
+    println!(
+        "GHL contact calls: coalesced {}, one sync per event {}",
+        calls[0], calls[1]
+    );
+    assert!(
+        calls[0] * 2 <= calls[1],
+        "coalesced {} calls, uncoalesced {}",
+        calls[0],
+        calls[1]
+    );
+}
+
+/// Workers processing events of one person at once conflict on the person's profile; the
+/// loser decides again at once instead of waiting for its lease (ten minutes here) to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_one_person_on_several_workers_do_not_wait_for_a_lease() {
+    let h = Harness::start(|c| {
+        c.rules.packs = vec!["marketplace".into()];
+        c.processor.workers = 4;
+        c.processor.batch = 1;
+        c.processor.lease_ms = 600_000;
+    })
+    .await;
+    let key = h.api_key().await;
+    let mut events = vec![registered("e0", "u1", "empresa")];
+    events.extend((1..16).map(|i| {
+        json!({"type": "user.activity", "id": format!("e{i}"), "subject": "u1",
+               "occurred_at": format!("2026-11-21T10:{i:02}:00Z"), "data": {}})
+    }));
+    let (status, body) = h.post_events(Some(&key), &Value::Array(events)).await;
+    assert_eq!(status, 202, "{body}");
+    tokio::time::timeout(std::time::Duration::from_secs(60), h.drain())
+        .await
+        .expect("every event processed without waiting for a lease");
+    let stats = h.app.store().queue_stats().await.unwrap();
+    assert_eq!((stats.events_done, stats.events_dead), (16, 0));
+    h.shutdown().await;
+}

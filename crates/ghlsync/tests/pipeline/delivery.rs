@@ -98,6 +98,7 @@ async fn a_note_is_looked_up_before_it_is_created_again() {
                 ordering_key: format!("contact:{contact}"),
                 run_at: 0,
                 source_event: None,
+                coalesce: false,
             }],
             ghlsync::app::now_ms(),
         )

@@ -19,6 +19,7 @@ fn backlog(h: &Harness, n: usize) -> Vec<NewJob> {
             ordering_key: format!("contact:backlog{i}"),
             run_at: 0,
             source_event: None,
+            coalesce: false,
         })
         .collect()
 }
