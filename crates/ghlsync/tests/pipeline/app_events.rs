@@ -354,10 +354,6 @@ async fn pending_changes_to_one_contact_merge_and_what_ghl_has_is_not_sent() {
         }
         h.shutdown().await;
     }
-    println!(
-        "GHL contact calls: coalesced {}, one sync per event {}",
-        calls[0], calls[1]
-    );
     assert!(
         calls[0] * 2 <= calls[1],
         "coalesced {} calls, uncoalesced {}",
