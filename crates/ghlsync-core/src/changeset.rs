@@ -21,6 +21,17 @@ pub struct IdLink {
     pub contact_id: ContactId,
 }
 
+/// Links the application's key for an opportunity to a GHL opportunity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpportunityLink {
+    /// Location.
+    pub location_id: LocationId,
+    /// The application's key.
+    pub key: String,
+    /// The GHL opportunity.
+    pub opportunity_id: OpportunityId,
+}
+
 /// A sync-log line: what ghlsync did and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -75,6 +86,8 @@ pub struct Changeset {
     pub deleted_opportunities: Vec<(LocationId, OpportunityId)>,
     /// Id-map links.
     pub id_links: Vec<IdLink>,
+    /// Opportunity links.
+    pub opportunity_links: Vec<OpportunityLink>,
     /// Sync-log lines.
     pub log: Vec<LogEntry>,
     /// Jobs to enqueue.

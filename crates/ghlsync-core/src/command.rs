@@ -135,6 +135,43 @@ pub enum ContactRef {
     Subject(String),
 }
 
+/// What an opportunity change does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpportunityAction {
+    /// Create the opportunity (or update it when its key is already linked).
+    Create,
+    /// Change its stage, name or value.
+    Update,
+    /// Set its status (open, won, lost, abandoned).
+    Status,
+}
+
+/// An opportunity change, identified by the application's key for it (`project:42`),
+/// with the pipeline and stage by name, resolved to each location's ids on delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpportunitySync {
+    /// What to do.
+    pub action: OpportunityAction,
+    /// The application's id for the opportunity, recorded in the id map.
+    pub key: String,
+    /// Pipeline name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// Stage name within the pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Opportunity name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Monetary value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Status (the `status` action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ghl::opportunities::OpportunityStatus>,
+}
+
 /// What a job does in GHL.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -148,6 +185,14 @@ pub enum GhlCommand {
         /// Note text.
         body: String,
     },
+    /// Create or change an opportunity of the contact.
+    SyncOpportunity {
+        /// The contact it belongs to (created with it; an update may come from another
+        /// person's event, such as the expert assigned to a company's project).
+        contact: ContactRef,
+        /// The change.
+        change: OpportunitySync,
+    },
 }
 
 impl GhlCommand {
@@ -156,6 +201,7 @@ impl GhlCommand {
         match self {
             Self::SyncContact(_) => "sync_contact",
             Self::AddNote { .. } => "add_note",
+            Self::SyncOpportunity { .. } => "sync_opportunity",
         }
     }
 }

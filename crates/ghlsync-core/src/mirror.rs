@@ -153,6 +153,26 @@ pub struct OpportunityMirror {
 }
 
 impl OpportunityMirror {
+    /// From an opportunity GHL returned (create, update, get).
+    pub fn from_opportunity(
+        location_id: LocationId,
+        o: &ghl::opportunities::Opportunity,
+        updated_at: Millis,
+    ) -> Self {
+        Self {
+            location_id,
+            opportunity_id: o.id.clone(),
+            contact_id: o.contact_id.clone(),
+            name: o.name.clone(),
+            pipeline_id: o.pipeline_id.as_ref().map(ToString::to_string),
+            stage_id: o.pipeline_stage_id.as_ref().map(ToString::to_string),
+            status: o.status.map(|s| s.as_str().to_owned()),
+            monetary_value: o.monetary_value,
+            payload: serde_json::to_value(o).unwrap_or(Value::Null),
+            updated_at,
+        }
+    }
+
     /// From an Opportunity* webhook.
     pub fn from_event(
         location_id: LocationId,

@@ -131,7 +131,7 @@ pub fn app_event(
                 || !outcome.fields.is_empty()
                 || !outcome.custom_fields.is_empty();
             // The first note must find the contact, so the sync always comes first.
-            if contact_changes || !outcome.notes.is_empty() {
+            if contact_changes || !outcome.notes.is_empty() || !outcome.opportunities.is_empty() {
                 changes.jobs.push(NewJob {
                     location_id: location.clone(),
                     command: GhlCommand::SyncContact(ContactSync {
@@ -149,6 +149,21 @@ pub fn app_event(
                     run_at: received_at,
                     source_event: Some(id),
                     coalesce: true,
+                });
+            }
+            // After the contact sync (same ordering key), so a new contact exists first.
+            for (i, change) in outcome.opportunities.iter().enumerate() {
+                changes.jobs.push(NewJob {
+                    location_id: location.clone(),
+                    command: GhlCommand::SyncOpportunity {
+                        contact: ContactRef::Subject(event.subject.clone()),
+                        change: change.clone(),
+                    },
+                    idempotency_key: format!("{id}:opportunity:{i}"),
+                    ordering_key: ordering_key.clone(),
+                    run_at: received_at,
+                    source_event: Some(id),
+                    coalesce: false,
                 });
             }
             for (i, note) in outcome.notes.iter().enumerate() {

@@ -18,7 +18,7 @@ pub mod testing;
 
 use std::future::Future;
 
-use ghl::{ContactId, LocationId};
+use ghl::{ContactId, LocationId, OpportunityId};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::profile::Profile;
 use ghlsync_core::{
@@ -348,6 +348,12 @@ pub trait Store: Send + Sync {
         location: &LocationId,
         subject: &str,
     ) -> impl Future<Output = Result<Option<ContactId>, StoreError>> + Send;
+    /// The GHL opportunity linked to an application key.
+    fn linked_opportunity(
+        &self,
+        location: &LocationId,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<OpportunityId>, StoreError>> + Send;
     /// The newest sync-log lines, of one location or all.
     fn sync_log(
         &self,
@@ -447,5 +453,6 @@ delegate! {
     fn notes(&self, location: &LocationId, contact: &ContactId) -> Result<Vec<NoteMirror>, StoreError>;
     fn opportunities(&self, location: &LocationId) -> Result<Vec<OpportunityMirror>, StoreError>;
     fn linked_contact(&self, location: &LocationId, subject: &str) -> Result<Option<ContactId>, StoreError>;
+    fn linked_opportunity(&self, location: &LocationId, key: &str) -> Result<Option<OpportunityId>, StoreError>;
     fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
 }

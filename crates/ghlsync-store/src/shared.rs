@@ -180,6 +180,17 @@ macro_rules! impl_store {
                 .execute(&mut *conn)
                 .await?;
             }
+            for link in &c.opportunity_links {
+                sqlx::query(
+                    "INSERT INTO opportunity_links (location_id, app_key, opportunity_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (location_id, app_key) DO UPDATE SET opportunity_id = excluded.opportunity_id",
+                )
+                .bind(link.location_id.as_str())
+                .bind(&link.key)
+                .bind(link.opportunity_id.as_str())
+                .execute(&mut *conn)
+                .await?;
+            }
             for entry in &c.log {
                 sqlx::query("INSERT INTO sync_log (location_id, kind, detail, at) VALUES ($1, $2, $3, $4)")
                     .bind(entry.location_id.as_ref().map(|l| l.as_str()))
@@ -804,6 +815,16 @@ macro_rules! impl_store {
                         .fetch_optional(self.read())
                         .await?;
                 Ok(id.map(ContactId::from))
+            }
+
+            async fn linked_opportunity(&self, location: &LocationId, key: &str) -> Result<Option<OpportunityId>, StoreError> {
+                let id: Option<String> =
+                    sqlx::query_scalar("SELECT opportunity_id FROM opportunity_links WHERE location_id = $1 AND app_key = $2")
+                        .bind(location.as_str())
+                        .bind(key)
+                        .fetch_optional(self.read())
+                        .await?;
+                Ok(id.map(OpportunityId::from))
             }
 
             async fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError> {

@@ -17,12 +17,16 @@ use std::time::Duration;
 
 use ghl::contacts::{CustomFieldInput, NewNote, UpsertContact};
 use ghl::custom_fields::{CustomFieldModel, DataType, NewCustomField};
+use ghl::opportunities::{
+    NewOpportunity, OpportunitySearch, OpportunityStatus, OpportunityUpdate, Pipeline,
+};
 use ghl::{ContactId, LocationId, RateLimit};
+use ghlsync_core::changeset::OpportunityLink;
 use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
-use ghlsync_core::command::ContactRef;
+use ghlsync_core::command::{ContactRef, OpportunityAction, OpportunitySync};
 use ghlsync_core::{
     Changeset, ContactMirror, ContactSync, Gcra, GhlCommand, Job, Location, Millis, NoteMirror,
-    SyncStatus,
+    OpportunityMirror, SyncStatus,
 };
 use ghlsync_store::Store;
 use rand::Rng;
@@ -68,6 +72,8 @@ fn permanent(message: impl Into<String>) -> JobError {
 pub(crate) struct DispatchState {
     /// Custom field key -> id per location, from GHL (refreshed when a key is unknown).
     fields: RwLock<HashMap<LocationId, HashMap<String, String>>>,
+    /// Pipelines (with their stages) per location, from GHL (refreshed when a name is unknown).
+    pipelines: RwLock<HashMap<LocationId, Vec<Pipeline>>>,
     /// One gate per location: jobs of a location ask the shared limiter one at a time, so
     /// waiting jobs queue here instead of polling the store.
     gates: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
@@ -248,6 +254,9 @@ async fn run_job(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
     match &job.command {
         GhlCommand::SyncContact(sync) => sync_contact(&ghl, job, sync).await,
         GhlCommand::AddNote { contact, body } => add_note(&ghl, job, contact, body).await,
+        GhlCommand::SyncOpportunity { contact, change } => {
+            sync_opportunity(&ghl, job, contact, change).await
+        }
     }
 }
 
@@ -411,6 +420,65 @@ impl Ghl<'_> {
             out.push(CustomFieldInput::by_id(id, value.clone()));
         }
         Ok(out)
+    }
+
+    /// The pipeline and stage ids of names (case-insensitive): cached, fetched again once
+    /// when a name is unknown. Unknown names are permanent: a rule names what is not there.
+    async fn pipeline_stage(
+        &self,
+        pipeline: &str,
+        stage: Option<&str>,
+    ) -> Result<(ghl::PipelineId, Option<ghl::PipelineStageId>), JobError> {
+        let find = |pipelines: &[Pipeline]| {
+            let p = pipelines
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(pipeline))?;
+            match stage {
+                None => Some((p.id.clone(), None)),
+                Some(stage) => Some((p.id.clone(), Some(p.stage_named(stage)?.id.clone()))),
+            }
+        };
+        let cache = &self.app.dispatch_state().pipelines;
+        if let Some(found) = cache
+            .read()
+            .await
+            .get(&self.location.id)
+            .and_then(|p| find(p))
+        {
+            return Ok(found);
+        }
+        let location_id = self.location.id.clone();
+        let pipelines = self
+            .call("list_pipelines", |c| async move {
+                c.list_pipelines(&location_id).await
+            })
+            .await?;
+        let found = find(&pipelines);
+        cache
+            .write()
+            .await
+            .insert(self.location.id.clone(), pipelines);
+        found.ok_or_else(|| {
+            permanent(format!(
+                "location {} has no pipeline {pipeline:?}{}",
+                self.location.id,
+                stage.map_or_else(String::new, |s| format!(" with a stage {s:?}"))
+            ))
+        })
+    }
+
+    /// The GHL contact of a reference; a subject not yet synced is worth waiting for.
+    async fn contact_id(&self, contact: &ContactRef) -> Result<ContactId, JobError> {
+        match contact {
+            ContactRef::Ghl(id) => Ok(id.clone()),
+            ContactRef::Subject(subject) => self
+                .app
+                .store()
+                .linked_contact(&self.location.id, subject)
+                .await
+                .map_err(|e| JobError::Transient(e.to_string()))?
+                .ok_or_else(|| permanent(format!("no GHL contact is linked to {subject:?}"))),
+        }
     }
 
     /// Creates a contact custom field a rule writes but the location lacks: keyed as the
@@ -689,16 +757,7 @@ async fn add_note(
     contact: &ContactRef,
     body: &str,
 ) -> Result<(Value, Changeset), JobError> {
-    let contact_id: ContactId = match contact {
-        ContactRef::Ghl(id) => id.clone(),
-        ContactRef::Subject(subject) => ghl
-            .app
-            .store()
-            .linked_contact(&ghl.location.id, subject)
-            .await
-            .map_err(|e| JobError::Transient(e.to_string()))?
-            .ok_or_else(|| permanent(format!("no GHL contact is linked to {subject:?}")))?,
-    };
+    let contact_id = ghl.contact_id(contact).await?;
     // An earlier run may have created the note and died before recording it.
     if job.may_have_run() {
         let id = contact_id.clone();
@@ -735,6 +794,145 @@ async fn add_note(
         ..Changeset::default()
     };
     Ok((json!({"noteId": created.id}), changes))
+}
+
+/// Creates or changes an opportunity found through the application's key.
+///
+/// - `create` with the key already linked updates the linked opportunity instead; after a
+///   run that may have reached GHL, the contact's opportunities in the pipeline are searched
+///   for one of the same name before creating.
+/// - `update` and `status` of a key not linked yet wait (with backoff) for the create, which
+///   may come from another person's event and so run in another order.
+async fn sync_opportunity(
+    ghl: &Ghl<'_>,
+    job: &Job,
+    contact: &ContactRef,
+    change: &OpportunitySync,
+) -> Result<(Value, Changeset), JobError> {
+    let location_id = ghl.location.id.clone();
+    let linked = ghl
+        .app
+        .store()
+        .linked_opportunity(&location_id, &change.key)
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?;
+    let ids = match &change.pipeline {
+        Some(p) => Some(ghl.pipeline_stage(p, change.stage.as_deref()).await?),
+        None => None,
+    };
+    let (opportunity, created) = match (change.action, linked) {
+        (OpportunityAction::Status, Some(id)) => {
+            let status = change.status.unwrap_or(OpportunityStatus::Open);
+            let target = id.clone();
+            ghl.call("update_opportunity_status", |c| async move {
+                c.update_opportunity_status(&target, status, None).await
+            })
+            .await?;
+            let target = id.clone();
+            let current = ghl
+                .call("get_opportunity", |c| async move {
+                    c.get_opportunity(&target).await
+                })
+                .await?;
+            (current, false)
+        }
+        (OpportunityAction::Create | OpportunityAction::Update, Some(id)) => {
+            let update = OpportunityUpdate {
+                pipeline_id: ids.as_ref().map(|(p, _)| p.clone()),
+                pipeline_stage_id: ids.as_ref().and_then(|(_, s)| s.clone()),
+                name: change.name.clone(),
+                monetary_value: change.value,
+                ..OpportunityUpdate::default()
+            };
+            let updated = ghl
+                .call("update_opportunity", |c| async move {
+                    c.update_opportunity(&id, &update).await
+                })
+                .await?;
+            (updated, false)
+        }
+        (OpportunityAction::Create, None) => {
+            let contact_id = ghl.contact_id(contact).await?;
+            let (pipeline_id, stage_id) =
+                ids.ok_or_else(|| permanent("creating an opportunity needs a pipeline"))?;
+            let name = change.name.clone().unwrap_or_else(|| change.key.clone());
+            let existing = if job.may_have_run() {
+                let search = OpportunitySearch {
+                    contact_id: Some(contact_id.clone()),
+                    pipeline_id: Some(pipeline_id.clone()),
+                    ..OpportunitySearch::new(location_id.clone())
+                };
+                let page = ghl
+                    .call("search_opportunities", |c| async move {
+                        c.search_opportunities(&search).await
+                    })
+                    .await?;
+                page.opportunities
+                    .into_iter()
+                    .find(|o| o.name.as_deref() == Some(name.as_str()))
+            } else {
+                None
+            };
+            match existing {
+                Some(found) => (found, false),
+                None => {
+                    let new = NewOpportunity {
+                        pipeline_id,
+                        location_id: location_id.clone(),
+                        name,
+                        pipeline_stage_id: stage_id,
+                        status: change.status.unwrap_or(OpportunityStatus::Open),
+                        contact_id,
+                        monetary_value: change.value,
+                        assigned_to: None,
+                        custom_fields: None,
+                    };
+                    let created = ghl
+                        .call("create_opportunity", |c| async move {
+                            c.create_opportunity(&new).await
+                        })
+                        .await?;
+                    (created, true)
+                }
+            }
+        }
+        (OpportunityAction::Update | OpportunityAction::Status, None) => {
+            return Err(JobError::Transient(format!(
+                "no GHL opportunity is linked to {:?} yet",
+                change.key
+            )));
+        }
+    };
+    let now = now_ms();
+    let changes = Changeset {
+        opportunities: vec![OpportunityMirror::from_opportunity(
+            location_id.clone(),
+            &opportunity,
+            now,
+        )],
+        opportunity_links: vec![OpportunityLink {
+            location_id: location_id.clone(),
+            key: change.key.clone(),
+            opportunity_id: opportunity.id.clone(),
+        }],
+        log: vec![LogEntry {
+            location_id: Some(location_id.clone()),
+            kind: "opportunity_synced".into(),
+            detail: json!({"job": job.id.0, "key": change.key, "opportunityId": opportunity.id, "new": created}),
+            at: now,
+        }],
+        location_sync: vec![LocationSync {
+            location_id,
+            status: SyncStatus::Success,
+            error: None,
+            at: now,
+        }],
+        ..Changeset::default()
+    };
+    Ok((
+        json!({"opportunityId": opportunity.id, "new": created}),
+        changes,
+    ))
 }
 
 #[cfg(test)]

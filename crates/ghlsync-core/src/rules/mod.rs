@@ -13,6 +13,14 @@
 //! score = "marketplace"                  # writes lead_score
 //! status = "marketplace"                 # writes estado_del_contacto
 //! note = "Registrado desde {{ profile.source }}"
+//!
+//! [rule.opportunity]                     # create | update | status
+//! action = "create"
+//! key = "project:{{ data.project_id }}"  # the app's id for it, kept in the id map
+//! pipeline = "Proyectos"                 # by name; stage too
+//! stage = "Publicado"
+//! name = "{{ data.title }}"
+//! value = "{{ data.budget }}"
 //! ```
 //!
 //! Conditions are MiniJinja expressions and every string of an action is a MiniJinja
@@ -39,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::app_event::{AppEvent, AppEventType};
+use crate::command::{OpportunityAction, OpportunitySync};
 use crate::profile::Profile;
 use crate::scoring::{self, LeadScore};
 
@@ -122,6 +131,77 @@ struct RawRule {
     status: Option<Deriver>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    opportunity: Option<OpportunityRule>,
+}
+
+/// A rule's opportunity action: every string but `action` and `status` is a template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpportunityRule {
+    /// Create, update or status.
+    pub action: OpportunityAction,
+    /// The application's id for the opportunity.
+    pub key: String,
+    /// Pipeline name (required to create, and to move to a stage).
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Stage name.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Opportunity name (required to create).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Monetary value; must render as a number (or empty).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Status to set (the `status` action).
+    #[serde(default)]
+    pub status: Option<ghl::opportunities::OpportunityStatus>,
+}
+
+impl OpportunityRule {
+    /// Its templates, named by key.
+    fn templates(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        [
+            ("opportunity.key", Some(&self.key)),
+            ("opportunity.pipeline", self.pipeline.as_ref()),
+            ("opportunity.stage", self.stage.as_ref()),
+            ("opportunity.name", self.name.as_ref()),
+            ("opportunity.value", self.value.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, t)| Some((k, t?)))
+    }
+
+    /// What is missing for its action.
+    fn problems(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        match self.action {
+            OpportunityAction::Create => {
+                if self.pipeline.is_none() {
+                    out.push("opportunity: `create` needs `pipeline`");
+                }
+                if self.name.is_none() {
+                    out.push("opportunity: `create` needs `name`");
+                }
+            }
+            OpportunityAction::Update => {
+                if self.stage.is_none() && self.name.is_none() && self.value.is_none() {
+                    out.push("opportunity: `update` needs `stage`, `name` or `value`");
+                }
+            }
+            OpportunityAction::Status => {
+                if self.status.is_none() {
+                    out.push("opportunity: `status` needs `status`");
+                }
+            }
+        }
+        if self.stage.is_some() && self.pipeline.is_none() {
+            out.push("opportunity: a `stage` is found by name within `pipeline`, which is missing");
+        }
+        out
+    }
 }
 
 /// One loaded rule.
@@ -147,6 +227,8 @@ pub struct Rule {
     pub status: Option<Deriver>,
     /// A note to add (template).
     pub note: Option<String>,
+    /// An opportunity to create or change.
+    pub opportunity: Option<OpportunityRule>,
 }
 
 /// Loaded rules, in order, with their conditions and templates compiled once at load.
@@ -281,7 +363,8 @@ impl RuleSet {
             .map(|t| ("add_tags", t))
             .chain(raw.remove_tags.iter().map(|t| ("remove_tags", t)))
             .chain(raw.set_fields.values().map(|t| ("set_fields", t)))
-            .chain(raw.note.iter().map(|t| ("note", t)));
+            .chain(raw.note.iter().map(|t| ("note", t)))
+            .chain(raw.opportunity.iter().flat_map(OpportunityRule::templates));
         for (key, template) in templates {
             if let Err(e) = env.add_template_owned(format!("t:{template}"), template.clone()) {
                 problems.push(format!("rule {name:?}: {key} template {template:?}: {e}"));
@@ -293,8 +376,12 @@ impl RuleSet {
             && raw.score.is_none()
             && raw.status.is_none()
             && raw.note.is_none()
+            && raw.opportunity.is_none()
         {
             problems.push(format!("rule {name:?} has no action"));
+        }
+        for p in raw.opportunity.iter().flat_map(OpportunityRule::problems) {
+            problems.push(format!("rule {name:?}: {p}"));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -310,6 +397,7 @@ impl RuleSet {
             score: raw.score,
             status: raw.status,
             note: raw.note,
+            opportunity: raw.opportunity,
         })
     }
 
@@ -429,6 +517,33 @@ impl RuleSet {
                 effects.push(format!("add note {note:?}"));
                 out.notes.push(note);
             }
+            if let Some(o) = &rule.opportunity {
+                let key = render(&o.key)?.ok_or_else(|| EvalError {
+                    rule: rule.name.clone(),
+                    origin: rule.origin.clone(),
+                    message: "opportunity: `key` rendered empty".into(),
+                })?;
+                let optional = |t: &Option<String>| t.as_deref().map(&render).transpose();
+                let value = match optional(&o.value)?.flatten() {
+                    None => None,
+                    Some(v) => Some(v.parse::<f64>().map_err(|_| EvalError {
+                        rule: rule.name.clone(),
+                        origin: rule.origin.clone(),
+                        message: format!("opportunity: `value` rendered {v:?}, not a number"),
+                    })?),
+                };
+                let change = OpportunitySync {
+                    action: o.action,
+                    key,
+                    pipeline: optional(&o.pipeline)?.flatten(),
+                    stage: optional(&o.stage)?.flatten(),
+                    name: optional(&o.name)?.flatten(),
+                    value,
+                    status: o.status,
+                };
+                effects.push(format!("opportunity {}", describe(&change)));
+                out.opportunities.push(change);
+            }
             out.matched.push(Matched {
                 rule: rule.name.clone(),
                 origin: rule.origin.clone(),
@@ -492,8 +607,32 @@ pub struct Outcome {
     pub custom_fields: BTreeMap<String, Value>,
     /// Notes to add.
     pub notes: Vec<String>,
+    /// Opportunities to create or change.
+    pub opportunities: Vec<OpportunitySync>,
     /// The lead score, when a rule wrote it.
     pub score: Option<LeadScore>,
+}
+
+/// An opportunity change in words, for `explain`.
+fn describe(o: &OpportunitySync) -> String {
+    let action = format!("{:?}", o.action).to_lowercase();
+    let mut out = format!("{action} {}", o.key);
+    for (what, v) in [
+        ("pipeline", &o.pipeline),
+        ("stage", &o.stage),
+        ("name", &o.name),
+    ] {
+        if let Some(v) = v {
+            out.push_str(&format!(" {what} {v:?}"));
+        }
+    }
+    if let Some(v) = o.value {
+        out.push_str(&format!(" value {v}"));
+    }
+    if let Some(s) = o.status {
+        out.push_str(&format!(" status {}", s.as_str()));
+    }
+    out
 }
 
 impl Outcome {
@@ -512,6 +651,7 @@ impl Outcome {
             && self.fields.is_empty()
             && self.custom_fields.is_empty()
             && self.notes.is_empty()
+            && self.opportunities.is_empty()
     }
 }
 

@@ -324,3 +324,107 @@ add_tags = ["data.flag"]
             .is_empty()
     );
 }
+
+#[test]
+fn a_published_project_creates_its_opportunity_and_an_assignment_moves_it() {
+    let rules = marketplace();
+    let (_, _, out) = run(
+        &rules,
+        &[event(
+            "project.published",
+            "2026-11-21T10:00:00Z",
+            json!({"project_id": "p7", "title": "Web nueva", "budget": 1200}),
+        )],
+    );
+    assert_eq!(
+        out.opportunities,
+        vec![OpportunitySync {
+            action: OpportunityAction::Create,
+            key: "proyecto:p7".into(),
+            pipeline: Some("Proyectos".into()),
+            stage: Some("Publicado".into()),
+            name: Some("Web nueva".into()),
+            value: Some(1200.0),
+            status: None,
+        }]
+    );
+    let (_, _, out) = run(
+        &rules,
+        &[event(
+            "expert.assigned",
+            "2026-11-21T10:00:00Z",
+            json!({"project_id": "p7"}),
+        )],
+    );
+    assert_eq!(out.opportunities[0].action, OpportunityAction::Update);
+    assert_eq!(
+        out.opportunities[0].stage.as_deref(),
+        Some("Experto asignado")
+    );
+    assert_eq!(out.opportunities[0].name, None, "an update renames nothing");
+    assert!(out.to_string().contains("opportunity update proyecto:p7"));
+    let (_, _, out) = run(
+        &rules,
+        &[event(
+            "project.completed",
+            "2026-11-21T10:00:00Z",
+            json!({"project_id": "p7"}),
+        )],
+    );
+    let statuses: Vec<_> = out.opportunities.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        [None, Some(ghl::opportunities::OpportunityStatus::Won)]
+    );
+}
+
+#[test]
+fn opportunity_actions_are_checked_at_load() {
+    let text = r#"
+[[rule]]
+name = "a"
+on = "project.published"
+[rule.opportunity]
+action = "create"
+key = "p:{{ data.project_id }}"
+stage = "Publicado"
+
+[[rule]]
+name = "b"
+on = "opportunity.won"
+[rule.opportunity]
+action = "status"
+key = "deal"
+"#;
+    let errors = RuleSet::load(&[("r.toml", text)]).unwrap_err();
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.starts_with("r.toml:2: ") && e.contains("needs `pipeline`")),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|e| e.contains("needs `name`")),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|e| e.contains("within `pipeline`")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.starts_with("r.toml:10: ") && e.contains("needs `status`")),
+        "{shown:?}"
+    );
+    let bad_value = "[[rule]]\nname = \"v\"\non = \"opportunity.won\"\n[rule.opportunity]\naction = \"update\"\nkey = \"deal\"\nvalue = \"{{ data.note }}\"\n";
+    let rules = RuleSet::load(&[("v.toml", bad_value)]).unwrap();
+    let e = event(
+        "opportunity.won",
+        "2026-11-21T10:00:00Z",
+        json!({"note": "lots"}),
+    );
+    let err = rules.evaluate(&e, &Profile::new("u1"), &[]).unwrap_err();
+    assert!(err.to_string().contains("not a number"), "{err}");
+}

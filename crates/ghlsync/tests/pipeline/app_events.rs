@@ -388,3 +388,94 @@ async fn events_of_one_person_on_several_workers_do_not_wait_for_a_lease() {
     assert_eq!((stats.events_done, stats.events_dead), (16, 0));
     h.shutdown().await;
 }
+
+/// Seed 000's projects: publishing creates the company's opportunity, assigning an expert
+/// (the expert's event) moves it, completing it wins it; the project tags land on each
+/// person's contact.
+#[tokio::test]
+async fn a_project_becomes_one_opportunity_that_follows_it() {
+    let h = Harness::start(|c| c.rules.packs = vec!["marketplace".into()]).await;
+    let key = h.api_key().await;
+    let at = |m: u32| format!("2026-11-21T10:{m:02}:00Z");
+    let event = |id: &str, m: u32, subject: &str, t: &str, data: Value| json!({"type": t, "id": id, "occurred_at": at(m), "subject": subject, "data": data});
+    let p = json!({"project_id": "p1"});
+    let events = json!([
+        registered("e1", "u1", "empresa"),
+        registered("e2", "u2", "experto"),
+        event(
+            "e3",
+            1,
+            "u1",
+            "project.published",
+            json!({"project_id": "p1", "title": "Tienda online", "budget": 1200})
+        ),
+        event("e4", 2, "u2", "expert.assigned", p.clone()),
+    ]);
+    let (status, body) = h.post_events(Some(&key), &events).await;
+    assert_eq!(status, 202, "{body}");
+    h.drain().await;
+    let opportunities = h.sim.opportunities(&h.loc.id);
+    assert_eq!(opportunities.len(), 1, "{opportunities:?}");
+    let pipeline = &h
+        .loc
+        .pipelines
+        .iter()
+        .find(|p| p.name == "Proyectos")
+        .unwrap();
+    let stage = |name: &str| {
+        pipeline
+            .stages
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let o = &opportunities[0];
+    assert_eq!(o["name"], "Tienda online");
+    assert_eq!(o["monetaryValue"], 1200.0);
+    assert_eq!(o["pipelineStageId"], stage("Experto asignado"));
+    let empresa = h
+        .app
+        .store()
+        .linked_contact(&h.loc.id.as_str().into(), "u1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o["contactId"], empresa.as_str());
+
+    let (status, _) = h
+        .post_events(Some(&key), &event("e5", 3, "u1", "project.completed", p))
+        .await;
+    assert_eq!(status, 202);
+    h.drain().await;
+    let o = &h.sim.opportunities(&h.loc.id)[0];
+    assert_eq!(o["pipelineStageId"], stage("Completado"));
+    assert_eq!(o["status"], "won");
+    let tags = |subject: &str| {
+        let contacts = h.sim.contacts(&h.loc.id);
+        let email = format!("{subject}@example.com");
+        let c = contacts
+            .iter()
+            .find(|c| c["email"] == email.as_str())
+            .unwrap();
+        c["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        tags("u1").contains(&"emp-proyecto-completado".to_owned()),
+        "{:?}",
+        tags("u1")
+    );
+    assert!(
+        tags("u2").contains(&"exp-proyecto-asignado".to_owned()),
+        "{:?}",
+        tags("u2")
+    );
+    assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+    h.shutdown().await;
+}

@@ -59,7 +59,17 @@ impl Harness {
                 .field("Fuente del contacto", "fuente_del_contacto", "TEXT")
                 .field("Estado del contacto", "estado_del_contacto", "TEXT")
                 .field("Industry", "industry", "TEXT")
-                .pipeline("Sales", &["New", "Won"]),
+                .pipeline("Sales", &["New", "Won"])
+                // The marketplace pack's project pipeline.
+                .pipeline(
+                    "Proyectos",
+                    &[
+                        "Publicado",
+                        "Experto asignado",
+                        "En ejecución",
+                        "Completado",
+                    ],
+                ),
         );
         let dir = tempfile::tempdir().unwrap();
         let (ed_pem, rsa_pem) = sim.webhook_public_keys();
