@@ -11,6 +11,7 @@ pub mod changeset;
 pub mod command;
 pub mod event;
 pub mod gcra;
+pub mod intent;
 pub mod location;
 pub mod mirror;
 pub mod process;

@@ -108,11 +108,12 @@ pub fn app_event(
     location: &LocationId,
     id: EventId,
     event: &AppEvent,
-    profile: Profile,
+    mut profile: Profile,
     version: i64,
     outcome: &Outcome,
     received_at: Millis,
 ) -> Changeset {
+    profile.intent.apply(event, outcome);
     let mut changes = Changeset::default();
     let mut detail = json!({
         "id": event.id,
@@ -120,7 +121,7 @@ pub fn app_event(
         "occurred_at": event.occurred_at,
         "rules": outcome.matched.iter().map(|m| m.rule.as_str()).collect::<Vec<_>>(),
     });
-    let key = profile.email.clone().or_else(|| profile.phone.clone());
+    let key = profile.contact_key();
     match key {
         _ if outcome.is_empty() => {}
         None => detail["skipped"] = json!("no email or phone is known for this subject"),

@@ -97,6 +97,9 @@ pub struct Profile {
     pub registered_at: Option<Millis>,
     /// The newest event about the person.
     pub last_activity_at: Option<Millis>,
+    /// What the rules have set on the person's GHL contact, and why.
+    #[serde(default)]
+    pub intent: crate::intent::Intent,
 }
 
 impl Profile {
@@ -106,6 +109,12 @@ impl Profile {
             subject: subject.to_owned(),
             ..Self::default()
         }
+    }
+
+    /// What GHL matches the person's contact on: the email, else the phone. Contact jobs
+    /// are ordered by it (`contact:<key>`).
+    pub fn contact_key(&self) -> Option<String> {
+        self.email.clone().or_else(|| self.phone.clone())
     }
 
     /// True when the person has this role.

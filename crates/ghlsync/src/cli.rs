@@ -68,6 +68,24 @@ pub enum Command {
     /// Manage the application's API keys for POST /api/v1/events.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Show a person's GHL contact beside what the rules want: every tag's rule and event,
+    /// the local mirror, the live contact (one GHL read), their differences, pending jobs.
+    /// Exits 3 when the live contact differs from what the rules want.
+    Diagnose {
+        /// The application's id for the person (the events' `subject`).
+        app_id: String,
+        /// The location (default: the only one registered).
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Queue a full push of what the rules want to the person's GHL contact.
+    Resync {
+        /// The application's id for the person.
+        app_id: String,
+        /// The location (default: the only one registered).
+        #[arg(long)]
+        location: Option<String>,
+    },
     /// Inspect and replay the dead-letter queue of jobs.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -352,6 +370,19 @@ fn read_secret(source: &SecretSource) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(value))
 }
 
+/// The location a command names, or the only one registered.
+async fn only_location(app: &App, named: Option<String>) -> anyhow::Result<LocationId> {
+    if let Some(named) = named {
+        return Ok(LocationId::new(&named));
+    }
+    let all = app.store().locations().await?;
+    match all.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => anyhow::bail!("no location is registered (ghlsync locations add)"),
+        _ => anyhow::bail!("several locations are registered: name one with --location"),
+    }
+}
+
 /// Opens the store and the cipher for operator commands.
 async fn open(config: &Config) -> anyhow::Result<(AnyStore, Cipher)> {
     let synchronous = config
@@ -586,6 +617,27 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                 say(outcome.to_string().trim_end());
             }
         },
+        Command::Diagnose { app_id, location } => {
+            let app = App::open(config).await?;
+            let location = only_location(&app, location).await?;
+            let d = crate::diagnosis::diagnose(&app, &location, &app_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            say(serde_json::to_string_pretty(&d)?);
+            if !d.differences.is_empty() {
+                return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Resync { app_id, location } => {
+            let app = App::open(config).await?;
+            let location = only_location(&app, location).await?;
+            crate::diagnosis::resync(&app, &location, &app_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            say(format!(
+                "queued a full push of {app_id:?} in {location}; `ghlsync serve` delivers it"
+            ));
+        }
         Command::Keys(cmd) => {
             let (store, _) = open(&config).await?;
             match cmd {

@@ -60,6 +60,15 @@ pub enum JobError {
     },
 }
 
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Held { until } => write!(f, "held by the rate limit until {until}"),
+            Self::Transient(m) | Self::Permanent { message: m, .. } => f.write_str(m),
+        }
+    }
+}
+
 fn permanent(message: impl Into<String>) -> JobError {
     JobError::Permanent {
         message: message.into(),
@@ -239,18 +248,7 @@ async fn run_job(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
     if !location.active {
         return Err(permanent(format!("location {} is inactive", location.id)));
     }
-    let token = app
-        .cipher()
-        .open(
-            &token_context(location.id.as_str()),
-            &location.token_ciphertext,
-        )
-        .map_err(|e| permanent(e.to_string()))?;
-    let ghl = Ghl {
-        app,
-        location: &location,
-        client: app.ghl().with_token(token.expose_secret()),
-    };
+    let ghl = Ghl::new(app, &location)?;
     match &job.command {
         GhlCommand::SyncContact(sync) => sync_contact(&ghl, job, sync).await,
         GhlCommand::AddNote { contact, body } => add_note(&ghl, job, contact, body).await,
@@ -261,13 +259,56 @@ async fn run_job(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
 }
 
 /// GHL calls for one location, through the limiter and the error classification.
-struct Ghl<'a> {
+pub(crate) struct Ghl<'a> {
     app: &'a App,
     location: &'a Location,
     client: ghl::Client,
 }
 
-impl Ghl<'_> {
+impl<'a> Ghl<'a> {
+    /// The location's client, with its token decrypted.
+    pub(crate) fn new(app: &'a App, location: &'a Location) -> Result<Self, JobError> {
+        let token = app
+            .cipher()
+            .open(
+                &token_context(location.id.as_str()),
+                &location.token_ciphertext,
+            )
+            .map_err(|e| permanent(e.to_string()))?;
+        Ok(Self {
+            app,
+            location,
+            client: app.ghl().with_token(token.expose_secret()),
+        })
+    }
+
+    /// The live contact and the location's custom field keys by id (a diagnosis), through
+    /// the location's limiter like every other call.
+    pub(crate) async fn live_contact(
+        &self,
+        id: &ContactId,
+    ) -> Result<(ghl::contacts::Contact, HashMap<String, String>), JobError> {
+        let target = id.clone();
+        let contact = self
+            .call(
+                "get_contact",
+                |c| async move { c.get_contact(&target).await },
+            )
+            .await?;
+        let location_id = self.location.id.clone();
+        let fields = self
+            .call("list_custom_fields", |c| async move {
+                c.list_custom_fields(&location_id, Some(CustomFieldModel::Contact))
+                    .await
+            })
+            .await?;
+        let keys = fields
+            .iter()
+            .filter_map(|f| Some((f.id.to_string(), f.short_key()?.to_owned())))
+            .collect();
+        Ok((contact, keys))
+    }
+
     fn limiter_key(&self) -> String {
         format!("ghl:{}", self.location.id)
     }
@@ -602,7 +643,7 @@ async fn known_contact(
 }
 
 /// Equal as GHL stores them: custom values come back as text as often as not.
-fn same_value(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),

@@ -2,7 +2,8 @@
 //!
 //! Data enters through `ingress` (committed before it is acknowledged), is decided on by
 //! `process` (with the pure rules of `ghlsync-core`), and leaves through `dispatch` (rate
-//! limited, retried, idempotent). `admin` and `cli` operate it; `demo` shows the whole path
+//! limited, retried, idempotent). `admin` and `cli` operate it, `diagnosis` compares a
+//! person's contact with what the rules want; `demo` shows the whole path
 //! against the built-in simulator.
 
 pub mod admin;
@@ -10,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod diagnosis;
 pub mod dispatch;
 pub mod error;
 pub mod ingress;

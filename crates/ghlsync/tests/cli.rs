@@ -377,3 +377,22 @@ fn rules_are_checked_with_file_and_line_and_an_event_is_explained() {
         "{explained}"
     );
 }
+
+#[test]
+fn diagnose_and_resync_name_the_location_and_the_person_they_lack() {
+    let cli = Cli::new();
+    let out = cli.run(&["diagnose", "u1"], &[], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no location is registered"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli.run(&["resync", "u1", "--location", "loc1"], &[], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown_subject"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

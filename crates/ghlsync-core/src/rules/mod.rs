@@ -478,6 +478,7 @@ impl RuleSet {
                     let tag = tag.to_lowercase();
                     out.add_tags.remove(&tag);
                     out.tag_reasons.remove(&tag);
+                    out.removal_reasons.insert(tag.clone(), rule.name.clone());
                     effects.push(format!("remove tag {tag}"));
                     out.remove_tags.insert(tag);
                 }
@@ -486,6 +487,7 @@ impl RuleSet {
                 if let Some(tag) = render(t)? {
                     let tag = tag.to_lowercase();
                     out.remove_tags.remove(&tag);
+                    out.removal_reasons.remove(&tag);
                     out.tag_reasons.insert(tag.clone(), rule.name.clone());
                     effects.push(format!("add tag {tag}"));
                     out.add_tags.insert(tag);
@@ -601,6 +603,8 @@ pub struct Outcome {
     pub remove_tags: BTreeSet<String>,
     /// The rule that added each tag.
     pub tag_reasons: BTreeMap<String, String>,
+    /// The rule that removed each tag.
+    pub removal_reasons: BTreeMap<String, String>,
     /// Standard GHL fields to set.
     pub fields: BTreeMap<String, Value>,
     /// Custom fields to set, by key.

@@ -9,8 +9,8 @@
 //! `duplicate` and stored once, so a batch may be retried whole after a 429.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ghlsync_core::{ApiKey, AppEvent, NewEvent, Source};
@@ -128,6 +128,33 @@ pub(super) async fn receive(
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"accepted": accepted, "duplicates": duplicates, "results": results})),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/contacts/{app_id}/diagnosis`: the person's contact beside what the rules
+/// want, in the API key's location.
+pub(super) async fn diagnosis(
+    State(app): State<App>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = authenticate(&app, &headers).await?;
+    let d = crate::diagnosis::diagnose(&app, &key.location_id, &app_id).await?;
+    Ok(axum::Json(d).into_response())
+}
+
+/// `POST /api/v1/contacts/{app_id}/resync`: queue a full push of what the rules want.
+pub(super) async fn resync(
+    State(app): State<App>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = authenticate(&app, &headers).await?;
+    let queued = crate::diagnosis::resync(&app, &key.location_id, &app_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"subject": app_id, "queued": true, "merged": !queued})),
     )
         .into_response())
 }

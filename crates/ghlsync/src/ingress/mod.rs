@@ -36,6 +36,11 @@ pub fn router(app: &App) -> Router<App> {
         .route("/webhooks/ghl/verify", get(verify).post(verify))
         .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
         .route("/api/v1/events", post(app_events::receive))
+        .route(
+            "/api/v1/contacts/{app_id}/diagnosis",
+            get(app_events::diagnosis),
+        )
+        .route("/api/v1/contacts/{app_id}/resync", post(app_events::resync))
         .layer(DefaultBodyLimit::max(app.config().server.max_body_bytes))
 }
 

@@ -479,3 +479,91 @@ async fn a_project_becomes_one_opportunity_that_follows_it() {
     assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
     h.shutdown().await;
 }
+
+/// Seed 000's diagnosis and forced tag sync: a tag removed by hand in GHL (no webhook
+/// told ghlsync) shows as a difference with the rule and event that set it; a resync
+/// pushes everything whole, whatever the mirror says, and the differences are gone.
+#[tokio::test]
+async fn a_diagnosis_shows_what_ghl_lost_and_a_resync_restores_it() {
+    let h = Harness::start(|c| c.rules.packs = vec!["marketplace".into()]).await;
+    let key = h.api_key().await;
+    let diagnosis = |path: &'static str| {
+        let req = h
+            .http
+            .get(format!("{}/api/v1/contacts/{path}/diagnosis", h.base))
+            .bearer_auth(&key);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = diagnosis("nobody").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_subject"))
+    );
+
+    let (status, _) = h
+        .post_events(Some(&key), &registered("e1", "u1", "empresa"))
+        .await;
+    assert_eq!(status, 202);
+    h.drain().await;
+    let (status, body) = diagnosis("u1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["differences"], json!([]), "{body}");
+    assert_eq!(
+        body["intent"]["tags"]["emp-nuevo-registro"]["rule"],
+        "empresa: registro"
+    );
+    assert_eq!(body["ghl"]["custom_fields"]["tipo_de_usuario"], "Empresa");
+
+    // Someone removes the tag in GHL.
+    let contact_id = body["contact_id"].as_str().unwrap().to_owned();
+    h.app
+        .ghl()
+        .with_token(&h.loc.token)
+        .remove_tags(
+            &contact_id.as_str().into(),
+            &["emp-nuevo-registro".to_owned()],
+        )
+        .await
+        .unwrap();
+    let (_, body) = diagnosis("u1").await;
+    let d = &body["differences"][0];
+    assert_eq!(
+        (
+            d["kind"].as_str(),
+            d["name"].as_str(),
+            d["wanted"].as_str(),
+            d["ghl"].as_str()
+        ),
+        (
+            Some("tag"),
+            Some("emp-nuevo-registro"),
+            Some("present"),
+            Some("absent")
+        ),
+        "{body}"
+    );
+    assert_eq!(d["origin"]["event_id"], "e1");
+    assert_eq!(d["origin"]["event_type"], "user.registered");
+    assert_eq!(
+        body["local"]["tags"],
+        json!(["emp-nuevo-registro", "src/web"]),
+        "the mirror still has it"
+    );
+
+    let r = h
+        .http
+        .post(format!("{}/api/v1/contacts/u1/resync", h.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    h.drain().await;
+    let (_, body) = diagnosis("u1").await;
+    assert_eq!(body["differences"], json!([]), "{body}");
+    assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+    h.shutdown().await;
+}
