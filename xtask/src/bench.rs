@@ -30,6 +30,8 @@ const HMAC_SECRET: &str = "bench-secret";
 pub enum Bench {
     /// Webhook ingestion.
     Ingest,
+    /// Application events through the rules to GHL calls.
+    Rules,
 }
 
 /// A benchmark target.

@@ -3,8 +3,11 @@
 //! - `cargo xtask bench ingest`: durable events per second and acknowledgement latency of
 //!   ghlsync's ingress, beside baselines measured in the same run (the bare axum route, and
 //!   the bare route doing the same signature check), printed as JSON.
+//! - `cargo xtask bench rules`: application events through the marketplace pack to the GHL
+//!   simulator: events per second and GHL calls per event, coalescing on and off.
 
 mod bench;
+mod rules_bench;
 
 // The benchmark targets run in this binary; they use the allocator the `ghlsync` binary uses.
 #[global_allocator]
@@ -38,6 +41,12 @@ enum Task {
         /// Only this scheme (ed25519 or hmac).
         #[arg(long)]
         scheme: Option<String>,
+        /// `rules`: people in the event mix (half companies, half experts).
+        #[arg(long, default_value_t = 100)]
+        people: usize,
+        /// `rules`: requests per second the simulator and the dispatcher allow (GHL: 10).
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
     },
     /// Internal: serve one benchmark target (run by `bench`).
     #[command(hide = true)]
@@ -72,7 +81,12 @@ fn main() -> anyhow::Result<()> {
             postgres,
             connections,
             scheme,
+            people,
+            rate,
         } => {
+            if let bench::Bench::Rules = what {
+                return runtime.block_on(rules_bench::run(people, rate));
+            }
             let postgres = postgres.or_else(|| std::env::var("GHLSYNC_TEST_POSTGRES_URL").ok());
             let connections = if connections.is_empty() {
                 vec![16, 64]

@@ -104,6 +104,7 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     config.ghl.webhook_rsa_keys = vec![rsa];
     config.processor.poll_ms = 100;
     config.dispatcher.poll_ms = 100;
+    config.rules.packs = vec!["marketplace".into()];
     config.dispatcher.backoff = Backoff {
         base_ms: 300,
         max_ms: 3_000,
@@ -268,6 +269,8 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     }
 
     let ok = report(&app, &sim, &market.id, leads, &sent, first.as_deref()).await?;
+    let marketplace_ok = marketplace(&app, &sim, &format!("http://{addr}"), &location).await?;
+    let ok = ok && marketplace_ok;
     say(format!(
         "demo finished in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -279,6 +282,174 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Seed 000 through the application events API and the marketplace pack: a company that
+/// also becomes an expert, an expert who is verified, levelled and assigned to the
+/// company's project, and a company that leaves. Prints the contacts and the project's
+/// opportunity, and checks them.
+async fn marketplace(
+    app: &App,
+    sim: &ghl_sim::SimHandle,
+    base: &str,
+    location: &LocationId,
+) -> anyhow::Result<bool> {
+    let key = crate::registry::create_api_key(app.store(), location, "demo backend").await?;
+    let event = |id: &str, m: u32, subject: &str, t: &str, data: Value| {
+        json!({"type": t, "id": id, "occurred_at": format!("2026-11-21T09:{m:02}:00Z"),
+               "subject": subject, "data": data})
+    };
+    let project = json!({"project_id": "p-100", "title": "Tienda online", "budget": 4_800});
+    let events = json!([
+        event(
+            "m1",
+            0,
+            "ana",
+            "user.registered",
+            json!({"role": "empresa",
+            "email": "ana@tiendas.example", "first_name": "Ana", "company_name": "Tiendas Ana",
+            "industry": "Retail", "source": "linkedin"})
+        ),
+        event(
+            "m2",
+            1,
+            "luis",
+            "user.registered",
+            json!({"role": "experto",
+            "email": "luis@expertos.example", "first_name": "Luis", "source": "referral"})
+        ),
+        event(
+            "m3",
+            2,
+            "luis",
+            "expert.verification_changed",
+            json!({"status": "solicitud"})
+        ),
+        event(
+            "m4",
+            3,
+            "luis",
+            "expert.verification_changed",
+            json!({"status": "verificado"})
+        ),
+        event(
+            "m5",
+            4,
+            "luis",
+            "expert.level_changed",
+            json!({"level": "pro"})
+        ),
+        event("m6", 5, "ana", "project.published", project.clone()),
+        event("m7", 6, "luis", "expert.invited", project.clone()),
+        event("m8", 7, "luis", "expert.proposal_sent", project.clone()),
+        event("m9", 8, "luis", "expert.assigned", project.clone()),
+        event(
+            "m10",
+            9,
+            "ana",
+            "user.role_added",
+            json!({"role": "experto"})
+        ),
+        event(
+            "m11",
+            10,
+            "marta",
+            "user.registered",
+            json!({"role": "empresa",
+            "email": "marta@bajas.example", "source": "web"})
+        ),
+        event("m12", 11, "marta", "user.unsubscribed", json!({})),
+        event("m13", 12, "marta", "user.deleted", json!({})),
+    ]);
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/events"))
+        .bearer_auth(key.secret.expose_secret())
+        .json(&events)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let answer: Value = r.json().await.unwrap_or(Value::Null);
+    wait_until_quiet(app, sim, Duration::from_secs(120)).await?;
+
+    say("");
+    say("marketplace pack (POST /api/v1/events, 13 application events)");
+    say(format!(
+        "  answered {status}: {} accepted",
+        answer["accepted"].as_u64().unwrap_or(0)
+    ));
+    let contacts = sim.contacts(location.as_str());
+    let tags_of = |email: &str| -> Vec<String> {
+        contacts
+            .iter()
+            .find(|c| c["email"] == email)
+            .and_then(|c| c["tags"].as_array())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut ok = status == 202;
+    for (email, must) in [
+        (
+            "ana@tiendas.example",
+            &[
+                "emp-nuevo-registro",
+                "exp-solicitud",
+                "emp-proyecto-publicado",
+                "src/linkedin",
+            ][..],
+        ),
+        (
+            "luis@expertos.example",
+            &[
+                "exp-verificado",
+                "exp-nivel-pro",
+                "exp-proyecto-asignado",
+                "src/referral",
+            ][..],
+        ),
+        ("marta@bajas.example", &["emp-eliminado"][..]),
+    ] {
+        let tags = tags_of(email);
+        let missing: Vec<&&str> = must
+            .iter()
+            .filter(|t| !tags.iter().any(|h| h == *t))
+            .collect();
+        ok &= missing.is_empty();
+        say(format!("  {email:<24} tags {}", tags.join(", ")));
+        if !missing.is_empty() {
+            say(format!("    missing: {missing:?}"));
+        }
+    }
+    let opportunities = sim.opportunities(location.as_str());
+    let opportunity = opportunities.iter().find(|o| o["name"] == "Tienda online");
+    match opportunity {
+        Some(o) => say(format!(
+            "  opportunity \"Tienda online\": value {}, stage {}, status {}",
+            o["monetaryValue"], o["pipelineStageId"], o["status"]
+        )),
+        None => {
+            ok = false;
+            say("  the project's opportunity is missing");
+        }
+    }
+    let d = crate::diagnosis::diagnose(app, location, "ana")
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    say(format!(
+        "  diagnosis of ana: {} tags set by rules, {} differences from GHL",
+        d.intent.tags.len(),
+        d.differences.len()
+    ));
+    ok &= d.differences.is_empty() && d.contact_id.is_some();
+    say(if ok {
+        "  OK: one contact per person, tags accumulated across roles, the project's opportunity followed it"
+    } else {
+        "  FAILED: see above"
+    });
+    Ok(ok)
 }
 
 /// Waits until no event or job is pending and the simulator has delivered every webhook,

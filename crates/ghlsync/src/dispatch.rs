@@ -83,18 +83,31 @@ pub(crate) struct DispatchState {
     fields: RwLock<HashMap<LocationId, HashMap<String, String>>>,
     /// Pipelines (with their stages) per location, from GHL (refreshed when a name is unknown).
     pipelines: RwLock<HashMap<LocationId, Vec<Pipeline>>>,
+    /// One lock per location around custom field creation.
+    field_creations: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
     /// One gate per location: jobs of a location ask the shared limiter one at a time, so
     /// waiting jobs queue here instead of polling the store.
     gates: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// The lock of a location in a map of locks.
+fn lock_of(
+    locks: &std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
+    location: &LocationId,
+) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(location.clone()).or_default())
+}
+
 impl DispatchState {
     fn gate(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut gates = self
-            .gates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(gates.entry(location.clone()).or_default())
+        lock_of(&self.gates, location)
+    }
+
+    fn field_creation(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
+        lock_of(&self.field_creations, location)
     }
 }
 
@@ -448,7 +461,7 @@ impl<'a> Ghl<'a> {
                 None => match self.field_id(key, true).await? {
                     Some(id) => id,
                     None if self.app.config().dispatcher.create_missing_fields => {
-                        self.create_field(key, value).await?
+                        self.create_field_once(key, value).await?
                     }
                     None => {
                         return Err(permanent(format!(
@@ -519,6 +532,24 @@ impl<'a> Ghl<'a> {
                 .await
                 .map_err(|e| JobError::Transient(e.to_string()))?
                 .ok_or_else(|| permanent(format!("no GHL contact is linked to {subject:?}"))),
+        }
+    }
+
+    /// Creates a missing field unless another job did first: creations of a location run one
+    /// at a time and look again before creating; another instance's creation shows as GHL's
+    /// "already exists", after which the field is looked up again.
+    async fn create_field_once(&self, key: &str, value: &Value) -> Result<String, JobError> {
+        let lock = self.app.dispatch_state().field_creation(&self.location.id);
+        let _one_at_a_time = lock.lock().await;
+        if let Some(id) = self.field_id(key, false).await? {
+            return Ok(id);
+        }
+        match self.create_field(key, value).await {
+            Err(JobError::Permanent { message, .. }) => self
+                .field_id(key, true)
+                .await?
+                .ok_or_else(|| permanent(message)),
+            other => other,
         }
     }
 

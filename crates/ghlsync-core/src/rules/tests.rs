@@ -357,10 +357,7 @@ fn a_published_project_creates_its_opportunity_and_an_assignment_moves_it() {
         )],
     );
     assert_eq!(out.opportunities[0].action, OpportunityAction::Update);
-    assert_eq!(
-        out.opportunities[0].stage.as_deref(),
-        Some("Experto asignado")
-    );
+    assert_eq!(out.opportunities[0].stage.as_deref(), Some("Asignado"));
     assert_eq!(out.opportunities[0].name, None, "an update renames nothing");
     assert!(out.to_string().contains("opportunity update proyecto:p7"));
     let (_, _, out) = run(

@@ -434,7 +434,7 @@ async fn a_project_becomes_one_opportunity_that_follows_it() {
     let o = &opportunities[0];
     assert_eq!(o["name"], "Tienda online");
     assert_eq!(o["monetaryValue"], 1200.0);
-    assert_eq!(o["pipelineStageId"], stage("Experto asignado"));
+    assert_eq!(o["pipelineStageId"], stage("Asignado"));
     let empresa = h
         .app
         .store()
@@ -565,5 +565,43 @@ async fn a_diagnosis_shows_what_ghl_lost_and_a_resync_restores_it() {
     let (_, body) = diagnosis("u1").await;
     assert_eq!(body["differences"], json!([]), "{body}");
     assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+    h.shutdown().await;
+}
+
+/// A field the location lacks is created once, however many jobs need it at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_field_is_created_once_for_many_jobs_at_once() {
+    let h = Harness::start(|c| c.rules.packs = vec!["marketplace".into()]).await;
+    let key = h.api_key().await;
+    let events: Vec<Value> = (0..12)
+        .flat_map(|i| {
+            let subject = format!("x{i}");
+            [
+                registered(&format!("r{i}"), &subject, "experto"),
+                json!({"type": "expert.level_changed", "id": format!("l{i}"), "subject": subject,
+                       "occurred_at": "2026-11-21T10:05:00Z", "data": {"level": "pro"}}),
+            ]
+        })
+        .collect();
+    let (status, body) = h.post_events(Some(&key), &Value::Array(events)).await;
+    assert_eq!(status, 202, "{body}");
+    h.drain().await;
+    let dead = h
+        .app
+        .store()
+        .list_jobs(&ghlsync_store::JobFilter {
+            state: Some(ghlsync_core::JobState::Dead),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(dead.is_empty(), "{dead:?}");
+    let created = h
+        .sim
+        .audit(0)
+        .iter()
+        .filter(|a| a.method == "POST" && a.path.ends_with("/customFields") && a.status == 201)
+        .count();
+    assert_eq!(created, 1, "expert_level created once");
     h.shutdown().await;
 }

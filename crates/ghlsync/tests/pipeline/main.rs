@@ -65,7 +65,9 @@ impl Harness {
                     "Proyectos",
                     &[
                         "Publicado",
-                        "Experto asignado",
+                        "Expertos invitados",
+                        "Propuesta recibida",
+                        "Asignado",
                         "En ejecución",
                         "Completado",
                     ],
