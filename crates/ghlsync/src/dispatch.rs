@@ -384,6 +384,23 @@ impl<'a> Ghl<'a> {
         F: FnOnce(ghl::Client) -> Fut,
         Fut: std::future::Future<Output = Result<ghl::Response<T>, ghl::Error>>,
     {
+        match self.call_unclassified(what, f).await? {
+            Ok(data) => Ok(data),
+            Err(e) => Err(self.classify(what, e).await),
+        }
+    }
+
+    /// One call with GHL's error left for the caller to act on (a duplicate to reuse);
+    /// only waiting for the limiter fails early.
+    async fn call_unclassified<T, F, Fut>(
+        &self,
+        what: &'static str,
+        f: F,
+    ) -> Result<Result<T, ghl::Error>, JobError>
+    where
+        F: FnOnce(ghl::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<ghl::Response<T>, ghl::Error>>,
+    {
         self.permit().await?;
         let result = f(self.client.clone()).await;
         let status = match &result {
@@ -393,7 +410,7 @@ impl<'a> Ghl<'a> {
                 .map_or_else(|| "none".to_owned(), |s| s.to_string()),
         };
         metrics::counter!(m::GHL_CALLS, "call" => what, "status" => status).increment(1);
-        match result {
+        Ok(match result {
             Ok(response) => {
                 self.observe(response.rate_limit()).await;
                 Ok(response.data)
@@ -402,9 +419,9 @@ impl<'a> Ghl<'a> {
                 if let Some(reply) = e.reply() {
                     self.observe(&reply.rate_limit).await;
                 }
-                Err(self.classify(what, e).await)
+                Err(e)
             }
-        }
+        })
     }
 
     async fn classify(&self, what: &str, e: ghl::Error) -> JobError {
@@ -959,12 +976,32 @@ async fn sync_opportunity(
                         assigned_to: None,
                         custom_fields: None,
                     };
-                    let created = ghl
-                        .call("create_opportunity", |c| async move {
+                    let update = OpportunityUpdate {
+                        pipeline_stage_id: new.pipeline_stage_id.clone(),
+                        name: Some(new.name.clone()),
+                        monetary_value: new.monetary_value,
+                        ..OpportunityUpdate::default()
+                    };
+                    match ghl
+                        .call_unclassified("create_opportunity", |c| async move {
                             c.create_opportunity(&new).await
                         })
-                        .await?;
-                    (created, true)
+                        .await?
+                    {
+                        Ok(created) => (created, true),
+                        // The location allows one opportunity per contact and pipeline (GHL's
+                        // default): this key takes over the contact's opportunity.
+                        Err(ghl::Error::Duplicate { existing_id, .. }) => {
+                            let id = ghl::OpportunityId::from(existing_id);
+                            let updated = ghl
+                                .call("update_opportunity", |c| async move {
+                                    c.update_opportunity(&id, &update).await
+                                })
+                                .await?;
+                            (updated, false)
+                        }
+                        Err(e) => return Err(ghl.classify("create_opportunity", e).await),
+                    }
                 }
             }
         }

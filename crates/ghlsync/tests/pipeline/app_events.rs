@@ -605,3 +605,29 @@ async fn a_missing_field_is_created_once_for_many_jobs_at_once() {
     assert_eq!(created, 1, "expert_level created once");
     h.shutdown().await;
 }
+
+/// GHL's default allows one opportunity per contact and pipeline: a company's second
+/// project takes over the contact's opportunity instead of failing.
+#[tokio::test]
+async fn a_second_project_reuses_the_contacts_opportunity_when_ghl_allows_one() {
+    let h = Harness::start(|c| c.rules.packs = vec!["marketplace".into()]).await;
+    let key = h.api_key().await;
+    let published = |id: &str, project: &str, title: &str| {
+        json!({"type": "project.published", "id": id, "subject": "u1",
+               "occurred_at": "2026-11-21T10:10:00Z",
+               "data": {"project_id": project, "title": title}})
+    };
+    let events = json!([
+        registered("e1", "u1", "empresa"),
+        published("e2", "p1", "Primero"),
+        published("e3", "p2", "Segundo"),
+    ]);
+    let (status, body) = h.post_events(Some(&key), &events).await;
+    assert_eq!(status, 202, "{body}");
+    h.drain().await;
+    let opportunities = h.sim.opportunities(&h.loc.id);
+    assert_eq!(opportunities.len(), 1, "{opportunities:?}");
+    assert_eq!(opportunities[0]["name"], "Segundo");
+    assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+    h.shutdown().await;
+}
