@@ -118,17 +118,9 @@ async fn case(coalesce: bool, events: &[Value], rate: u32) -> anyhow::Result<Val
         })
         .start()
         .await?;
-    let loc = sim.add_location(LocationSpec::new("Marketplace").pipeline(
-        "Proyectos",
-        &[
-            "Publicado",
-            "Expertos invitados",
-            "Propuesta recibida",
-            "Asignado",
-            "En ejecución",
-            "Completado",
-        ],
-    ));
+    let loc = sim.add_location(
+        LocationSpec::new("Marketplace").pipeline("Proyectos", &ghl_sim::seed::PROJECT_STAGES),
+    );
     let dir = std::env::temp_dir().join(format!(
         "ghlsync-bench-rules-{}",
         uuid::Uuid::new_v4().simple()

@@ -31,6 +31,16 @@ fn fields(list: &[(&str, &str, &str)]) -> Vec<FieldSpec> {
         .collect()
 }
 
+/// The stages of the marketplace's project pipeline, "Proyectos" (seed 000).
+pub const PROJECT_STAGES: [&str; 6] = [
+    "Publicado",
+    "Expertos invitados",
+    "Propuesta recibida",
+    "Asignado",
+    "En ejecución",
+    "Completado",
+];
+
 /// Custom fields of the marketplace location (seed 000's lists).
 pub fn marketplace_fields() -> Vec<FieldSpec> {
     fields(&[
@@ -87,16 +97,7 @@ pub fn demo(world: &mut World) -> Seeded {
             custom_fields: marketplace_fields(),
             pipelines: vec![PipelineSpec {
                 name: "Proyectos".into(),
-                stages: [
-                    "Publicado",
-                    "Expertos invitados",
-                    "Propuesta recibida",
-                    "Asignado",
-                    "En ejecución",
-                    "Completado",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
+                stages: PROJECT_STAGES.map(str::to_owned).to_vec(),
             }],
             company_id: Some(company_id.clone()),
         },

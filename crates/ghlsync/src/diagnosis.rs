@@ -7,7 +7,7 @@
 //! where the live contact differs from what the rules want. A resync queues one contact
 //! sync with everything the rules want, sent whole (the mirror is not trusted).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::http::StatusCode;
 use ghl::{ContactId, LocationId};
@@ -113,6 +113,11 @@ fn view(payload: &Value, tags: &[String], custom: BTreeMap<String, Value>) -> Co
     }
 }
 
+/// A custom field's key by id, or the id when the key is unknown.
+fn key_of(keys: &HashMap<String, String>, id: &str) -> String {
+    keys.get(id).cloned().unwrap_or_else(|| id.to_owned())
+}
+
 /// Where `have` differs from `intent`.
 fn differences(intent: &Intent, have: &ContactView) -> Vec<Difference> {
     let has_tag = |t: &str| have.tags.iter().any(|h| h.eq_ignore_ascii_case(t));
@@ -184,39 +189,34 @@ pub async fn diagnose(
     let mut live = None;
     let mut ghl_error = None;
     if let Some(id) = &contact_id {
-        // The mirror keys custom fields by id; the live read gives the keys.
         let mirror = store.contact(location_id, id).await.map_err(store_error)?;
+        // The mirror keys custom fields by id; the live read gives the keys (without it,
+        // the ids are shown).
+        let mut keys = HashMap::new();
         match Ghl::new(app, &location) {
             Ok(ghl) => match ghl.live_contact(id).await {
-                Ok((contact, keys)) => {
-                    let key = |id: &str| keys.get(id).cloned().unwrap_or_else(|| id.to_owned());
+                Ok((contact, field_keys)) => {
+                    keys = field_keys;
+                    let payload = serde_json::to_value(&contact).unwrap_or(Value::Null);
                     let custom = contact
                         .custom_fields
                         .iter()
-                        .map(|f| (key(f.id.as_str()), f.value.clone()))
+                        .map(|f| (key_of(&keys, f.id.as_str()), f.value.clone()))
                         .collect();
-                    let payload = serde_json::to_value(&contact).unwrap_or(Value::Null);
                     live = Some(view(&payload, &contact.tags, custom));
-                    local = mirror.map(|m| {
-                        let custom = m
-                            .custom_fields
-                            .iter()
-                            .map(|(id, v)| (key(id), v.clone()))
-                            .collect();
-                        view(&m.payload, &m.tags, custom)
-                    });
                 }
                 Err(e) => ghl_error = Some(e.to_string()),
             },
             Err(e) => ghl_error = Some(e.to_string()),
         }
-        if live.is_none() && local.is_none() {
-            local = store
-                .contact(location_id, id)
-                .await
-                .map_err(store_error)?
-                .map(|m| view(&m.payload, &m.tags, m.custom_fields.clone()));
-        }
+        local = mirror.map(|m| {
+            let custom = m
+                .custom_fields
+                .iter()
+                .map(|(id, v)| (key_of(&keys, id), v.clone()))
+                .collect();
+            view(&m.payload, &m.tags, custom)
+        });
     } else {
         ghl_error = Some("no GHL contact is linked yet: no contact sync has been delivered".into());
     }

@@ -308,13 +308,7 @@ impl<'a> Ghl<'a> {
                 |c| async move { c.get_contact(&target).await },
             )
             .await?;
-        let location_id = self.location.id.clone();
-        let fields = self
-            .call("list_custom_fields", |c| async move {
-                c.list_custom_fields(&location_id, Some(CustomFieldModel::Contact))
-                    .await
-            })
-            .await?;
+        let fields = self.contact_fields().await?;
         let keys = fields
             .iter()
             .filter_map(|f| Some((f.id.to_string(), f.short_key()?.to_owned())))
@@ -436,6 +430,16 @@ impl<'a> Ghl<'a> {
         }
     }
 
+    /// The location's contact custom field definitions, from GHL.
+    async fn contact_fields(&self) -> Result<Vec<ghl::custom_fields::CustomField>, JobError> {
+        let location_id = self.location.id.clone();
+        self.call("list_custom_fields", |c| async move {
+            c.list_custom_fields(&location_id, Some(CustomFieldModel::Contact))
+                .await
+        })
+        .await
+    }
+
     /// The location's custom field ids by key: the configured mapping first, then GHL's
     /// definitions (fetched once, again when a key is missing).
     async fn field_id(&self, key: &str, refresh: bool) -> Result<Option<String>, JobError> {
@@ -446,13 +450,7 @@ impl<'a> Ghl<'a> {
         if !refresh && let Some(fields) = cache.read().await.get(&self.location.id) {
             return Ok(fields.get(key).cloned());
         }
-        let location_id = self.location.id.clone();
-        let fields = self
-            .call("list_custom_fields", |c| async move {
-                c.list_custom_fields(&location_id, Some(CustomFieldModel::Contact))
-                    .await
-            })
-            .await?;
+        let fields = self.contact_fields().await?;
         let map: HashMap<String, String> = fields
             .iter()
             .filter_map(|f| Some((f.short_key()?.to_owned(), f.id.to_string())))

@@ -61,17 +61,7 @@ impl Harness {
                 .field("Industry", "industry", "TEXT")
                 .pipeline("Sales", &["New", "Won"])
                 // The marketplace pack's project pipeline.
-                .pipeline(
-                    "Proyectos",
-                    &[
-                        "Publicado",
-                        "Expertos invitados",
-                        "Propuesta recibida",
-                        "Asignado",
-                        "En ejecución",
-                        "Completado",
-                    ],
-                ),
+                .pipeline("Proyectos", &ghl_sim::seed::PROJECT_STAGES),
         );
         let dir = tempfile::tempdir().unwrap();
         let (ed_pem, rsa_pem) = sim.webhook_public_keys();
