@@ -314,7 +314,10 @@ impl AppEvent {
                 self.required_number("rating", 1.0, 5.0)?;
             }
             T::OpportunityWon | T::OpportunityLost => {
+                // Seed 001 sends `final_price` on a won deal.
                 self.optional_number("value", 0.0, f64::MAX)?;
+                self.optional_number("final_price", 0.0, f64::MAX)?;
+                self.optional_text("close_date")?;
             }
             T::Activity
             | T::AppointmentScheduled

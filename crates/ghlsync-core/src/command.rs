@@ -92,6 +92,28 @@ pub struct ContactSync {
     /// Send everything, even what the mirror says GHL already has (a forced resync).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub full: bool,
+    /// When the application decided each value (the event's `occurred_at`), keyed
+    /// `field:<name>`, `custom:<key>` and `tag:<name>`: a value changed in GHL later than
+    /// this is kept (last writer per field). Empty: always written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub decided_at: BTreeMap<String, Millis>,
+}
+
+/// The key of a value in [`ContactSync::decided_at`] and [`crate::ContactMirror`]'s
+/// `times`.
+pub mod value_key {
+    /// A standard field.
+    pub fn field(name: &str) -> String {
+        format!("field:{name}")
+    }
+    /// A custom field: by key in a sync, by GHL id in the mirror.
+    pub fn custom(key_or_id: &str) -> String {
+        format!("custom:{key_or_id}")
+    }
+    /// A tag, lower case.
+    pub fn tag(name: &str) -> String {
+        format!("tag:{}", name.trim().to_lowercase())
+    }
 }
 
 impl ContactSync {
@@ -117,6 +139,7 @@ impl ContactSync {
             }
         }
         self.full |= later.full;
+        self.decided_at.extend(later.decided_at);
     }
 }
 
@@ -193,6 +216,18 @@ pub enum GhlCommand {
         /// The change.
         change: OpportunitySync,
     },
+    /// Not a GHL call: send a GHL event on to the application (`[forward] url`), signed
+    /// per Standard Webhooks.
+    Forward(Forward),
+}
+
+/// A GHL event for the application, normalized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Forward {
+    /// `webhook-id`: GHL's `webhookId`, the same on every retry so the app can deduplicate.
+    pub id: String,
+    /// The body: `{"type", "timestamp", "data"}` as Standard Webhooks recommends.
+    pub body: Value,
 }
 
 impl GhlCommand {
@@ -202,6 +237,7 @@ impl GhlCommand {
             Self::SyncContact(_) => "sync_contact",
             Self::AddNote { .. } => "add_note",
             Self::SyncOpportunity { .. } => "sync_opportunity",
+            Self::Forward(_) => "forward",
         }
     }
 }

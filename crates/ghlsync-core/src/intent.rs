@@ -9,10 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Millis;
-use crate::app_event::AppEvent;
 use crate::command::ContactSync;
 use crate::profile::Profile;
-use crate::rules::Outcome;
+use crate::rules::{Outcome, RuleInput};
 
 /// The rule and event behind a tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,11 +41,11 @@ pub struct Intent {
 
 impl Intent {
     /// Takes in what the rules decided for one event.
-    pub fn apply(&mut self, event: &AppEvent, outcome: &Outcome) {
+    pub fn apply(&mut self, event: &RuleInput, outcome: &Outcome) {
         let origin = |rule: &String| Origin {
             rule: rule.clone(),
             event_id: event.id.clone(),
-            event_type: event.event_type.as_str().to_owned(),
+            event_type: event.trigger.as_str().to_owned(),
             occurred_at: event.occurred_at,
         };
         for tag in &outcome.remove_tags {
@@ -80,6 +79,8 @@ impl Intent {
             add_tags: self.tags.keys().cloned().collect(),
             remove_tags: self.removed_tags.keys().cloned().collect(),
             full: true,
+            // A forced push: no value is held back for being older than GHL's.
+            decided_at: BTreeMap::new(),
         })
     }
 }
@@ -87,6 +88,7 @@ impl Intent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app_event::AppEvent;
     use crate::rules::RuleSet;
     use crate::rules::packs::Pack;
     use serde_json::json;
@@ -123,7 +125,7 @@ mod tests {
             profile.apply(&e);
             let outcome = rules.evaluate(&e, &profile, &[]).unwrap();
             let mut intent = std::mem::take(&mut profile.intent);
-            intent.apply(&e, &outcome);
+            intent.apply(&(&e).into(), &outcome);
             profile.intent = intent;
         }
         let intent = &profile.intent;

@@ -12,6 +12,7 @@ pub mod command;
 pub mod event;
 pub mod gcra;
 pub mod intent;
+pub mod lead_score;
 pub mod location;
 pub mod mirror;
 pub mod process;

@@ -9,13 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Millis;
-use crate::app_event::AppEvent;
 use crate::changeset::{Changeset, LogEntry, ProfileWrite};
-use crate::command::{ContactRef, ContactSync, GhlCommand, NewJob};
+use crate::command::{ContactRef, ContactSync, Forward, GhlCommand, NewJob, value_key};
 use crate::event::EventId;
 use crate::mirror::{ContactMirror, NoteMirror, OpportunityMirror};
 use crate::profile::Profile;
-use crate::rules::Outcome;
+use crate::rules::{Outcome, RuleInput, Trigger};
 
 /// Why an event cannot be processed. Processing is deterministic, so these are permanent:
 /// the event is dead-lettered with the message.
@@ -99,15 +98,34 @@ pub fn ghl_webhook(webhook: &Webhook, received_at: Millis) -> Result<Changeset, 
     Ok(changes)
 }
 
-/// What an application event changes, once the rules have decided (`outcome`): the
+/// The body sent to the application for a GHL event: `type` (normalized), `timestamp`,
+/// and `data` with the app's id of the person (`null` for a contact the app never sent),
+/// the GHL ids, what changed, and GHL's payload as it came.
+fn forward_body(location: &LocationId, event: &RuleInput) -> Value {
+    let subject = (!event.subject.starts_with("ghl:")).then_some(event.subject.as_str());
+    json!({
+        "type": event.trigger.app_name(),
+        "timestamp": crate::time::format_rfc3339_ms(event.occurred_at),
+        "data": {
+            "subject": subject,
+            "location_id": location,
+            "contact_id": event.contact_id,
+            "changes": event.changes,
+            "ghl": event.data,
+        },
+    })
+}
+
+/// What an event that ran the rules changes, once they have decided (`outcome`): the
 /// person's profile, a sync-log line under the event's type (`user_deleted`, as seed 000
-/// logs it), and the GHL jobs: one contact sync with every tag and field change, and one
-/// job per note. Without a known email or phone GHL cannot match the contact, so the
-/// changes are logged as skipped instead of queued.
-pub fn app_event(
+/// logs it), and the jobs: one contact sync with every tag and field change, one job per
+/// note and opportunity change, and the forwarding of a GHL event. Without a known email
+/// or phone GHL cannot match the contact, so contact changes are logged as skipped instead
+/// of queued.
+pub fn rule_outcome(
     location: &LocationId,
     id: EventId,
-    event: &AppEvent,
+    event: &RuleInput,
     mut profile: Profile,
     version: i64,
     outcome: &Outcome,
@@ -121,9 +139,24 @@ pub fn app_event(
         "occurred_at": event.occurred_at,
         "rules": outcome.matched.iter().map(|m| m.rule.as_str()).collect::<Vec<_>>(),
     });
+    if outcome.forward {
+        changes.jobs.push(NewJob {
+            location_id: location.clone(),
+            command: GhlCommand::Forward(Forward {
+                id: event.id.clone(),
+                body: forward_body(location, event),
+            }),
+            idempotency_key: format!("{id}:forward"),
+            // A person's events reach the app in order.
+            ordering_key: format!("forward:{}", event.subject),
+            run_at: received_at,
+            source_event: Some(id),
+            coalesce: false,
+        });
+    }
     let key = profile.contact_key();
     match key {
-        _ if outcome.is_empty() => {}
+        _ if !outcome.changes_ghl() => {}
         None => detail["skipped"] = json!("no email or phone is known for this subject"),
         Some(key) => {
             let ordering_key = format!("contact:{key}");
@@ -144,6 +177,7 @@ pub fn app_event(
                         add_tags: outcome.add_tags.iter().cloned().collect(),
                         remove_tags: outcome.remove_tags.iter().cloned().collect(),
                         full: false,
+                        decided_at: decided_at(outcome, event.occurred_at),
                     }),
                     idempotency_key: format!("{id}:0"),
                     ordering_key: ordering_key.clone(),
@@ -185,7 +219,10 @@ pub fn app_event(
     }
     changes.log.push(LogEntry {
         location_id: Some(location.clone()),
-        kind: event.event_type.as_str().replace('.', "_"),
+        kind: match event.trigger {
+            Trigger::App(t) => t.as_str().replace('.', "_"),
+            Trigger::Ghl(_) => format!("ghl_{}", event.trigger.app_name().replace('.', "_")),
+        },
         detail,
         at: received_at,
     });
@@ -195,6 +232,18 @@ pub fn app_event(
         version,
     });
     changes
+}
+
+/// Every value of an outcome, stamped with the event's time.
+fn decided_at(outcome: &Outcome, at: Millis) -> BTreeMap<String, Millis> {
+    let fields = outcome.fields.keys().map(|k| value_key::field(k));
+    let custom = outcome.custom_fields.keys().map(|k| value_key::custom(k));
+    let tags = outcome
+        .add_tags
+        .iter()
+        .chain(&outcome.remove_tags)
+        .map(|t| value_key::tag(t));
+    fields.chain(custom).chain(tags).map(|k| (k, at)).collect()
 }
 
 /// A value taken from the event payload, or a constant.

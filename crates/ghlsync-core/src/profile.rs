@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::Millis;
 use crate::app_event::{AppEvent, AppEventType};
+use crate::rules::input::{RuleInput, Trigger};
 
 /// Where a user stands with the platform.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,10 +217,9 @@ impl Profile {
             }
             T::OpportunityWon => {
                 self.won += 1;
-                self.won_value += event
-                    .data
-                    .get("value")
-                    .and_then(Value::as_f64)
+                self.won_value += ["value", "final_price"]
+                    .iter()
+                    .find_map(|k| event.data.get(*k).and_then(Value::as_f64))
                     .unwrap_or(0.0);
             }
             T::OpportunityLost => self.lost += 1,
@@ -238,6 +238,62 @@ impl Profile {
         *self
             .interactions
             .entry(event.event_type.as_str().to_owned())
+            .or_default() += 1;
+    }
+}
+
+impl Profile {
+    /// Takes in a GHL webhook about the person's contact: one interaction of its type and,
+    /// from a contact webhook, the email, phone, name and source. For a person the app sent
+    /// (`subject` not `ghl:`), what the app said is kept and GHL's value only fills a gap;
+    /// for a contact known only from GHL, GHL's newest value is taken.
+    pub fn apply_ghl(&mut self, input: &RuleInput) {
+        let at = input.occurred_at;
+        self.registered_at = Some(self.registered_at.map_or(at, |r| r.min(at)));
+        self.last_activity_at = Some(self.last_activity_at.map_or(at, |l| l.max(at)));
+        let ghl_only = self.subject.starts_with("ghl:");
+        let text = |k: &str| {
+            input
+                .data
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        if let Trigger::Ghl(t) = input.trigger
+            && t.starts_with("Contact")
+        {
+            let take = |have: &Option<String>| ghl_only || have.is_none();
+            if let Some(email) = text("email")
+                && take(&self.email)
+            {
+                self.email = Some(email.to_lowercase());
+            }
+            if let Some(phone) = text("phone")
+                && take(&self.phone)
+            {
+                self.phone = Some(phone.to_owned());
+            }
+            if let Some(source) = text("source")
+                && take(&self.source)
+            {
+                self.source = Some(source.to_owned());
+            }
+            for key in ["firstName", "lastName", "companyName"] {
+                if let Some(v) = text(key)
+                    && (ghl_only || !self.fields.contains_key(key))
+                {
+                    self.fields
+                        .insert(key.to_owned(), Value::String(v.to_owned()));
+                }
+            }
+            if t == "ContactDelete" && ghl_only {
+                self.state = UserState::Deleted;
+            }
+        }
+        *self
+            .interactions
+            .entry(input.trigger.as_str().to_owned())
             .or_default() += 1;
     }
 }

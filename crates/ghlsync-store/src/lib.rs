@@ -93,6 +93,8 @@ pub struct JobFilter {
     pub error_contains: Option<String>,
     /// One job.
     pub id: Option<JobId>,
+    /// Jobs of one ordering key (`contact:<email>`).
+    pub ordering_key: Option<String>,
     /// Most rows listed.
     pub limit: Option<u32>,
 }
@@ -342,12 +344,25 @@ pub trait Store: Send + Sync {
         &self,
         location: &LocationId,
     ) -> impl Future<Output = Result<Vec<OpportunityMirror>, StoreError>> + Send;
+    /// One mirrored opportunity.
+    fn opportunity(
+        &self,
+        location: &LocationId,
+        id: &OpportunityId,
+    ) -> impl Future<Output = Result<Option<OpportunityMirror>, StoreError>> + Send;
     /// The GHL contact linked to an application id.
     fn linked_contact(
         &self,
         location: &LocationId,
         subject: &str,
     ) -> impl Future<Output = Result<Option<ContactId>, StoreError>> + Send;
+    /// The person linked to a GHL contact: the application's id when it has one, else the
+    /// `ghl:<contactId>` subject of a contact known only from GHL.
+    fn linked_subject(
+        &self,
+        location: &LocationId,
+        contact: &ContactId,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// The GHL opportunity linked to an application key.
     fn linked_opportunity(
         &self,
@@ -452,7 +467,9 @@ delegate! {
     fn contacts(&self, location: &LocationId) -> Result<Vec<ContactMirror>, StoreError>;
     fn notes(&self, location: &LocationId, contact: &ContactId) -> Result<Vec<NoteMirror>, StoreError>;
     fn opportunities(&self, location: &LocationId) -> Result<Vec<OpportunityMirror>, StoreError>;
+    fn opportunity(&self, location: &LocationId, id: &OpportunityId) -> Result<Option<OpportunityMirror>, StoreError>;
     fn linked_contact(&self, location: &LocationId, subject: &str) -> Result<Option<ContactId>, StoreError>;
+    fn linked_subject(&self, location: &LocationId, contact: &ContactId) -> Result<Option<String>, StoreError>;
     fn linked_opportunity(&self, location: &LocationId, key: &str) -> Result<Option<OpportunityId>, StoreError>;
     fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
 }

@@ -200,6 +200,7 @@ pub(crate) struct ContactRow {
     payload: String,
     updated_at: i64,
     deleted: bool,
+    value_times: String,
 }
 
 impl ContactRow {
@@ -217,6 +218,7 @@ impl ContactRow {
             payload: json("payload", &self.payload)?,
             updated_at: self.updated_at,
             deleted: self.deleted,
+            times: json("value_times", &self.value_times)?,
         })
     }
 }

@@ -29,7 +29,7 @@ macro_rules! location_cols {
 
 macro_rules! contact_cols {
     () => {
-        "location_id, contact_id, email, phone, first_name, last_name, company_name, tags, custom_fields, payload, updated_at, deleted"
+        "location_id, contact_id, email, phone, first_name, last_name, company_name, tags, custom_fields, payload, updated_at, deleted, value_times"
     };
 }
 
@@ -95,11 +95,12 @@ macro_rules! impl_store {
             for m in &c.contacts {
                 sqlx::query(concat!(
                     "INSERT INTO contacts (", $crate::shared::contact_cols!(), ") ",
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ",
                     "ON CONFLICT (location_id, contact_id) DO UPDATE SET email = excluded.email, ",
                     "phone = excluded.phone, first_name = excluded.first_name, last_name = excluded.last_name, ",
                     "company_name = excluded.company_name, tags = excluded.tags, custom_fields = excluded.custom_fields, ",
-                    "payload = excluded.payload, updated_at = excluded.updated_at, deleted = excluded.deleted ",
+                    "payload = excluded.payload, updated_at = excluded.updated_at, deleted = excluded.deleted, ",
+                    "value_times = excluded.value_times ",
                     "WHERE contacts.updated_at <= excluded.updated_at"
                 ))
                 .bind(m.location_id.as_str())
@@ -114,6 +115,7 @@ macro_rules! impl_store {
                 .bind(to_json(&m.payload))
                 .bind(m.updated_at)
                 .bind(m.deleted)
+                .bind(to_json(&m.times))
                 .execute(&mut *conn)
                 .await?;
             }
@@ -504,6 +506,7 @@ macro_rules! impl_store {
                     "SELECT ", $crate::shared::job_cols!(), " FROM jobs ",
                     "WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR location_id = $2) AND ($3 IS NULL OR kind = $3) ",
                     "AND ($4 IS NULL OR last_error LIKE '%' || $4 || '%') AND ($5 IS NULL OR id = $5) ",
+                    "AND ($7 IS NULL OR ordering_key = $7) ",
                     "ORDER BY id DESC LIMIT $6"
                 ))
                 .bind(f.state.map(|s| s.as_str()))
@@ -512,6 +515,7 @@ macro_rules! impl_store {
                 .bind(&f.error_contains)
                 .bind(f.id.map(|i| i.0))
                 .bind(i64::from(f.limit.unwrap_or(100)))
+                .bind(&f.ordering_key)
                 .fetch_all(self.read())
                 .await?;
                 rows.into_iter().map(JobRow::into_job).collect()
@@ -807,6 +811,18 @@ macro_rules! impl_store {
                 rows.into_iter().map(OpportunityRow::into_opportunity).collect()
             }
 
+            async fn opportunity(&self, location: &LocationId, id: &OpportunityId) -> Result<Option<OpportunityMirror>, StoreError> {
+                let row: Option<OpportunityRow> = sqlx::query_as(
+                    "SELECT location_id, opportunity_id, contact_id, name, pipeline_id, stage_id, status, monetary_value, \
+                     payload, updated_at FROM opportunities WHERE location_id = $1 AND opportunity_id = $2",
+                )
+                .bind(location.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.read())
+                .await?;
+                row.map(OpportunityRow::into_opportunity).transpose()
+            }
+
             async fn linked_contact(&self, location: &LocationId, subject: &str) -> Result<Option<ContactId>, StoreError> {
                 let id: Option<String> =
                     sqlx::query_scalar("SELECT contact_id FROM id_map WHERE location_id = $1 AND subject = $2")
@@ -815,6 +831,20 @@ macro_rules! impl_store {
                         .fetch_optional(self.read())
                         .await?;
                 Ok(id.map(ContactId::from))
+            }
+
+            async fn linked_subject(&self, location: &LocationId, contact: &ContactId) -> Result<Option<String>, StoreError> {
+                // The application's own id first: a `ghl:` subject may have been made
+                // before the application sent the person.
+                let subject: Option<String> = sqlx::query_scalar(
+                    "SELECT subject FROM id_map WHERE location_id = $1 AND contact_id = $2 \
+                     ORDER BY (subject LIKE 'ghl:%'), updated_at DESC LIMIT 1",
+                )
+                .bind(location.as_str())
+                .bind(contact.as_str())
+                .fetch_optional(self.read())
+                .await?;
+                Ok(subject)
             }
 
             async fn linked_opportunity(&self, location: &LocationId, key: &str) -> Result<Option<OpportunityId>, StoreError> {

@@ -157,6 +157,7 @@ impl DlqFilter {
             error_contains: self.error.clone(),
             id: None,
             limit: self.limit,
+            ordering_key: None,
         }
     }
 }

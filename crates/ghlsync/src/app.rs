@@ -115,6 +115,7 @@ struct Inner {
     metrics: PrometheusHandle,
     instance: String,
     dispatch: crate::dispatch::DispatchState,
+    forwarder: Option<crate::forward::Forwarder>,
 }
 
 /// The service. Cheap to clone.
@@ -192,6 +193,16 @@ impl App {
             .user_agent(concat!("ghlsync/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let rules = config.rules.load()?;
+        if let Some(rule) = rules.rules().iter().find(|r| r.forward)
+            && config.forward.url.is_none()
+        {
+            anyhow::bail!(
+                "rule {:?} ({}) forwards events, but forward.url is not set",
+                rule.name,
+                rule.origin
+            );
+        }
+        let forwarder = crate::forward::Forwarder::new(&config.forward)?;
         let wake_processor = Arc::new(Notify::new());
         let ingest = Ingest::start(
             store.clone(),
@@ -209,6 +220,7 @@ impl App {
             route_limiter: KeyedLimiter::per_minute(config.server.route_requests_per_minute),
             config,
             rules,
+            forwarder,
             store,
             cipher,
             ghl,
@@ -223,6 +235,11 @@ impl App {
             instance,
             dispatch: crate::dispatch::DispatchState::default(),
         })))
+    }
+
+    /// The application's endpoint for forwarded events, when configured.
+    pub(crate) fn forwarder(&self) -> Option<&crate::forward::Forwarder> {
+        self.0.forwarder.as_ref()
     }
 
     /// The sync rules, loaded at start.

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ghl::LocationId;
 use ghlsync_core::process::{RouteAction, UpsertContactAction, ValueSource};
+use ghlsync_core::rules::input::ghl_subject;
+use ghlsync_core::rules::{RuleInput, Trigger};
 use ghlsync_core::{EventId, EventState, IntegrationType, JobId, JobState, RouteAuth};
 use ghlsync_store::{AnyStore, EventFilter, JobFilter, Store};
 use secrecy::{ExposeSecret, SecretString};
@@ -593,8 +595,7 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", event.display()))?;
                 let value: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", event.display()))?;
-                let event = ghlsync_core::AppEvent::from_json(&value)
-                    .map_err(|e| anyhow::anyhow!("invalid event: {e}"))?;
+                let event = explained_event(&value)?;
                 let rules = config.rules.load()?;
                 let mut profile = ghlsync_core::profile::Profile::new(&event.subject);
                 if let Some(location) = location {
@@ -606,13 +607,19 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                         profile = stored;
                     }
                 }
-                profile.apply(&event);
+                match event.trigger {
+                    Trigger::App(_) => profile.apply(
+                        &ghlsync_core::AppEvent::from_json(&value)
+                            .map_err(|e| anyhow::anyhow!("invalid event: {e}"))?,
+                    ),
+                    Trigger::Ghl(_) => profile.apply_ghl(&event),
+                }
                 let outcome = rules
-                    .evaluate(&event, &profile, &[])
+                    .evaluate(event.clone(), &profile, &[])
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 say(format!(
                     "{} {} for {}:",
-                    event.event_type, event.id, event.subject
+                    event.trigger, event.id, event.subject
                 ));
                 say(outcome.to_string().trim_end());
             }
@@ -690,6 +697,7 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                 error_contains: f.error.clone(),
                 id: id.map(JobId),
                 limit: Some(1000),
+                ordering_key: None,
             };
             match cmd {
                 DlqCommand::List(f) => {
@@ -766,4 +774,41 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The event `rules explain` is given: an application event, or a GHL webhook about a
+/// contact (every value it carries counted as changed, since no mirror is consulted).
+fn explained_event(value: &serde_json::Value) -> anyhow::Result<RuleInput> {
+    let Some(trigger) = value["type"].as_str().and_then(Trigger::ghl) else {
+        let event = ghlsync_core::AppEvent::from_json(value)
+            .map_err(|e| anyhow::anyhow!("invalid event: {e}"))?;
+        return Ok(RuleInput::from(&event));
+    };
+    let data = value.as_object().cloned().unwrap_or_default();
+    let contact = ["contactId", "id"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(serde_json::Value::as_str))
+        .ok_or_else(|| anyhow::anyhow!("the GHL webhook names no contact (contactId or id)"))?;
+    let at = data
+        .get("timestamp")
+        .and_then(serde_json::Value::as_str)
+        .and_then(ghlsync_core::time::parse_rfc3339_ms)
+        .unwrap_or_else(now_ms);
+    Ok(RuleInput {
+        trigger,
+        id: data
+            .get("webhookId")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("explain")
+            .to_owned(),
+        subject: ghl_subject(contact),
+        occurred_at: at,
+        contact_id: Some(contact.to_owned()),
+        changes: data
+            .keys()
+            .filter(|k| ghlsync_core::mirror::STANDARD_FIELDS.contains(&k.as_str()))
+            .map(|k| ghlsync_core::command::value_key::field(k))
+            .collect(),
+        data,
+    })
 }

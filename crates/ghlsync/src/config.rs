@@ -60,6 +60,31 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Sync rules for the application's events.
     pub rules: RulesConfig,
+    /// Where rules with `forward = true` send GHL events.
+    pub forward: ForwardConfig,
+}
+
+/// The application's endpoint for forwarded GHL events, signed per Standard Webhooks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardConfig {
+    /// The URL events are POSTed to; required when a rule forwards.
+    pub url: Option<String>,
+    /// The signing secret, `whsec_` and base64 (Standard Webhooks); give the same to the
+    /// application. Env: `GHLSYNC_FORWARD__SECRET`.
+    pub secret: Option<Secret>,
+    /// How long the application may take to answer.
+    pub timeout_ms: u64,
+}
+
+impl Default for ForwardConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            secret: None,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 /// Which rules run on application events: built-in packs first, then files, in order.
@@ -370,6 +395,31 @@ impl Config {
         }
         if url::Url::parse(&self.ghl.base_url).is_err() {
             return invalid("ghl.base_url", "must be a URL");
+        }
+        if let Some(u) = &self.forward.url
+            && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return invalid("forward.url", "must be an http:// or https:// URL");
+        }
+        match (&self.forward.url, &self.forward.secret) {
+            (Some(_), None) => {
+                return invalid(
+                    "forward.secret",
+                    "is required with forward.url: events are always signed",
+                );
+            }
+            (_, Some(secret)) => {
+                if let Err(why) = crate::forward::check_secret(secret.expose()) {
+                    return invalid(
+                        "forward.secret",
+                        &format!("{why} (a Standard Webhooks secret)"),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if self.forward.timeout_ms == 0 {
+            return invalid("forward.timeout_ms", "must be positive");
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use ghl::opportunities::{
 use ghl::{ContactId, LocationId, RateLimit};
 use ghlsync_core::changeset::OpportunityLink;
 use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
-use ghlsync_core::command::{ContactRef, OpportunityAction, OpportunitySync};
+use ghlsync_core::command::{ContactRef, OpportunityAction, OpportunitySync, value_key};
 use ghlsync_core::{
     Changeset, ContactMirror, ContactSync, Gcra, GhlCommand, Job, Location, Millis, NoteMirror,
     OpportunityMirror, SyncStatus,
@@ -230,17 +230,22 @@ pub async fn execute(app: &App, owner: &str, job: Job) {
 }
 
 fn failure_changes(job: &Job, message: &str, partial: bool, now: Millis) -> Changeset {
+    // A location's sync status is about GHL; the application's endpoint failing is not.
+    let is_ghl = !matches!(job.command, GhlCommand::Forward(_));
     Changeset {
-        location_sync: vec![LocationSync {
-            location_id: job.location_id.clone(),
-            status: if partial {
-                SyncStatus::Partial
-            } else {
-                SyncStatus::Failed
-            },
-            error: Some(message.to_owned()),
-            at: now,
-        }],
+        location_sync: is_ghl
+            .then(|| LocationSync {
+                location_id: job.location_id.clone(),
+                status: if partial {
+                    SyncStatus::Partial
+                } else {
+                    SyncStatus::Failed
+                },
+                error: Some(message.to_owned()),
+                at: now,
+            })
+            .into_iter()
+            .collect(),
         log: vec![LogEntry {
             location_id: Some(job.location_id.clone()),
             kind: "job_dead_lettered".into(),
@@ -251,7 +256,8 @@ fn failure_changes(job: &Job, message: &str, partial: bool, now: Millis) -> Chan
     }
 }
 
-/// One job: the location's token, then the command's calls.
+/// One job: the location's token, then the command's calls; a forward goes to the
+/// application instead of GHL.
 async fn run_job(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
     let location = app
         .location(&job.location_id)
@@ -261,14 +267,33 @@ async fn run_job(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
     if !location.active {
         return Err(permanent(format!("location {} is inactive", location.id)));
     }
-    let ghl = Ghl::new(app, &location)?;
+    let ghl = || Ghl::new(app, &location);
     match &job.command {
-        GhlCommand::SyncContact(sync) => sync_contact(&ghl, job, sync).await,
-        GhlCommand::AddNote { contact, body } => add_note(&ghl, job, contact, body).await,
+        GhlCommand::SyncContact(sync) => sync_contact(&ghl()?, job, sync).await,
+        GhlCommand::AddNote { contact, body } => add_note(&ghl()?, job, contact, body).await,
         GhlCommand::SyncOpportunity { contact, change } => {
-            sync_opportunity(&ghl, job, contact, change).await
+            sync_opportunity(&ghl()?, job, contact, change).await
         }
+        GhlCommand::Forward(event) => forward(app, event).await,
     }
+}
+
+/// Sends a GHL event on to the application.
+async fn forward(
+    app: &App,
+    event: &ghlsync_core::command::Forward,
+) -> Result<(Value, Changeset), JobError> {
+    let forwarder = app
+        .forwarder()
+        .ok_or_else(|| permanent("forward.url is not set; replay once it is"))?;
+    let outcome = forwarder.deliver(event).await;
+    let label = match &outcome {
+        Ok(_) => "done",
+        Err(JobError::Permanent { .. }) => "dead",
+        Err(_) => "retry",
+    };
+    metrics::counter!(m::FORWARDS, "outcome" => label).increment(1);
+    outcome.map(|result| (result, Changeset::default()))
 }
 
 /// GHL calls for one location, through the limiter and the error classification.
@@ -660,8 +685,8 @@ fn upsert_body(
         .map_err(|e| permanent(format!("contact fields: {e}")))
 }
 
-/// The mirror's copy of the contact a sync is for, when coalescing may use it: found
-/// through the id map, and not deleted.
+/// The mirror's copy of the contact a sync is for: found through the id map, and not
+/// deleted.
 async fn known_contact(
     ghl: &Ghl<'_>,
     sync: &ContactSync,
@@ -669,9 +694,6 @@ async fn known_contact(
     let Some(subject) = &sync.subject else {
         return Ok(None);
     };
-    if sync.full || !ghl.app.config().processor.coalesce {
-        return Ok(None);
-    }
     let store = ghl.app.store();
     let transient = |e: ghlsync_store::StoreError| JobError::Transient(e.to_string());
     let Some(id) = store
@@ -688,45 +710,95 @@ async fn known_contact(
         .filter(|c| !c.deleted))
 }
 
-/// Equal as GHL stores them: custom values come back as text as often as not.
-pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    };
-    a == b || text(a).is_some_and(|t| Some(t) == text(b))
+pub(crate) use ghlsync_core::mirror::same_value;
+
+/// A sync's values, in the mirror's keys (custom fields by id), with when the application
+/// decided each.
+struct Decided {
+    /// Mirror key (`field:firstName`, `custom:<id>`, `tag:vip`) -> decided at.
+    at: std::collections::BTreeMap<String, Millis>,
 }
 
-/// Drops from a sync the values the mirror says GHL already holds.
-fn without_known(
+impl Decided {
+    fn new(sync: &ContactSync, custom: &[(String, CustomFieldInput)]) -> Self {
+        let mut at = sync.decided_at.clone();
+        for (key, input) in custom {
+            if let (Some(t), Some(id)) = (at.remove(&value_key::custom(key)), &input.id) {
+                at.insert(value_key::custom(id.as_str()), t);
+            }
+        }
+        Self { at }
+    }
+
+    /// True when the value GHL holds is newer than the application's decision: a person
+    /// changed it later, or a later decision was already written. GHL's value stays (last
+    /// writer per value, by time).
+    fn ghl_is_newer(&self, known: &ContactMirror, key: &str) -> bool {
+        self.at
+            .get(key)
+            .is_some_and(|decided| known.times.effective(key).is_some_and(|t| t > *decided))
+    }
+}
+
+/// What a sync still sends, given the mirror's copy of the contact: a value GHL changed
+/// after the application decided it is kept (unless the sync is a forced resync), and with
+/// `skip_known` (coalescing) a value GHL already holds is not sent again. Returns the
+/// keys kept because GHL's value is newer.
+fn still_to_send(
     sync: &ContactSync,
-    custom: Vec<CustomFieldInput>,
+    custom: Vec<(String, CustomFieldInput)>,
     known: &ContactMirror,
-) -> (ContactSync, Vec<CustomFieldInput>) {
+    decided: &Decided,
+    skip_known: bool,
+) -> (ContactSync, Vec<CustomFieldInput>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut keep = |key: String, held_equal: bool| {
+        if !sync.full && decided.ghl_is_newer(known, &key) && !held_equal {
+            kept.push(key);
+            return false;
+        }
+        !(skip_known && !sync.full && held_equal)
+    };
     let mut fields = sync.fields.clone();
     fields.retain(|name, value| {
-        !known
+        let equal = known
             .payload
             .get(name)
-            .is_some_and(|have| same_value(have, value))
+            .is_some_and(|have| same_value(have, value));
+        keep(value_key::field(name), equal)
     });
     let custom = custom
         .into_iter()
-        .filter(|f| {
-            let have =
-                f.id.as_ref()
-                    .and_then(|id| known.custom_fields.get(id.as_str()));
-            !have.is_some_and(|have| same_value(have, &f.field_value))
+        .filter(|(_, f)| {
+            let id = f.id.as_ref().map(|id| id.as_str().to_owned());
+            let have = id.as_ref().and_then(|id| known.custom_fields.get(id));
+            let equal = have.is_some_and(|have| same_value(have, &f.field_value));
+            keep(value_key::custom(id.as_deref().unwrap_or_default()), equal)
         })
+        .map(|(_, f)| f)
+        .collect();
+    let has = |t: &String| known.tags.iter().any(|k| k.eq_ignore_ascii_case(t.trim()));
+    let add_tags = sync
+        .add_tags
+        .iter()
+        .filter(|t| keep(value_key::tag(t), has(t)))
+        .cloned()
+        .collect();
+    let remove_tags = sync
+        .remove_tags
+        .iter()
+        .filter(|t| keep(value_key::tag(t), !has(t)))
+        .cloned()
         .collect();
     (
         ContactSync {
             fields,
+            add_tags,
+            remove_tags,
             ..sync.clone()
         },
         custom,
+        kept,
     )
 }
 
@@ -740,16 +812,28 @@ async fn sync_contact(
             "a contact sync needs an email or a phone for GHL to match on",
         ));
     }
-    let custom = ghl.resolve_custom_fields(&sync.custom_fields).await?;
+    let resolved = ghl.resolve_custom_fields(&sync.custom_fields).await?;
+    let custom: Vec<(String, CustomFieldInput)> =
+        sync.custom_fields.keys().cloned().zip(resolved).collect();
+    let mut decided = Decided::new(sync, &custom);
     let known = known_contact(ghl, sync).await?;
-    let (sync, custom) = match &known {
-        Some(known) => without_known(sync, custom, known),
-        None => (sync.clone(), custom),
+    let skip_known = ghl.app.config().processor.coalesce;
+    let (sync, custom, kept) = match &known {
+        Some(known) => still_to_send(sync, custom, known, &decided, skip_known),
+        None => (
+            sync.clone(),
+            custom.into_iter().map(|(_, f)| f).collect(),
+            Vec::new(),
+        ),
     };
+    // GHL's newer values stay, and keep their own times.
+    decided.at.retain(|key, _| !kept.contains(key));
     let mut calls = 0;
     // With the contact known and every value already in GHL, the upsert is skipped.
-    let (mut contact, new) = match known {
-        Some(known) if sync.fields.is_empty() && custom.is_empty() => (known, false),
+    let (mut contact, new) = match &known {
+        Some(known) if skip_known && !sync.full && sync.fields.is_empty() && custom.is_empty() => {
+            (known.clone(), false)
+        }
         _ => {
             let body = upsert_body(&ghl.location.id, &sync, custom)?;
             let upserted = ghl
@@ -811,7 +895,10 @@ async fn sync_contact(
         log: vec![LogEntry {
             location_id: Some(ghl.location.id.clone()),
             kind: "contact_synced".into(),
-            detail: json!({"job": job.id.0, "contactId": contact_id, "new": new, "calls": calls}),
+            detail: json!({
+                "job": job.id.0, "contactId": contact_id, "new": new, "calls": calls,
+                "kept_newer_in_ghl": kept,
+            }),
             at: now,
         }],
         location_sync: vec![LocationSync {
@@ -823,7 +910,17 @@ async fn sync_contact(
         ..Changeset::default()
     };
     if calls > 0 {
-        changes.contacts.push(contact);
+        // GHL's answer folded into the mirror, with when the application decided the
+        // values written: GHL's echoes of them then change nothing, and the webhooks of the
+        // moments between this job's calls are older than this row.
+        let row = match known.filter(|k| k.contact_id == contact_id) {
+            Some(mut row) => {
+                row.absorb(&contact, &decided.at);
+                row
+            }
+            None => contact.stamped(&decided.at),
+        };
+        changes.contacts.push(row);
     }
     if let Some(subject) = &sync.subject {
         changes.id_links.push(IdLink {
@@ -833,7 +930,7 @@ async fn sync_contact(
         });
     }
     Ok((
-        json!({"contactId": contact_id, "new": new, "calls": calls}),
+        json!({"contactId": contact_id, "new": new, "calls": calls, "kept": kept}),
         changes,
     ))
 }

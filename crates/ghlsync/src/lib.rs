@@ -2,7 +2,8 @@
 //!
 //! Data enters through `ingress` (committed before it is acknowledged), is decided on by
 //! `process` (with the pure rules of `ghlsync-core`), and leaves through `dispatch` (rate
-//! limited, retried, idempotent). `admin` and `cli` operate it, `diagnosis` compares a
+//! limited, retried, idempotent) to GHL, or through `forward` to the application (signed
+//! per Standard Webhooks). `admin` and `cli` operate it, `diagnosis` compares a
 //! person's contact with what the rules want; `demo` shows the whole path
 //! against the built-in simulator.
 
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod diagnosis;
 pub mod dispatch;
 pub mod error;
+pub mod forward;
 pub mod ingress;
 pub mod metrics;
 pub mod process;

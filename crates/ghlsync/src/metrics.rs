@@ -20,6 +20,11 @@ pub const JOBS: &str = "ghlsync_jobs_total";
 pub const GHL_CALLS: &str = "ghlsync_ghl_calls_total";
 /// Times a job waited for the per-location limiter.
 pub const RATE_LIMIT_WAITS: &str = "ghlsync_rate_limit_waits_total";
+/// GHL webhooks that changed nothing (echoes of ghlsync's own writes), by type: they run
+/// no rule.
+pub const ECHOES: &str = "ghlsync_echoes_suppressed_total";
+/// Events forwarded to the application, by outcome (done, retry, dead).
+pub const FORWARDS: &str = "ghlsync_forwards_total";
 
 /// The process-wide recorder. Installed on first use; later calls share it (tests run
 /// several apps in one process).

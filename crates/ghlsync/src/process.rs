@@ -3,12 +3,17 @@
 //! outbox jobs in one transaction. A failing event is retried with backoff and, after the
 //! configured attempts, dead-lettered with its error.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ghl::webhooks::Webhook;
+use ghl::LocationId;
+use ghl::webhooks::{Webhook, WebhookEvent};
+use ghlsync_core::changeset::IdLink;
 use ghlsync_core::profile::Profile;
-use ghlsync_core::{AppEvent, Changeset, InboxEvent, Millis, Source, process};
-use ghlsync_store::Store;
+use ghlsync_core::rules::input::ghl_subject;
+use ghlsync_core::rules::{RuleInput, Trigger};
+use ghlsync_core::{AppEvent, Changeset, InboxEvent, JobState, Millis, Source, process};
+use ghlsync_store::{JobFilter, Store};
 use rand::Rng;
 use tokio::sync::watch;
 
@@ -136,8 +141,10 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
         Source::Ghl => {
             let webhook =
                 Webhook::parse(&event.body).map_err(|e| Failure::Permanent(e.to_string()))?;
-            process::ghl_webhook(&webhook, event.received_at)
-                .map_err(|e| Failure::Permanent(e.to_string()))
+            let mut changes = process::ghl_webhook(&webhook, event.received_at)
+                .map_err(|e| Failure::Permanent(e.to_string()))?;
+            ghl_rules(app, event, &webhook, &mut changes).await?;
+            Ok(changes)
         }
         Source::Workflow => {
             let name = event
@@ -185,19 +192,210 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
                     .unwrap_or_default(),
                 None => Vec::new(),
             };
+            let input = RuleInput::from(&app_event);
             let outcome = app
                 .rules()
-                .evaluate(&app_event, &profile, &tags)
+                .evaluate(input.clone(), &profile, &tags)
                 .map_err(|e| Failure::Permanent(e.to_string()))?;
-            Ok(process::app_event(
+            Ok(process::rule_outcome(
                 &location,
                 event.id,
-                &app_event,
+                &input,
                 profile,
                 version,
                 &outcome,
                 event.received_at,
             ))
         }
+    }
+}
+
+fn transient(e: ghlsync_store::StoreError) -> Failure {
+    Failure::Transient(e.to_string())
+}
+
+/// How long a GHL webhook about a contact waits for a job of that contact that is running:
+/// the webhook may be that job's echo, recognised only once the job has recorded what it
+/// wrote.
+const ECHO_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits while a job of the contact (by its ordering key) is running.
+async fn wait_for_running_job(app: &App, location: &LocationId, key: Option<String>) {
+    let Some(key) = key else { return };
+    let deadline = tokio::time::Instant::now() + ECHO_WAIT;
+    let filter = JobFilter {
+        state: Some(JobState::Running),
+        location_id: Some(location.clone()),
+        ordering_key: Some(format!("contact:{key}")),
+        limit: Some(1),
+        ..JobFilter::default()
+    };
+    while tokio::time::Instant::now() < deadline {
+        match app.store().list_jobs(&filter).await {
+            Ok(running) if !running.is_empty() => {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// What a GHL webhook about a contact changes beyond the mirror row `process::ghl_webhook`
+/// made of it:
+///
+/// - a contact's row is folded into the mirror value by value (last writer per value, by
+///   time), and what it changed is found;
+/// - a webhook that changed nothing is the echo of ghlsync's own write (or a repeat): it
+///   runs no rule, so ghlsync's writes never come back as triggers;
+/// - otherwise the rules on its type run for the person the contact is (the app's id from
+///   the id map, or `ghl:<contactId>`), like the app's own events.
+async fn ghl_rules(
+    app: &App,
+    event: &InboxEvent,
+    webhook: &Webhook,
+    changes: &mut Changeset,
+) -> Result<(), Failure> {
+    let (Some(location), Some(contact_id)) = (
+        webhook.location_id.clone(),
+        webhook.event.contact_id().cloned(),
+    ) else {
+        return Ok(());
+    };
+    let store = app.store();
+    let ghl_type = webhook.event_type().unwrap_or_default();
+    let trigger = Trigger::ghl(ghl_type).filter(|_| app.rules().listens_to(ghl_type));
+    let mut changed = Vec::new();
+    // GHL's time of the webhook, as the mirror takes it.
+    let occurred_at = webhook.sent_at().map_or(event.received_at, |t| {
+        (t.unix_timestamp_nanos() / 1_000_000) as Millis
+    });
+    if let Some(incoming) = changes.contacts.first_mut() {
+        if trigger.is_some() {
+            let key = incoming
+                .email
+                .as_deref()
+                .map(str::to_lowercase)
+                .or_else(|| incoming.phone.clone());
+            wait_for_running_job(app, &location, key).await;
+        }
+        let held = store
+            .contact(&location, &contact_id)
+            .await
+            .map_err(transient)?;
+        // A webhook's values are GHL's (a person's, or an automation's): no decision time.
+        *incoming = match held {
+            Some(mut row) => {
+                changed = row.absorb(incoming, &BTreeMap::new());
+                row
+            }
+            None => {
+                let row = incoming.clone().stamped(&BTreeMap::new());
+                changed = row.times.at.keys().cloned().collect();
+                changed.push("created".into());
+                row
+            }
+        };
+    }
+    let Some(trigger) = trigger else {
+        return Ok(());
+    };
+    if changes.contacts.is_empty() && !is_echo(app, &location, &webhook.event).await? {
+        changed.push(ghl_type.to_owned());
+    }
+    if changed.is_empty() {
+        metrics::counter!(m::ECHOES, "type" => trigger.as_str()).increment(1);
+        tracing::debug!(event = %event.id, event_type = ghl_type, "no change: an echo of ghlsync's own write");
+        return Ok(());
+    }
+    let subject = store
+        .linked_subject(&location, &contact_id)
+        .await
+        .map_err(transient)?
+        .unwrap_or_else(|| ghl_subject(contact_id.as_str()));
+    let (mut profile, version) = store
+        .profile(&location, &subject)
+        .await
+        .map_err(transient)?
+        .unwrap_or_else(|| (Profile::new(&subject), 0));
+    let data = match serde_json::from_slice::<serde_json::Value>(&event.body) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let input = RuleInput {
+        trigger,
+        id: webhook
+            .webhook_id
+            .clone()
+            .unwrap_or_else(|| event.id.to_string()),
+        subject: subject.clone(),
+        occurred_at,
+        contact_id: Some(contact_id.to_string()),
+        data,
+        changes: changed,
+    };
+    profile.apply_ghl(&input);
+    let tags = match changes.contacts.first() {
+        Some(row) => row.tags.clone(),
+        None => store
+            .contact(&location, &contact_id)
+            .await
+            .map_err(transient)?
+            .map(|c| c.tags)
+            .unwrap_or_default(),
+    };
+    let outcome = app
+        .rules()
+        .evaluate(input.clone(), &profile, &tags)
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
+    let decided = process::rule_outcome(
+        &location,
+        event.id,
+        &input,
+        profile,
+        version,
+        &outcome,
+        event.received_at,
+    );
+    changes.jobs.extend(decided.jobs);
+    changes.log.extend(decided.log);
+    changes.profiles.extend(decided.profiles);
+    if subject.starts_with("ghl:") {
+        // Jobs for this person find the contact (and its mirror row) by its subject.
+        changes.id_links.push(IdLink {
+            location_id: location,
+            subject,
+            contact_id,
+        });
+    }
+    Ok(())
+}
+
+/// True when an opportunity or note webhook only reports what ghlsync wrote itself: the
+/// mirror already holds it. Tasks, appointments and messages are never written by
+/// ghlsync, so they are never echoes.
+async fn is_echo(app: &App, location: &LocationId, event: &WebhookEvent) -> Result<bool, Failure> {
+    let store = app.store();
+    match event {
+        WebhookEvent::OpportunityCreate(e)
+        | WebhookEvent::OpportunityUpdate(e)
+        | WebhookEvent::OpportunityStatusUpdate(e)
+        | WebhookEvent::OpportunityStageUpdate(e)
+        | WebhookEvent::OpportunityMonetaryValueUpdate(e) => {
+            let Some(id) = &e.id else { return Ok(false) };
+            let held = store.opportunity(location, id).await.map_err(transient)?;
+            Ok(held.is_some_and(|o| {
+                o.status == e.status
+                    && o.stage_id.as_deref() == e.pipeline_stage_id.as_ref().map(|s| s.as_str())
+                    && o.monetary_value == e.monetary_value
+            }))
+        }
+        WebhookEvent::NoteCreate(e) => {
+            let (Some(id), Some(contact)) = (&e.id, &e.contact_id) else {
+                return Ok(false);
+            };
+            let notes = store.notes(location, contact).await.map_err(transient)?;
+            Ok(notes.iter().any(|n| &n.note_id == id))
+        }
+        _ => Ok(false),
     }
 }

@@ -378,6 +378,64 @@ fn rules_are_checked_with_file_and_line_and_an_event_is_explained() {
     );
 }
 
+/// `explain` takes a GHL webhook too: the lead-scoring pack scores a contact GHL created,
+/// component by component; a rule that forwards needs `forward.url`.
+#[test]
+fn a_ghl_webhook_is_explained_and_forwarding_needs_a_url() {
+    let cli = Cli::new();
+    let config = cli.path().join("ghlsync.toml");
+    let db = cli.path().join("ghlsync.db");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[rules]\npacks = [\"lead-scoring\"]\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let webhook = cli.path().join("webhook.json");
+    std::fs::write(
+        &webhook,
+        r#"{"type": "ContactCreate", "locationId": "L1", "id": "c1", "firstName": "John",
+            "email": "john@example.com", "phone": "+15551234567", "source": "website",
+            "timestamp": "2026-11-21T10:00:00.000Z", "webhookId": "wh-1"}"#,
+    )
+    .unwrap();
+    let explained = cli.ok(&["rules", "explain", webhook.to_str().unwrap()], &[], None);
+    assert!(
+        explained.starts_with("ContactCreate wh-1 for ghl:c1:"),
+        "{explained}"
+    );
+    assert!(explained.contains("set ai_score = 21"), "{explained}");
+    assert!(
+        explained.contains("lead score 21 (cold, confidence"),
+        "{explained}"
+    );
+    assert!(explained.contains("contact details"), "{explained}");
+    let rules = cli.path().join("forward.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"out\"\non = \"ContactUpdate\"\nforward = true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[rules]\nfiles = [\"{}\"]\n",
+            db.display(),
+            rules.display()
+        ),
+    )
+    .unwrap();
+    // Any command that starts the service checks it.
+    let out = cli.run(&["diagnose", "u1"], &[], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("forward.url is not set"),
+        "{err}"
+    );
+}
+
 #[test]
 fn diagnose_and_resync_name_the_location_and_the_person_they_lack() {
     let cli = Cli::new();

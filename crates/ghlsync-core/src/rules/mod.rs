@@ -23,11 +23,18 @@
 //! value = "{{ data.budget }}"
 //! ```
 //!
+//! `on` names application events (`user.registered`) or GHL webhooks about a contact
+//! (`ContactUpdate`, `InboundMessage`, ...: [`GHL_TRIGGERS`]). A GHL webhook runs the rules
+//! only when it changes something ghlsync did not write itself (echo suppression, done by
+//! the processor), and `forward = true` sends it on to the application.
+//!
 //! Conditions are MiniJinja expressions and every string of an action is a MiniJinja
-//! template, both over `event` (`type`, `id`, `subject`, `occurred_at`), `data` (the
-//! event's details), `profile` (what ghlsync knows of the person after this event, with
-//! `score`, `level` and `status`) and `contact` (`tags` of the GHL contact as mirrored).
-//! A template that renders empty sets nothing. Rules run in file order; a later rule's tag
+//! template, both over `event` (`type`, `source` = app or ghl, `id`, `subject`,
+//! `occurred_at`, and for a GHL webhook `changes`), `data` (the app event's details or the
+//! webhook's payload), `profile` (what ghlsync knows of the person after this event, with
+//! `score`, `level`, `status` and seed 001's `lead`) and `contact` (`tags` of the GHL
+//! contact as mirrored). A template that renders empty sets nothing; a `set_fields`
+//! template that is one `{{ expression }}` keeps its type, so a number is sent as a number. Rules run in file order; a later rule's tag
 //! change wins over an earlier one's, and within a rule removals apply before additions
 //! (so `remove_tags = ["exp-nivel-global", "exp-nivel-pro"]` with `add_tags =
 //! ["exp-nivel-{{ data.level }}"]` swaps the level). Field names that are GHL standard contact fields
@@ -37,6 +44,7 @@
 //! Everything is checked at load (unknown keys, unknown event types, condition and template
 //! syntax) with `file:line` errors.
 
+pub mod input;
 pub mod packs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,29 +54,14 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app_event::{AppEvent, AppEventType};
+use crate::app_event::AppEventType;
 use crate::command::{OpportunityAction, OpportunitySync};
+use crate::lead_score::{self, LeadInsight};
 use crate::profile::Profile;
 use crate::scoring::{self, LeadScore};
+pub use input::{GHL_TRIGGERS, RuleInput, Trigger};
 
-/// GHL contact fields that are not custom fields.
-pub const STANDARD_FIELDS: &[&str] = &[
-    "firstName",
-    "lastName",
-    "name",
-    "email",
-    "phone",
-    "companyName",
-    "website",
-    "address1",
-    "city",
-    "state",
-    "country",
-    "postalCode",
-    "source",
-    "dateOfBirth",
-    "timezone",
-];
+pub use crate::mirror::STANDARD_FIELDS;
 
 /// A rule that could not be loaded, with where it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +81,12 @@ pub struct RuleError {
 pub enum Scorer {
     /// Seed 000's lead score (0-100) into `lead_score`.
     Marketplace,
+    /// Seed 001's scoring into `ai_score`, `score_confidence`, `lead_quality` and
+    /// `recommended_action`.
+    LeadScoring,
+    /// Seed 001's re-scoring after a scheduled appointment into `updated_ai_score` and
+    /// `churn_risk`.
+    LeadRescoring,
 }
 
 /// A named status a rule can write.
@@ -133,6 +132,8 @@ struct RawRule {
     note: Option<String>,
     #[serde(default)]
     opportunity: Option<OpportunityRule>,
+    #[serde(default)]
+    forward: bool,
 }
 
 /// A rule's opportunity action: every string but `action` and `status` is a template.
@@ -212,7 +213,7 @@ pub struct Rule {
     /// `file:line`.
     pub origin: String,
     /// The event types it runs on.
-    pub on: Vec<AppEventType>,
+    pub on: Vec<Trigger>,
     /// Its condition.
     pub when: Option<String>,
     /// Tags to add (templates).
@@ -229,6 +230,8 @@ pub struct Rule {
     pub note: Option<String>,
     /// An opportunity to create or change.
     pub opportunity: Option<OpportunityRule>,
+    /// Send the GHL event to the application (`[forward]` in the configuration).
+    pub forward: bool,
 }
 
 /// Loaded rules, in order, with their conditions and templates compiled once at load.
@@ -329,23 +332,33 @@ impl RuleSet {
         }
         let mut on = Vec::new();
         for t in &types {
-            match t.parse::<AppEventType>() {
-                Ok(t) => on.push(t),
-                Err(_) if ghl::webhooks::WebhookEvent::KNOWN_TYPES.contains(&t.as_str()) => {
-                    problems.push(format!(
-                        "rule {name:?}: rules on GHL webhooks ({t}) are not supported; GHL \
-                         events update the mirror"
-                    ));
-                }
-                Err(_) => problems.push(format!(
-                    "rule {name:?}: unknown event type {t:?} in `on` (the catalogue: {})",
+            if let Ok(app) = t.parse::<AppEventType>() {
+                on.push(Trigger::App(app));
+            } else if let Some(ghl) = Trigger::ghl(t) {
+                on.push(ghl);
+            } else if ghl::webhooks::WebhookEvent::KNOWN_TYPES.contains(&t.as_str()) {
+                problems.push(format!(
+                    "rule {name:?}: the GHL webhook {t} is about no contact; rules run on {}",
+                    input::ghl_trigger_names()
+                ));
+            } else {
+                problems.push(format!(
+                    "rule {name:?}: unknown event type {t:?} in `on` (application events: {}; \
+                     GHL webhooks: {})",
                     AppEventType::ALL
                         .iter()
                         .map(|t| t.as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                        .join(", "),
+                    input::ghl_trigger_names()
+                ));
             }
+        }
+        if raw.forward && on.iter().any(|t| matches!(t, Trigger::App(_))) {
+            problems.push(format!(
+                "rule {name:?}: `forward` sends GHL events to the application; it cannot run \
+                 on the application's own events"
+            ));
         }
         if let Some(when) = &raw.when {
             // Checked as an expression for its error message, stored as a template.
@@ -370,6 +383,13 @@ impl RuleSet {
                 problems.push(format!("rule {name:?}: {key} template {template:?}: {e}"));
             }
         }
+        for template in raw.set_fields.values() {
+            if let Some(expr) = single_expression(template)
+                && let Err(e) = env.compile_expression(expr)
+            {
+                problems.push(format!("rule {name:?}: set_fields {template:?}: {e}"));
+            }
+        }
         if raw.add_tags.is_empty()
             && raw.remove_tags.is_empty()
             && raw.set_fields.is_empty()
@@ -377,6 +397,7 @@ impl RuleSet {
             && raw.status.is_none()
             && raw.note.is_none()
             && raw.opportunity.is_none()
+            && !raw.forward
         {
             problems.push(format!("rule {name:?} has no action"));
         }
@@ -398,6 +419,7 @@ impl RuleSet {
             status: raw.status,
             note: raw.note,
             opportunity: raw.opportunity,
+            forward: raw.forward,
         })
     }
 
@@ -406,16 +428,32 @@ impl RuleSet {
         &self.rules
     }
 
-    /// What the rules do for `event`, given the person's profile after the event and the
-    /// contact's current tags. Pure: nothing is called, nothing is stored.
+    /// True when some rule runs on this GHL webhook type.
+    pub fn listens_to(&self, ghl_type: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.on.iter()
+                .any(|t| matches!(t, Trigger::Ghl(g) if *g == ghl_type))
+        })
+    }
+
+    /// True when some rule forwards events to the application.
+    pub fn forwards(&self) -> bool {
+        self.rules.iter().any(|r| r.forward)
+    }
+
+    /// What the rules do for `event` (an application event or a GHL webhook), given the
+    /// person's profile after the event and the contact's current tags. Pure: nothing is
+    /// called, nothing is stored.
     pub fn evaluate(
         &self,
-        event: &AppEvent,
+        event: impl Into<RuleInput>,
         profile: &Profile,
         contact_tags: &[String],
     ) -> Result<Outcome, EvalError> {
+        let event: RuleInput = event.into();
         let env = &self.env;
         let score = scoring::marketplace_score(profile, event.occurred_at);
+        let lead = lead_score::lead_insight(profile);
         let (status, status_why) = scoring::marketplace_status(profile);
         let mut profile_value = serde_json::to_value(profile).unwrap_or(Value::Null);
         if let Value::Object(p) = &mut profile_value {
@@ -426,24 +464,32 @@ impl RuleSet {
                 "completed_projects".into(),
                 json!(profile.completed_projects()),
             );
+            p.insert(
+                "lead".into(),
+                json!({
+                    "score": lead.score,
+                    "confidence": lead.confidence,
+                    "quality": lead.quality,
+                    "recommended_action": lead.recommended_action,
+                    "churn_risk": lead.churn_risk,
+                }),
+            );
         }
         let context = minijinja::Value::from(minijinja::value::Serde(json!({
             "event": {
-                "type": event.event_type.as_str(),
+                "type": event.trigger.as_str(),
+                "source": event.trigger.source(),
                 "id": event.id,
                 "subject": event.subject,
                 "occurred_at": crate::time::format_rfc3339_ms(event.occurred_at),
+                "changes": event.changes,
             },
             "data": event.data,
             "profile": profile_value,
             "contact": {"tags": contact_tags},
         })));
         let mut out = Outcome::default();
-        for rule in self
-            .rules
-            .iter()
-            .filter(|r| r.on.contains(&event.event_type))
-        {
+        for rule in self.rules.iter().filter(|r| r.on.contains(&event.trigger)) {
             let fail = |what: &str, e: minijinja::Error| EvalError {
                 rule: rule.name.clone(),
                 origin: rule.origin.clone(),
@@ -494,18 +540,52 @@ impl RuleSet {
                 }
             }
             for (field, t) in &rule.set_fields {
-                if let Some(value) = render(t)? {
-                    effects.push(format!("set {field} = {value:?}"));
-                    out.set_field(field, Value::String(value));
+                // `{{ expression }}` alone keeps the expression's type (a number stays a
+                // number); any other template is text.
+                let value = match single_expression(t) {
+                    Some(expr) => env
+                        .compile_expression(expr)
+                        .and_then(|e| e.eval(&context))
+                        .map(|v| typed(&v))
+                        .map_err(|e| fail(t, e))?,
+                    None => render(t)?.map(Value::String),
+                };
+                if let Some(value) = value {
+                    effects.push(format!("set {field} = {value}"));
+                    out.set_field(field, value);
                 }
             }
-            if let Some(Scorer::Marketplace) = rule.score {
-                effects.push(format!(
-                    "set lead_score = {} (level {})",
-                    score.score, score.level
-                ));
-                out.set_field("lead_score", json!(score.score));
-                out.score = Some(score.clone());
+            match rule.score {
+                Some(Scorer::Marketplace) => {
+                    effects.push(format!(
+                        "set lead_score = {} (level {})",
+                        score.score, score.level
+                    ));
+                    out.set_field("lead_score", json!(score.score));
+                    out.score = Some(score.clone());
+                }
+                Some(Scorer::LeadScoring) => {
+                    effects.push(format!(
+                        "set ai_score = {}, score_confidence = {}, lead_quality = {:?}, \
+                         recommended_action = {:?}",
+                        lead.score, lead.confidence, lead.quality, lead.recommended_action
+                    ));
+                    out.set_field("ai_score", json!(lead.score));
+                    out.set_field("score_confidence", json!(lead.confidence));
+                    out.set_field("lead_quality", json!(lead.quality));
+                    out.set_field("recommended_action", json!(lead.recommended_action));
+                    out.lead = Some(lead.clone());
+                }
+                Some(Scorer::LeadRescoring) => {
+                    effects.push(format!(
+                        "set updated_ai_score = {}, churn_risk = {}",
+                        lead.score, lead.churn_risk
+                    ));
+                    out.set_field("updated_ai_score", json!(lead.score));
+                    out.set_field("churn_risk", json!(lead.churn_risk));
+                    out.lead = Some(lead.clone());
+                }
+                None => {}
             }
             if let Some(Deriver::Marketplace) = rule.status {
                 effects.push(format!(
@@ -545,6 +625,10 @@ impl RuleSet {
                 };
                 effects.push(format!("opportunity {}", describe(&change)));
                 out.opportunities.push(change);
+            }
+            if rule.forward {
+                effects.push("forward the event to the application".into());
+                out.forward = true;
             }
             out.matched.push(Matched {
                 rule: rule.name.clone(),
@@ -615,6 +699,35 @@ pub struct Outcome {
     pub opportunities: Vec<OpportunitySync>,
     /// The lead score, when a rule wrote it.
     pub score: Option<LeadScore>,
+    /// Seed 001's lead scoring, when a rule wrote it.
+    pub lead: Option<LeadInsight>,
+    /// Send the event to the application.
+    pub forward: bool,
+}
+
+/// The expression of a template that is one `{{ expression }}` and nothing else.
+fn single_expression(template: &str) -> Option<&str> {
+    let inner = template.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then(|| {
+        inner
+            .trim()
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim()
+    })
+}
+
+/// A template value as JSON; empty text, none and undefined set nothing.
+fn typed(v: &minijinja::Value) -> Option<Value> {
+    if v.is_undefined() || v.is_none() {
+        return None;
+    }
+    match serde_json::to_value(v).ok()? {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(Value::String(s.trim().to_owned())),
+        other => Some(other),
+    }
 }
 
 /// An opportunity change in words, for `explain`.
@@ -648,14 +761,19 @@ impl Outcome {
         }
     }
 
-    /// True when no rule changes anything.
-    pub fn is_empty(&self) -> bool {
-        self.add_tags.is_empty()
+    /// True when some rule changes something in GHL (a contact, a note, an opportunity).
+    pub fn changes_ghl(&self) -> bool {
+        !(self.add_tags.is_empty()
             && self.remove_tags.is_empty()
             && self.fields.is_empty()
             && self.custom_fields.is_empty()
             && self.notes.is_empty()
-            && self.opportunities.is_empty()
+            && self.opportunities.is_empty())
+    }
+
+    /// True when no rule does anything.
+    pub fn is_empty(&self) -> bool {
+        !self.changes_ghl() && !self.forward
     }
 }
 
@@ -673,6 +791,20 @@ impl fmt::Display for Outcome {
         }
         for s in &self.skipped {
             writeln!(f, "skipped {:?} ({}): {}", s.rule, s.origin, s.reason)?;
+        }
+        if let Some(lead) = &self.lead {
+            writeln!(
+                f,
+                "lead score {} ({}, confidence {}, churn risk {}) → {}:",
+                lead.score, lead.quality, lead.confidence, lead.churn_risk, lead.recommended_action
+            )?;
+            for c in &lead.components {
+                writeln!(
+                    f,
+                    "  {:<22} {:>5.1} of {:>4.0}  {}",
+                    c.name, c.points, c.weight, c.why
+                )?;
+            }
         }
         if let Some(score) = &self.score {
             writeln!(f, "lead score {} → level {}:", score.score, score.level)?;

@@ -14,16 +14,19 @@ use crate::event::UnknownValue;
 pub enum Pack {
     /// Seed 000: a marketplace of companies and experts.
     Marketplace,
+    /// Seed 001: lead scoring on every interaction.
+    LeadScoring,
 }
 
 impl Pack {
     /// Every pack.
-    pub const ALL: &'static [Pack] = &[Pack::Marketplace];
+    pub const ALL: &'static [Pack] = &[Pack::Marketplace, Pack::LeadScoring];
 
     /// Its name in configuration.
     pub fn name(self) -> &'static str {
         match self {
             Self::Marketplace => "marketplace",
+            Self::LeadScoring => "lead-scoring",
         }
     }
 
@@ -31,6 +34,7 @@ impl Pack {
     pub fn source(self) -> &'static str {
         match self {
             Self::Marketplace => include_str!("../../packs/marketplace.toml"),
+            Self::LeadScoring => include_str!("../../packs/lead-scoring.toml"),
         }
     }
 

@@ -1,3 +1,4 @@
+use crate::AppEvent;
 use serde_json::{Value, json};
 
 use super::packs::Pack;
@@ -77,12 +78,175 @@ fn load_errors_name_file_and_line() {
     )])
     .unwrap_err();
     assert!(errors[0].message.contains("no action"));
-    let errors = RuleSet::load(&[(
+    // GHL webhooks about a contact are triggers; those about no contact are refused.
+    let rules = RuleSet::load(&[(
         "r.toml",
         "[[rule]]\nname = \"a\"\non = \"ContactCreate\"\nadd_tags = [\"x\"]\n",
     )])
+    .unwrap();
+    assert!(rules.listens_to("ContactCreate"));
+    assert!(!rules.listens_to("ContactUpdate"));
+    let errors = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"a\"\non = \"INSTALL\"\nadd_tags = [\"x\"]\n",
+    )])
     .unwrap_err();
-    assert!(errors[0].message.contains("GHL webhooks"), "{errors:?}");
+    assert!(
+        errors[0].message.contains("INSTALL is about no contact"),
+        "{errors:?}"
+    );
+    // Forwarding sends GHL events to the app, never the app's own.
+    let errors = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"a\"\non = [\"user.registered\", \"ContactUpdate\"]\nforward = true\n",
+    )])
+    .unwrap_err();
+    assert!(
+        errors[0]
+            .message
+            .contains("cannot run on the application's own events"),
+        "{errors:?}"
+    );
+}
+
+/// A GHL webhook as the processor hands it to the rules.
+fn ghl_input(t: &str, data: Value, changes: &[&str]) -> RuleInput {
+    RuleInput {
+        trigger: Trigger::ghl(t).unwrap(),
+        id: "wh-1".into(),
+        subject: "ghl:c1".into(),
+        occurred_at: crate::time::parse_rfc3339_ms("2026-11-21T10:00:00Z").unwrap(),
+        contact_id: Some("c1".into()),
+        data: data.as_object().cloned().unwrap_or_default(),
+        changes: changes.iter().map(|c| (*c).to_owned()).collect(),
+    }
+}
+
+#[test]
+fn rules_on_ghl_webhooks_see_the_payload_and_what_changed_and_may_forward() {
+    let text = r#"
+[[rule]]
+name = "vip edited in GHL"
+on = "ContactUpdate"
+when = "'tag:vip' in event.changes and event.source == 'ghl'"
+add_tags = ["vip-{{ data.firstName | lower }}"]
+forward = true
+"#;
+    let rules = RuleSet::load(&[("r.toml", text)]).unwrap();
+    assert!(rules.forwards());
+    let out = rules
+        .evaluate(
+            ghl_input("ContactUpdate", json!({"firstName": "Ana"}), &["tag:vip"]),
+            &Profile::new("ghl:c1"),
+            &[],
+        )
+        .unwrap();
+    assert!(out.forward);
+    assert_eq!(out.add_tags, BTreeSet::from(["vip-ana".to_owned()]));
+    let out = rules
+        .evaluate(
+            ghl_input(
+                "ContactUpdate",
+                json!({"firstName": "Ana"}),
+                &["field:city"],
+            ),
+            &Profile::new("ghl:c1"),
+            &[],
+        )
+        .unwrap();
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_single_expression_keeps_its_type_and_other_templates_are_text() {
+    let text = r#"
+[[rule]]
+name = "won"
+on = "opportunity.won"
+set_fields.sale_price = "{{ data.final_price }}"
+set_fields.label = "sold for {{ data.final_price }}"
+set_fields.missing = "{{ data.nothing }}"
+"#;
+    let rules = RuleSet::load(&[("r.toml", text)]).unwrap();
+    let out = rules
+        .evaluate(
+            event(
+                "opportunity.won",
+                "2026-11-21T10:00:00Z",
+                json!({"final_price": 425000}),
+            ),
+            &Profile::new("u1"),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(out.custom_fields["sale_price"], json!(425000));
+    assert_eq!(out.custom_fields["label"], json!("sold for 425000"));
+    assert!(!out.custom_fields.contains_key("missing"));
+}
+
+fn lead_scoring() -> RuleSet {
+    RuleSet::load(&[("pack:lead-scoring", Pack::LeadScoring.source())]).unwrap()
+}
+
+#[test]
+fn the_lead_scoring_pack_writes_seed_001s_fields_on_each_event() {
+    let rules = lead_scoring();
+    let mut profile = Profile::new("ghl:c1");
+    let created = ghl_input(
+        "ContactCreate",
+        json!({"id": "c1", "firstName": "John", "email": "john@example.com",
+               "phone": "+15551234567", "source": "website"}),
+        &["created"],
+    );
+    profile.apply_ghl(&created);
+    let out = rules.evaluate(created, &profile, &[]).unwrap();
+    assert_eq!(out.custom_fields["ai_score"], json!(21.0));
+    assert_eq!(out.custom_fields["lead_quality"], json!("cold"));
+    assert!(out.custom_fields.contains_key("score_confidence"));
+    assert_eq!(
+        out.custom_fields["recommended_action"],
+        json!("Add to a nurture campaign")
+    );
+    let scheduled = event(
+        "appointment.scheduled",
+        "2026-11-21T11:00:00Z",
+        json!({"appointment_id": "apt_1", "appointment_type": "property_tour"}),
+    );
+    profile.apply(&scheduled);
+    let out = rules.evaluate(&scheduled, &profile, &[]).unwrap();
+    assert_eq!(out.custom_fields["next_action"], json!("Prepare for tour"));
+    assert_eq!(out.custom_fields["updated_ai_score"], json!(37.0));
+    assert_eq!(out.custom_fields["churn_risk"], json!(0.35));
+    assert!(!out.custom_fields.contains_key("ai_score"));
+    let won = event(
+        "opportunity.won",
+        "2026-11-21T12:00:00Z",
+        json!({"final_price": 425000, "close_date": "2026-02-15"}),
+    );
+    profile.apply(&won);
+    let out = rules.evaluate(&won, &profile, &[]).unwrap();
+    assert_eq!(out.custom_fields["status"], json!("sold"));
+    assert_eq!(out.custom_fields["sale_price"], json!(425000));
+    assert_eq!(out.custom_fields["close_date"], json!("2026-02-15"));
+    assert_eq!(
+        out.custom_fields["outcome_type"],
+        json!("property_purchased")
+    );
+    assert_eq!(
+        out.custom_fields["recommended_action"],
+        json!("Ask for a referral")
+    );
+    // The won deal is an outcome the next score uses.
+    let opened = event("campaign.opened", "2026-11-22T10:00:00Z", json!({}));
+    let mut without = profile.clone();
+    without.won = 0;
+    profile.apply(&opened);
+    without.apply(&opened);
+    let with_outcome = rules.evaluate(&opened, &profile, &[]).unwrap();
+    let no_outcome = rules.evaluate(&opened, &without, &[]).unwrap();
+    assert!(with_outcome.lead.as_ref().unwrap().score > no_outcome.lead.as_ref().unwrap().score);
+    let shown = with_outcome.to_string();
+    assert!(shown.contains("past outcomes"), "{shown}");
 }
 
 #[test]

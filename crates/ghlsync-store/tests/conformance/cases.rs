@@ -55,6 +55,10 @@ fn contact(id: &str, email: &str, updated_at: i64) -> ContactMirror {
         payload: json!({"id": id}),
         updated_at,
         deleted: false,
+        times: ghlsync_core::mirror::ValueTimes {
+            at: BTreeMap::from([("tag:a".to_owned(), updated_at)]),
+            decided: BTreeMap::from([("tag:a".to_owned(), 1)]),
+        },
     }
 }
 
@@ -503,6 +507,11 @@ pub async fn the_mirror_keeps_the_newest_data<S: Store>(s: &S) {
         Some("new@x.co"),
         "an older webhook does not roll back"
     );
+    assert_eq!(
+        c.times.at["tag:a"], 20,
+        "the value times are stored with the row"
+    );
+    assert_eq!(c.times.decided["tag:a"], 1);
     let mut deleted = contact("c1", "new@x.co", 30);
     deleted.deleted = true;
     s.complete_event(es[2].id, "w", &apply(vec![deleted]), 1)
@@ -791,5 +800,77 @@ pub async fn contact_syncs_merge_into_the_one_still_queued<S: Store>(s: &S) {
         synced(s1),
         synced(&running),
         "the claimed job was left as claimed"
+    );
+}
+
+/// What a GHL webhook's processing looks up: the person of a contact (the application's
+/// own id before a `ghl:` one), the running jobs of one ordering key, and one opportunity.
+pub async fn webhook_lookups_find_the_person_the_jobs_and_the_opportunity<S: Store>(s: &S) {
+    let loc = LocationId::new("loc");
+    let link = |subject: &str| IdLink {
+        location_id: "loc".into(),
+        subject: subject.into(),
+        contact_id: "c1".into(),
+    };
+    s.insert_events(&[event(Some("w1")), event(Some("w2"))])
+        .await
+        .unwrap();
+    let es = s.claim_events("w", 0, 10_000, 2).await.unwrap();
+    let first = Changeset {
+        id_links: vec![link("ghl:c1")],
+        opportunities: vec![ghlsync_core::OpportunityMirror {
+            location_id: "loc".into(),
+            opportunity_id: "o1".into(),
+            contact_id: Some("c1".into()),
+            name: Some("Deal".into()),
+            pipeline_id: None,
+            stage_id: Some("s1".into()),
+            status: Some("open".into()),
+            monetary_value: Some(10.0),
+            payload: json!({}),
+            updated_at: 5,
+        }],
+        jobs: vec![job("a", "contact:a@x.co", 0), job("b", "contact:b@x.co", 0)],
+        ..Changeset::default()
+    };
+    s.complete_event(es[0].id, "w", &first, 10).await.unwrap();
+    assert_eq!(
+        s.linked_subject(&loc, &"c1".into())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ghl:c1")
+    );
+    let later = Changeset {
+        id_links: vec![link("user-1")],
+        ..Changeset::default()
+    };
+    s.complete_event(es[1].id, "w", &later, 20).await.unwrap();
+    assert_eq!(
+        s.linked_subject(&loc, &"c1".into())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("user-1"),
+        "the application's id comes first"
+    );
+    assert_eq!(s.linked_subject(&loc, &"c2".into()).await.unwrap(), None);
+    let o = s.opportunity(&loc, &"o1".into()).await.unwrap().unwrap();
+    assert_eq!(o.stage_id.as_deref(), Some("s1"));
+    assert!(s.opportunity(&loc, &"o2".into()).await.unwrap().is_none());
+    s.claim_jobs("d", 0, 10_000, 10).await.unwrap();
+    let running_of = |key: &str| JobFilter {
+        state: Some(JobState::Running),
+        ordering_key: Some(key.into()),
+        ..JobFilter::default()
+    };
+    let a = s.list_jobs(&running_of("contact:a@x.co")).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].idempotency_key, "a");
+    assert!(
+        s.list_jobs(&running_of("contact:z@x.co"))
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -62,6 +62,7 @@ conformance!(
     profiles_are_versioned,
     stats_count_states,
     contact_syncs_merge_into_the_one_still_queued,
+    webhook_lookups_find_the_person_the_jobs_and_the_opportunity,
 );
 
 fn event_with_key(key: &str) -> ghlsync_core::NewEvent {

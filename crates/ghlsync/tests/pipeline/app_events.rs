@@ -4,7 +4,7 @@ use ghlsync_core::Source;
 use ghlsync_store::{EventFilter, Store};
 use serde_json::{Value, json};
 
-use crate::Harness;
+use crate::{Harness, number, sorted_tags};
 
 fn registered(id: &str, subject: &str, role: &str) -> Value {
     json!({
@@ -17,7 +17,7 @@ fn registered(id: &str, subject: &str, role: &str) -> Value {
 }
 
 impl Harness {
-    async fn api_key(&self) -> String {
+    pub(crate) async fn api_key(&self) -> String {
         let created = ghlsync::registry::create_api_key(
             self.app.store(),
             &self.loc.id.as_str().into(),
@@ -28,7 +28,7 @@ impl Harness {
         secrecy::ExposeSecret::expose_secret(&created.secret).to_owned()
     }
 
-    async fn post_events(&self, key: Option<&str>, body: &Value) -> (u16, Value) {
+    pub(crate) async fn post_events(&self, key: Option<&str>, body: &Value) -> (u16, Value) {
         let mut rb = self.http.post(format!("{}/api/v1/events", self.base));
         if let Some(k) = key {
             rb = rb.bearer_auth(k);
@@ -192,15 +192,8 @@ async fn the_marketplace_pack_syncs_a_person_into_one_ghl_contact() {
     let c = &contacts[0];
     assert_eq!(c["email"], "ana@acme.es");
     assert_eq!(c["companyName"], "Acme");
-    let mut tags: Vec<&str> = c["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    tags.sort_unstable();
     assert_eq!(
-        tags,
+        sorted_tags(c),
         [
             "emp-eliminado",
             "emp-nuevo-registro",
@@ -209,26 +202,20 @@ async fn the_marketplace_pack_syncs_a_person_into_one_ghl_contact() {
             "src/linkedin"
         ]
     );
-    let field = |key: &str| {
-        let id = &h
-            .loc
-            .custom_fields
-            .iter()
-            .find(|f| f.key == key)
-            .unwrap()
-            .id;
-        c["customFields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["id"] == *id)
-            .map(|f| f["value"].clone())
-    };
-    assert_eq!(field("tipo_de_usuario"), Some(json!("Empresa y Experto")));
-    assert_eq!(field("fuente_del_contacto"), Some(json!("linkedin")));
-    assert_eq!(field("industry"), Some(json!("IA")));
-    assert_eq!(field("estado_del_contacto"), Some(json!("Eliminado")));
-    assert!(field("lead_score").is_some());
+    assert_eq!(
+        h.custom_value(c, "tipo_de_usuario").await,
+        Some(json!("Empresa y Experto"))
+    );
+    assert_eq!(
+        h.custom_value(c, "fuente_del_contacto").await,
+        Some(json!("linkedin"))
+    );
+    assert_eq!(h.custom_value(c, "industry").await, Some(json!("IA")));
+    assert_eq!(
+        h.custom_value(c, "estado_del_contacto").await,
+        Some(json!("Eliminado"))
+    );
+    assert!(h.custom_value(c, "lead_score").await.is_some());
     // Nothing went to the dead-letter queue, and the deletion is in the sync log.
     assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
     let log = h.app.store().sync_log(None, 100).await.unwrap();
@@ -628,6 +615,83 @@ async fn a_second_project_reuses_the_contacts_opportunity_when_ghl_allows_one() 
     let opportunities = h.sim.opportunities(&h.loc.id);
     assert_eq!(opportunities.len(), 1, "{opportunities:?}");
     assert_eq!(opportunities[0]["name"], "Segundo");
+    assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
+    h.shutdown().await;
+}
+
+/// Seed 000's admin actions, contact status and lead score through the HTTP API: an expert
+/// verified, levelled, reviewed, deactivated and reactivated. The simulator ends with the
+/// seed's tags, the derived status at each step, and exactly the lead score the formula
+/// gives for the same events.
+#[tokio::test]
+async fn an_experts_admin_lifecycle_sets_its_tags_status_and_lead_score() {
+    let h = Harness::start(|c| c.rules.packs = vec!["marketplace".into()]).await;
+    let key = h.api_key().await;
+    let event = |n: u32, t: &str, data: Value| {
+        json!({"type": t, "id": format!("x{n}"), "subject": "x1",
+               "occurred_at": format!("2026-11-{:02}T10:00:00Z", n + 1), "data": data})
+    };
+    let first = [
+        event(
+            1,
+            "user.registered",
+            json!({"role": "experto", "email": "eva@x.es", "source": "referral"}),
+        ),
+        event(
+            2,
+            "expert.verification_changed",
+            json!({"status": "verificado"}),
+        ),
+        event(3, "expert.level_changed", json!({"level": "pro"})),
+        event(4, "review.added", json!({"rating": 5})),
+        event(5, "user.deactivated", json!({})),
+    ];
+    let later = [event(6, "user.reactivated", json!({}))];
+    let contact = |h: &Harness| h.sim.contacts(&h.loc.id).remove(0);
+    let (status, body) = h.post_events(Some(&key), &json!(first)).await;
+    assert_eq!(status, 202, "{body}");
+    h.drain().await;
+    let c = contact(&h);
+    assert_eq!(
+        sorted_tags(&c),
+        [
+            "exp-inactivo",
+            "exp-nivel-pro",
+            "exp-verificado",
+            "src/referral"
+        ]
+    );
+    assert_eq!(
+        h.custom_value(&c, "estado_del_contacto").await,
+        Some(json!("Inactivo"))
+    );
+    let (status, body) = h.post_events(Some(&key), &json!(later)).await;
+    assert_eq!(status, 202, "{body}");
+    h.drain().await;
+    let c = contact(&h);
+    assert_eq!(
+        sorted_tags(&c),
+        ["exp-nivel-pro", "exp-verificado", "src/referral"]
+    );
+    assert_eq!(
+        h.custom_value(&c, "estado_del_contacto").await,
+        Some(json!("Nuevo registro"))
+    );
+    // The score GHL holds is the formula's for these events, at the last one's time.
+    let mut profile = ghlsync_core::profile::Profile::new("x1");
+    let events: Vec<ghlsync_core::AppEvent> = first
+        .iter()
+        .chain(&later)
+        .map(|e| ghlsync_core::AppEvent::from_json(e).unwrap())
+        .collect();
+    events.iter().for_each(|e| profile.apply(e));
+    let expected = ghlsync_core::scoring::marketplace_score(&profile, events[5].occurred_at);
+    let held = number(h.custom_value(&c, "lead_score").await);
+    assert_eq!(held, Some(f64::from(expected.score)));
+    assert!(
+        expected.score > 20,
+        "verification, a review and activity count"
+    );
     assert_eq!(h.app.store().queue_stats().await.unwrap().jobs_dead, 0);
     h.shutdown().await;
 }

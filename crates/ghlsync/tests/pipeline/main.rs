@@ -4,6 +4,7 @@
 mod admin;
 mod app_events;
 mod delivery;
+mod ghl_rules;
 mod ingress;
 mod rate_limit;
 
@@ -188,6 +189,35 @@ impl Harness {
         rb.body(body).send().await.unwrap()
     }
 
+    /// A client acting as a person using GHL.
+    fn person(&self) -> ghl::Client {
+        ghl::Client::builder()
+            .base_url(self.sim.base_url())
+            .build()
+            .unwrap()
+            .with_token(self.loc.token.clone())
+    }
+
+    /// A contact's custom value by field key (fields may have been created by ghlsync).
+    async fn custom_value(&self, contact: &Value, key: &str) -> Option<Value> {
+        let fields = self
+            .person()
+            .list_custom_fields(&self.loc.id.as_str().into(), None)
+            .await
+            .unwrap()
+            .data;
+        let id = fields
+            .iter()
+            .find(|f| f.field_key.as_deref() == Some(&format!("contact.{key}")))?
+            .id
+            .clone();
+        contact["customFields"]
+            .as_array()?
+            .iter()
+            .find(|f| f["id"] == id.as_str())
+            .map(|f| f["value"].clone())
+    }
+
     pub fn keys(&self) -> &SigningKeys {
         &self.keys
     }
@@ -214,6 +244,27 @@ impl Harness {
             server.await.unwrap().unwrap();
         }
     }
+}
+
+/// A custom value as a number (GHL may keep numbers as text).
+fn number(v: Option<Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A contact's tags, sorted.
+pub fn sorted_tags(contact: &Value) -> Vec<String> {
+    let mut tags: Vec<String> = contact["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    tags.sort_unstable();
+    tags
 }
 
 /// A lead for workflow routes.
