@@ -20,6 +20,7 @@ use std::future::Future;
 
 use ghl::{ContactId, LocationId, OpportunityId};
 use ghlsync_core::changeset::LogEntry;
+use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
 use ghlsync_core::{
     ApiKey, Changeset, ContactMirror, EventId, EventState, Gcra, InboxEvent, Job, JobId, JobState,
@@ -259,14 +260,16 @@ pub trait Store: Send + Sync {
         since: Millis,
     ) -> impl Future<Output = Result<EventStats, StoreError>> + Send;
 
-    /// Asks the limiter of `key` for a call at `now`: `None` means go (and it is counted),
-    /// `Some(wait)` means not before `wait` ms. Atomic across instances.
-    fn rate_acquire(
+    /// Asks the limiter of `key` at `now` for a call within `max_wait` ms: `Allow { at }`
+    /// counts the call, which goes at `at`; `Wait { wait }` counts nothing. Atomic across
+    /// instances.
+    fn rate_reserve(
         &self,
         key: &str,
         gcra: Gcra,
         now: Millis,
-    ) -> impl Future<Output = Result<Option<Millis>, StoreError>> + Send;
+        max_wait: Millis,
+    ) -> impl Future<Output = Result<Decision, StoreError>> + Send;
     /// Pushes the limiter's theoretical arrival time to at least `tat` (after a 429 or when
     /// GHL's headers say the window is spent).
     fn rate_hold(
@@ -450,7 +453,7 @@ delegate! {
     fn replay_jobs(&self, filter: &JobFilter, now: Millis) -> Result<u64, StoreError>;
     fn queue_stats(&self) -> Result<QueueStats, StoreError>;
     fn event_stats(&self, since: Millis) -> Result<EventStats, StoreError>;
-    fn rate_acquire(&self, key: &str, gcra: Gcra, now: Millis) -> Result<Option<Millis>, StoreError>;
+    fn rate_reserve(&self, key: &str, gcra: Gcra, now: Millis, max_wait: Millis) -> Result<Decision, StoreError>;
     fn rate_hold(&self, key: &str, tat: Millis) -> Result<(), StoreError>;
     fn upsert_location(&self, location: &Location) -> Result<(), StoreError>;
     fn location(&self, id: &LocationId) -> Result<Option<Location>, StoreError>;

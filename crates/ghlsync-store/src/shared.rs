@@ -584,26 +584,23 @@ macro_rules! impl_store {
                 Ok(EventStats { received, done: done.unwrap_or(0), dead: dead.unwrap_or(0), avg_processing_ms: avg })
             }
 
-            async fn rate_acquire(&self, key: &str, gcra: Gcra, now: Millis) -> Result<Option<Millis>, StoreError> {
+            async fn rate_reserve(&self, key: &str, gcra: Gcra, now: Millis, max_wait: Millis) -> Result<Decision, StoreError> {
                 let mut tx = self.write().await?;
                 sqlx::query("INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING")
                     .bind(key)
                     .execute(&mut *tx)
                     .await?;
                 let tat: i64 = sqlx::query_scalar(Self::SELECT_TAT).bind(key).fetch_one(&mut *tx).await?;
-                let wait = match gcra.decide(Some(tat), now) {
-                    Decision::Allow { tat } => {
-                        sqlx::query("UPDATE rate_limits SET tat = $1 WHERE key = $2")
-                            .bind(tat)
-                            .bind(key)
-                            .execute(&mut *tx)
-                            .await?;
-                        None
-                    }
-                    Decision::Wait { wait } => Some(wait),
-                };
+                let decision = gcra.decide(Some(tat), now, max_wait);
+                if let Decision::Allow { tat, .. } = decision {
+                    sqlx::query("UPDATE rate_limits SET tat = $1 WHERE key = $2")
+                        .bind(tat)
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
-                Ok(wait)
+                Ok(decision)
             }
 
             async fn rate_hold(&self, key: &str, tat: Millis) -> Result<(), StoreError> {

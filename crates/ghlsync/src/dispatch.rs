@@ -24,6 +24,7 @@ use ghl::{ContactId, LocationId, RateLimit};
 use ghlsync_core::changeset::OpportunityLink;
 use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
 use ghlsync_core::command::{ContactRef, OpportunityAction, OpportunitySync, value_key};
+use ghlsync_core::gcra::Decision;
 use ghlsync_core::{
     Changeset, ContactMirror, ContactSync, Gcra, GhlCommand, Job, Location, Millis, NoteMirror,
     OpportunityMirror, SyncStatus,
@@ -88,6 +89,9 @@ pub(crate) struct DispatchState {
     /// One gate per location: jobs of a location ask the shared limiter one at a time, so
     /// waiting jobs queue here instead of polling the store.
     gates: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
+    /// The latest hold per location (GHL's 429 or spent window): a job that took its place
+    /// in the schedule before the hold does not go while it lasts.
+    holds: std::sync::Mutex<HashMap<LocationId, Millis>>,
 }
 
 /// The lock of a location in a map of locks.
@@ -108,6 +112,22 @@ impl DispatchState {
 
     fn field_creation(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
         lock_of(&self.field_creations, location)
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, HashMap<LocationId, Millis>> {
+        self.holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn hold(&self, location: &LocationId, until: Millis) {
+        let mut holds = self.holds();
+        let held = holds.entry(location.clone()).or_default();
+        *held = (*held).max(until);
+    }
+
+    fn held_until(&self, location: &LocationId) -> Option<Millis> {
+        self.holds().get(location).copied()
     }
 }
 
@@ -350,31 +370,44 @@ impl<'a> Ghl<'a> {
         Gcra::for_window(cfg.rate_max, cfg.rate_interval_ms, cfg.rate_burst)
     }
 
-    /// Waits for the location's limiter: short waits are slept, long ones hold the job.
+    /// Takes the call's place in the location's schedule and sleeps until it; a place
+    /// further than [`INLINE_WAIT_MS`] away holds the job instead. The gate is held only
+    /// while asking, so the next job takes the next place while this one sleeps: however
+    /// long the store takes to answer, the schedule loses no time.
     async fn permit(&self) -> Result<(), JobError> {
-        let key = self.limiter_key();
-        let gcra = self.gcra();
-        let gate = self.app.dispatch_state().gate(&self.location.id);
-        let _turn = gate.lock().await;
-        loop {
+        let at = {
+            let gate = self.app.dispatch_state().gate(&self.location.id);
+            let _turn = gate.lock().await;
             let now = now_ms();
-            match self.app.store().rate_acquire(&key, gcra, now).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(wait)) if wait <= INLINE_WAIT_MS => {
-                    metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
-                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-                }
-                Ok(Some(wait)) => {
+            match self
+                .app
+                .store()
+                .rate_reserve(&self.limiter_key(), self.gcra(), now, INLINE_WAIT_MS)
+                .await
+            {
+                Ok(Decision::Allow { at, .. }) => at,
+                Ok(Decision::Wait { wait }) => {
                     metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
                     return Err(JobError::Held { until: now + wait });
                 }
                 Err(e) => return Err(JobError::Transient(e.to_string())),
             }
+        };
+        let wait = at - now_ms();
+        if wait > 0 {
+            metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+        // GHL may have said stop while this job slept.
+        match self.app.dispatch_state().held_until(&self.location.id) {
+            Some(until) if until > now_ms() => Err(JobError::Held { until }),
+            _ => Ok(()),
         }
     }
 
     /// Holds the location's limiter until `until` (no call may go before it).
     async fn hold(&self, until: Millis) {
+        self.app.dispatch_state().hold(&self.location.id, until);
         let tat = until + self.gcra().tolerance_ms;
         if let Err(e) = self.app.store().rate_hold(&self.limiter_key(), tat).await {
             tracing::warn!(error = %e, "holding the rate limiter failed");

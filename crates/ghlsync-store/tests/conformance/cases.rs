@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, HashSet};
 use ghl::{ContactId, LocationId, NoteId};
 use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
 use ghlsync_core::command::ContactRef;
+use ghlsync_core::gcra::Decision;
 use ghlsync_core::process::{RouteAction, UpsertContactAction};
 use ghlsync_core::{
     ApiKey, Changeset, ContactMirror, ContactSync, EventState, Gcra, GhlCommand, IntegrationType,
-    JobState, Location, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus, WorkflowRoute,
+    JobState, Location, Millis, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus,
+    WorkflowRoute,
 };
 use ghlsync_store::{EventFilter, Inserted, JobFilter, Store};
 use serde_json::json;
@@ -532,28 +534,48 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
     let mut allowed = 0;
     let mut waits = Vec::new();
     for _ in 0..10 {
-        match s.rate_acquire("loc-a", g, 0).await.unwrap() {
-            None => allowed += 1,
-            Some(w) => waits.push(w),
+        match s.rate_reserve("loc-a", g, 0, 0).await.unwrap() {
+            Decision::Allow { at, .. } => {
+                assert_eq!(at, 0);
+                allowed += 1;
+            }
+            Decision::Wait { wait } => waits.push(wait),
         }
     }
     assert_eq!(allowed, 3, "the burst");
     assert!(waits.iter().all(|w| *w > 0 && *w <= g.emission_ms));
+    // A caller that will wait takes the next places, one spacing apart.
+    let ahead: Vec<Millis> = places_ahead(s, "loc-a", g, 3).await;
     assert_eq!(
-        s.rate_acquire("loc-b", g, 0).await.unwrap(),
-        None,
+        ahead,
+        vec![g.emission_ms, 2 * g.emission_ms, 3 * g.emission_ms]
+    );
+    assert!(
+        matches!(
+            s.rate_reserve("loc-b", g, 0, 0).await.unwrap(),
+            Decision::Allow { at: 0, .. }
+        ),
         "limits are per key"
     );
     // GHL said the window is spent: hold the key.
     s.rate_hold("loc-b", 5_000 + g.tolerance_ms).await.unwrap();
-    assert_eq!(s.rate_acquire("loc-b", g, 10).await.unwrap(), Some(4_990));
-    assert_eq!(s.rate_acquire("loc-b", g, 5_000).await.unwrap(), None);
+    assert_eq!(
+        s.rate_reserve("loc-b", g, 10, 3_000).await.unwrap(),
+        Decision::Wait { wait: 4_990 }
+    );
+    assert!(matches!(
+        s.rate_reserve("loc-b", g, 5_000, 0).await.unwrap(),
+        Decision::Allow { at: 5_000, .. }
+    ));
     // Many callers at once still get exactly the burst.
     let mut tasks = Vec::new();
     for _ in 0..12 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.rate_acquire("loc-c", g, 0).await.unwrap().is_none()
+            matches!(
+                s.rate_reserve("loc-c", g, 0, 0).await.unwrap(),
+                Decision::Allow { .. }
+            )
         }));
     }
     let mut granted = 0;
@@ -561,6 +583,18 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
         granted += usize::from(t.await.unwrap());
     }
     assert_eq!(granted, 3);
+}
+
+/// `n` places taken at time 0 by callers that wait up to 10 s.
+async fn places_ahead<S: Store>(s: &S, key: &str, g: Gcra, n: usize) -> Vec<Millis> {
+    let mut places = Vec::new();
+    for _ in 0..n {
+        match s.rate_reserve(key, g, 0, 10_000).await.unwrap() {
+            Decision::Allow { at, .. } => places.push(at),
+            Decision::Wait { wait } => panic!("refused a place {wait} ms away"),
+        }
+    }
+    places
 }
 
 fn location(id: &str) -> Location {

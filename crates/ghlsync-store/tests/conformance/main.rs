@@ -159,10 +159,10 @@ async fn sqlite_ingest_and_other_writes_share_the_write_lock() {
         tolerance_ms: 1_000_000,
     };
     for n in 0..200 {
-        assert_eq!(
-            store.rate_acquire("location-1", gcra, n).await.unwrap(),
-            None
-        );
+        assert!(matches!(
+            store.rate_reserve("location-1", gcra, n, 0).await.unwrap(),
+            ghlsync_core::gcra::Decision::Allow { .. }
+        ));
     }
     writer.join().unwrap();
     assert_eq!(store.queue_stats().await.unwrap().events_pending, 1000);

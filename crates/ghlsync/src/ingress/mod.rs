@@ -337,8 +337,8 @@ impl KeyedLimiter {
             .tats
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match self.gcra.decide(tats.get(key).copied(), now) {
-            Decision::Allow { tat } => {
+        match self.gcra.decide(tats.get(key).copied(), now, 0) {
+            Decision::Allow { tat, .. } => {
                 match tats.get_mut(key) {
                     Some(stored) => *stored = tat,
                     None => {
