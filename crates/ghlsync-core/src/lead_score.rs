@@ -68,17 +68,6 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn component(name: &'static str, weight: f64, fraction: f64, why: String) -> Component {
-    let fraction = fraction.clamp(0.0, 1.0);
-    Component {
-        name,
-        weight,
-        fraction,
-        points: weight * fraction,
-        why,
-    }
-}
-
 /// Scores a lead from what the profile holds.
 pub fn lead_insight(p: &Profile) -> LeadInsight {
     let has_name = p.fields.contains_key("firstName") || p.fields.contains_key("first_name");
@@ -103,7 +92,7 @@ pub fn lead_insight(p: &Profile) -> LeadInsight {
     } - 0.25 * f64::from(missed);
     let interactions: u32 = p.interactions.values().sum();
     let components = vec![
-        component(
+        Component::new(
             "contact details",
             15.0,
             detail_points / 15.0,
@@ -113,31 +102,31 @@ pub fn lead_insight(p: &Profile) -> LeadInsight {
                 format!("known: {}", known.join(", "))
             },
         ),
-        component(
+        Component::new(
             "messages from the lead",
             20.0,
             f64::from(inbound) / 3.0,
             format!("{inbound} inbound (3 or more earn the full share)"),
         ),
-        component(
+        Component::new(
             "campaign engagement",
             15.0,
             f64::from(opened + 3 * clicked) / 6.0,
             format!("{opened} opened, {clicked} clicked"),
         ),
-        component(
+        Component::new(
             "appointments",
             30.0,
             appointments,
             format!("{scheduled} scheduled, {completed} completed, {missed} missed"),
         ),
-        component(
+        Component::new(
             "interactions",
             10.0,
             f64::from(interactions) / 10.0,
             format!("{interactions} in all (10 or more earn the full share)"),
         ),
-        component(
+        Component::new(
             "past outcomes",
             10.0,
             f64::from(p.won + 1) / f64::from(p.won + p.lost + 2),

@@ -47,14 +47,17 @@ pub struct LeadScore {
     pub components: Vec<Component>,
 }
 
-fn component(name: &'static str, weight: f64, fraction: f64, why: String) -> Component {
-    let fraction = fraction.clamp(0.0, 1.0);
-    Component {
-        name,
-        weight,
-        fraction,
-        points: weight * fraction,
-        why,
+impl Component {
+    /// A component worth `weight` points, of which `fraction` (clamped to 0..=1) is earned.
+    pub(crate) fn new(name: &'static str, weight: f64, fraction: f64, why: String) -> Self {
+        let fraction = fraction.clamp(0.0, 1.0);
+        Self {
+            name,
+            weight,
+            fraction,
+            points: weight * fraction,
+            why,
+        }
     }
 }
 
@@ -91,19 +94,19 @@ pub fn marketplace_score(p: &Profile, now: Millis) -> LeadScore {
         .registered_at
         .map_or(0.0, |at| (now - at).max(0) as f64 / DAY_MS);
     let components = vec![
-        component(
+        Component::new(
             "completed projects",
             30.0,
             completed as f64 / 5.0,
             format!("{completed} completed (5 or more earn the full share)"),
         ),
-        component(
+        Component::new(
             "reviews and ratings",
             25.0,
             rating / 5.0 * (f64::from(reviews.min(3)) / 3.0),
             format!("{reviews} reviews, mean rating {rating:.2} of 5"),
         ),
-        component(
+        Component::new(
             "profile verification",
             20.0,
             verification,
@@ -112,7 +115,7 @@ pub fn marketplace_score(p: &Profile, now: Millis) -> LeadScore {
                 p.verification.as_deref().unwrap_or("none")
             ),
         ),
-        component(
+        Component::new(
             "recent activity",
             15.0,
             activity,
@@ -121,7 +124,7 @@ pub fn marketplace_score(p: &Profile, now: Millis) -> LeadScore {
                 None => "no activity".into(),
             },
         ),
-        component(
+        Component::new(
             "time on the platform",
             10.0,
             tenure_days / 365.0,

@@ -172,12 +172,7 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
                 .clone()
                 .ok_or_else(|| Failure::Permanent("application event without a location".into()))?;
             let store = app.store();
-            let transient = |e: ghlsync_store::StoreError| Failure::Transient(e.to_string());
-            let (mut profile, version) = store
-                .profile(&location, &app_event.subject)
-                .await
-                .map_err(transient)?
-                .unwrap_or_else(|| (Profile::new(&app_event.subject), 0));
+            let (mut profile, version) = load_profile(app, &location, &app_event.subject).await?;
             profile.apply(&app_event);
             let tags = match store
                 .linked_contact(&location, &app_event.subject)
@@ -193,25 +188,51 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
                 None => Vec::new(),
             };
             let input = RuleInput::from(&app_event);
-            let outcome = app
-                .rules()
-                .evaluate(input.clone(), &profile, &tags)
-                .map_err(|e| Failure::Permanent(e.to_string()))?;
-            Ok(process::rule_outcome(
-                &location,
-                event.id,
-                &input,
-                profile,
-                version,
-                &outcome,
-                event.received_at,
-            ))
+            run_rules(app, &location, event, &input, (profile, version), &tags)
         }
     }
 }
 
 fn transient(e: ghlsync_store::StoreError) -> Failure {
     Failure::Transient(e.to_string())
+}
+
+/// A person's profile and its version (a new profile is version 0).
+async fn load_profile(
+    app: &App,
+    location: &LocationId,
+    subject: &str,
+) -> Result<(Profile, i64), Failure> {
+    Ok(app
+        .store()
+        .profile(location, subject)
+        .await
+        .map_err(transient)?
+        .unwrap_or_else(|| (Profile::new(subject), 0)))
+}
+
+/// What the rules decide on `input`: jobs, sync log and the profile's new state.
+fn run_rules(
+    app: &App,
+    location: &LocationId,
+    event: &InboxEvent,
+    input: &RuleInput,
+    (profile, version): (Profile, i64),
+    tags: &[String],
+) -> Result<Changeset, Failure> {
+    let outcome = app
+        .rules()
+        .evaluate(input.clone(), &profile, tags)
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
+    Ok(process::rule_outcome(
+        location,
+        event.id,
+        input,
+        profile,
+        version,
+        &outcome,
+        event.received_at,
+    ))
 }
 
 /// How long a GHL webhook about a contact waits for a job of that contact that is running:
@@ -312,11 +333,7 @@ async fn ghl_rules(
         .await
         .map_err(transient)?
         .unwrap_or_else(|| ghl_subject(contact_id.as_str()));
-    let (mut profile, version) = store
-        .profile(&location, &subject)
-        .await
-        .map_err(transient)?
-        .unwrap_or_else(|| (Profile::new(&subject), 0));
+    let (mut profile, version) = load_profile(app, &location, &subject).await?;
     let data = match serde_json::from_slice::<serde_json::Value>(&event.body) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
@@ -343,19 +360,7 @@ async fn ghl_rules(
             .map(|c| c.tags)
             .unwrap_or_default(),
     };
-    let outcome = app
-        .rules()
-        .evaluate(input.clone(), &profile, &tags)
-        .map_err(|e| Failure::Permanent(e.to_string()))?;
-    let decided = process::rule_outcome(
-        &location,
-        event.id,
-        &input,
-        profile,
-        version,
-        &outcome,
-        event.received_at,
-    );
+    let decided = run_rules(app, &location, event, &input, (profile, version), &tags)?;
     changes.jobs.extend(decided.jobs);
     changes.log.extend(decided.log);
     changes.profiles.extend(decided.profiles);
