@@ -1,8 +1,9 @@
 //! `cargo xtask`: development tasks.
 //!
 //! - `cargo xtask bench ingest`: durable events per second and acknowledgement latency of
-//!   ghlsync's ingress, beside baselines measured in the same run (the bare axum route, and
-//!   the bare route doing the same signature check), printed as JSON.
+//!   ghlsync's ingress, beside baselines measured in the same run (the bare axum route, the
+//!   bare route doing the same signature check, and the bare route with the simplest SQLite
+//!   group commit), in interleaved rounds, printed as JSON.
 //! - `cargo xtask bench rules`: application events through the marketplace pack to the GHL
 //!   simulator: events per second and GHL calls per event, coalescing on and off.
 
@@ -32,6 +33,9 @@ enum Task {
         /// Seconds per measured case.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Rounds per case; the report gives medians (the machine's speed drifts).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// PostgreSQL URL for the PostgreSQL cases (default: GHLSYNC_TEST_POSTGRES_URL).
         #[arg(long, env = "GHLSYNC_BENCH_POSTGRES_URL")]
         postgres: Option<String>,
@@ -78,6 +82,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench {
             what,
             seconds,
+            rounds,
             postgres,
             connections,
             scheme,
@@ -93,7 +98,14 @@ fn main() -> anyhow::Result<()> {
             } else {
                 connections
             };
-            runtime.block_on(bench::run(what, seconds, postgres, connections, scheme))
+            runtime.block_on(bench::run(
+                what,
+                seconds,
+                rounds,
+                postgres,
+                connections,
+                scheme,
+            ))
         }
         Task::ServeBench {
             mode,

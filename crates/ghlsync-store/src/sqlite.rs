@@ -199,10 +199,26 @@ const DEDUPE_MAX_KEYS: usize = 1_000_000;
 /// need no lock.
 #[derive(Debug, Default)]
 struct RecentKeys {
-    // One allocation per key, shared by both; foldhash because SipHash showed in profiles.
-    ids: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
-    order: VecDeque<(Millis, Arc<str>)>,
+    ids: HashMap<KeyDigest, i64, foldhash::fast::RandomState>,
+    order: VecDeque<(Millis, KeyDigest)>,
     _lock: Option<std::fs::File>,
+}
+
+/// A dedupe key by the first 128 bits of its SHA-256. Keeping strings cost an allocation per
+/// event and rehashing every string as the map grew, which took a sixth of ingest
+/// throughput in `cargo xtask bench ingest`; a fixed-size digest costs neither. 128 bits,
+/// not 64: two keys sharing a digest would answer a new event as a repeat of another and
+/// lose it, and at 128 bits that needs about 2^64 keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct KeyDigest(u128);
+
+impl KeyDigest {
+    fn of(key: &str) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest.as_ref()[..16]);
+        Self(u128::from_le_bytes(first))
+    }
 }
 
 impl RecentKeys {
@@ -251,14 +267,13 @@ impl RecentKeys {
         })?;
         for row in rows {
             let (id, key, at) = row?;
-            keys.remember(&key, id, at);
+            keys.remember(KeyDigest::of(&key), id, at);
         }
         Ok(keys)
     }
 
-    fn remember(&mut self, key: &str, id: i64, at: Millis) {
-        let key: Arc<str> = Arc::from(key);
-        if self.ids.insert(Arc::clone(&key), id).is_none() {
+    fn remember(&mut self, key: KeyDigest, id: i64, at: Millis) {
+        if self.ids.insert(key, id).is_none() {
             self.order.push_back((at, key));
         }
         while self.order.len() > DEDUPE_MAX_KEYS
@@ -316,14 +331,19 @@ impl IngestWriter {
         // Decide duplicates before writing: against recent keys, and within the batch.
         let mut outcome: Vec<Option<Inserted>> = vec![None; events.len()];
         let mut fresh: Vec<usize> = Vec::with_capacity(events.len());
-        let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+        let digests: Vec<Option<KeyDigest>> = events
+            .iter()
+            .map(|e| e.dedupe_key.as_deref().map(KeyDigest::of))
+            .collect();
+        let mut first_in_batch: HashMap<KeyDigest, usize, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut repeats: Vec<(usize, usize)> = Vec::new();
-        for (i, e) in events.iter().enumerate() {
-            match e.dedupe_key.as_deref() {
+        for (i, digest) in digests.iter().enumerate() {
+            match *digest {
                 Some(k) => {
-                    if let Some(id) = self.recent.ids.get(k) {
+                    if let Some(id) = self.recent.ids.get(&k) {
                         outcome[i] = Some(Inserted::Duplicate(EventId(*id)));
-                    } else if let Some(first) = first_in_batch.get(k) {
+                    } else if let Some(first) = first_in_batch.get(&k) {
                         repeats.push((i, *first));
                     } else {
                         first_in_batch.insert(k, i);
@@ -360,7 +380,7 @@ impl IngestWriter {
             tx.commit()?;
             for (&i, id) in fresh.iter().zip(ids) {
                 outcome[i] = Some(Inserted::New(EventId(id)));
-                if let Some(k) = &events[i].dedupe_key {
+                if let Some(k) = digests[i] {
                     self.recent.remember(k, id, events[i].received_at);
                 }
             }
