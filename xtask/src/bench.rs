@@ -34,6 +34,26 @@ pub enum Bench {
     Rules,
 }
 
+/// `bench ingest`'s options.
+#[derive(Debug, clap::Args)]
+pub struct IngestOptions {
+    /// Seconds per measured case.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Rounds per case; the report gives medians (the machine's speed drifts).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// PostgreSQL URL for the PostgreSQL cases (default: GHLSYNC_TEST_POSTGRES_URL).
+    #[arg(long, env = "GHLSYNC_BENCH_POSTGRES_URL")]
+    pub postgres: Option<String>,
+    /// Only these connection counts (default 16 and 64).
+    #[arg(long = "connections", value_delimiter = ',')]
+    pub connections: Vec<usize>,
+    /// Only this scheme (ed25519 or hmac).
+    #[arg(long)]
+    pub scheme: Option<String>,
+}
+
 /// A benchmark target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -487,14 +507,20 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// report gives the median of the per-round ratios: the machine's speed drifts by tens of
 /// percent over minutes, and a ratio of two measurements taken seconds apart is what
 /// survives that.
-pub async fn run(
-    _what: Bench,
-    seconds: u64,
-    rounds: usize,
-    postgres: Option<String>,
-    connection_counts: Vec<usize>,
-    only_scheme: Option<String>,
-) -> anyhow::Result<()> {
+pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
+    let IngestOptions {
+        seconds,
+        rounds,
+        postgres,
+        connections: connection_counts,
+        scheme: only_scheme,
+    } = options;
+    let postgres = postgres.or_else(|| std::env::var("GHLSYNC_TEST_POSTGRES_URL").ok());
+    let connection_counts = if connection_counts.is_empty() {
+        vec![16, 64]
+    } else {
+        connection_counts
+    };
     let keys = keys();
     let pool = 400_000;
     eprintln!("preparing {pool} signed requests per scheme...");

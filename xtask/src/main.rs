@@ -30,21 +30,8 @@ enum Task {
         /// What to measure.
         #[arg(value_enum)]
         what: bench::Bench,
-        /// Seconds per measured case.
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// Rounds per case; the report gives medians (the machine's speed drifts).
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// PostgreSQL URL for the PostgreSQL cases (default: GHLSYNC_TEST_POSTGRES_URL).
-        #[arg(long, env = "GHLSYNC_BENCH_POSTGRES_URL")]
-        postgres: Option<String>,
-        /// Only these connection counts (default 16 and 64).
-        #[arg(long = "connections", value_delimiter = ',')]
-        connections: Vec<usize>,
-        /// Only this scheme (ed25519 or hmac).
-        #[arg(long)]
-        scheme: Option<String>,
+        #[command(flatten)]
+        ingest: bench::IngestOptions,
         /// `rules`: people in the event mix (half companies, half experts).
         #[arg(long, default_value_t = 100)]
         people: usize,
@@ -81,32 +68,13 @@ fn main() -> anyhow::Result<()> {
     match args.command {
         Task::Bench {
             what,
-            seconds,
-            rounds,
-            postgres,
-            connections,
-            scheme,
+            ingest,
             people,
             rate,
-        } => {
-            if let bench::Bench::Rules = what {
-                return runtime.block_on(rules_bench::run(people, rate));
-            }
-            let postgres = postgres.or_else(|| std::env::var("GHLSYNC_TEST_POSTGRES_URL").ok());
-            let connections = if connections.is_empty() {
-                vec![16, 64]
-            } else {
-                connections
-            };
-            runtime.block_on(bench::run(
-                what,
-                seconds,
-                rounds,
-                postgres,
-                connections,
-                scheme,
-            ))
-        }
+        } => match what {
+            bench::Bench::Rules => runtime.block_on(rules_bench::run(people, rate)),
+            bench::Bench::Ingest => runtime.block_on(bench::run(ingest)),
+        },
         Task::ServeBench {
             mode,
             port,
