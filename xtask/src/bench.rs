@@ -501,6 +501,19 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// `part / whole`, or 0 when nothing was measured.
+fn ratio(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { 0.0 }
+}
+
+/// One round's figures for a durable target.
+struct Round {
+    durable_per_s: f64,
+    baseline_per_s: f64,
+    ratio: f64,
+    p99_ms: f64,
+}
+
 /// Runs the benchmark and prints the JSON report.
 ///
 /// Each case runs `rounds` times, its targets one after another within a round, and the
@@ -547,8 +560,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
                 "hmac" => ("bare", 0.5),
                 _ => ("bare+ed25519", 0.7),
             };
-            // Per database: (durable, baseline, ratio, p99) of each round.
-            let mut per_db: Vec<Vec<(f64, f64, f64, f64)>> = vec![Vec::new(); dbs.len()];
+            // Per database, each round's figures.
+            let mut per_db: Vec<Vec<Round>> = dbs.iter().map(|_| Vec::new()).collect();
             let mut bare_verified = Vec::new();
             // The simplest SQLite group commit beside the bare route: (per s, ratio) per round.
             let mut prototype: Vec<(f64, f64)> = Vec::new();
@@ -588,9 +601,10 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
                 bare_verified.push(verified.requests_per_s);
                 if scheme == "hmac" {
                     let p = measure(Mode::BareGroupCommit, "sqlite", None).await?;
-                    if bare.requests_per_s > 0.0 {
-                        prototype.push((p.requests_per_s, p.requests_per_s / bare.requests_per_s));
-                    }
+                    prototype.push((
+                        p.requests_per_s,
+                        ratio(p.requests_per_s, bare.requests_per_s),
+                    ));
                 }
                 let baseline = match scheme {
                     "hmac" => bare.requests_per_s,
@@ -604,25 +618,24 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
                     let d = measure(durable, db_name, database.as_ref().map(|d| d.url.as_str()))
                         .await?;
                     drop(database);
-                    let ratio = if baseline > 0.0 {
-                        d.requests_per_s / baseline
-                    } else {
-                        0.0
-                    };
-                    rows.push((d.requests_per_s, baseline, ratio, d.p99_ms));
+                    rows.push(Round {
+                        durable_per_s: d.requests_per_s,
+                        baseline_per_s: baseline,
+                        ratio: ratio(d.requests_per_s, baseline),
+                        p99_ms: d.p99_ms,
+                    });
                 }
             }
             for ((db_name, _), rows) in dbs.iter().zip(per_db) {
-                let column =
-                    |f: fn(&(f64, f64, f64, f64)) -> f64| median(rows.iter().map(f).collect());
+                let column = |f: fn(&Round) -> f64| median(rows.iter().map(f).collect());
                 let round3 = |v: f64| (v * 1000.0).round() / 1000.0;
                 ratios.push(json!({
                     "db": db_name, "scheme": scheme, "connections": connections, "rounds": rounds,
-                    "durable_per_s": column(|r| r.0).round(), "baseline": baseline_name,
-                    "baseline_per_s": column(|r| r.1).round(),
-                    "ratio": round3(column(|r| r.2)), "ratio_target": target,
-                    "ratio_per_round": rows.iter().map(|r| round3(r.2)).collect::<Vec<_>>(),
-                    "p99_ms": column(|r| r.3),
+                    "durable_per_s": column(|r| r.durable_per_s).round(), "baseline": baseline_name,
+                    "baseline_per_s": column(|r| r.baseline_per_s).round(),
+                    "ratio": round3(column(|r| r.ratio)), "ratio_target": target,
+                    "ratio_per_round": rows.iter().map(|r| round3(r.ratio)).collect::<Vec<_>>(),
+                    "p99_ms": column(|r| r.p99_ms),
                     "p99_target_ms": if connections == 64 { Some(50.0) } else { None },
                     "bare_hmac_per_s": if scheme == "hmac" { Some(median(bare_verified.clone()).round()) } else { None },
                     "bare_group_commit": if scheme == "hmac" && *db_name == "sqlite" {
@@ -651,4 +664,18 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_take_the_middle_and_ratios_survive_an_empty_baseline() {
+        assert_eq!(median(vec![0.4, 0.1, 0.3]), 0.3);
+        assert_eq!(median(vec![0.4, 0.1, 0.3, 0.2]), 0.25);
+        assert_eq!(median(Vec::new()), 0.0);
+        assert_eq!(ratio(30.0, 60.0), 0.5);
+        assert_eq!(ratio(30.0, 0.0), 0.0);
+    }
 }
