@@ -74,10 +74,16 @@ pub struct SqliteStore {
 impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+    // Due events and expired leases, each read through its own partial index. Written as one
+    // OR, the planner walked the whole table in id order, through every done event, at every
+    // claim (160 ms a claim at a million events).
     const CLAIM_EVENTS: &'static str = concat!(
         "UPDATE inbox SET state = 'running', lease_owner = $1, lease_until = $2, claims = claims + 1 ",
-        "WHERE id IN (SELECT id FROM inbox WHERE (state = 'pending' AND run_at <= $3) ",
-        "OR (state = 'running' AND lease_until < $3) ORDER BY id LIMIT $4) ",
+        "WHERE id IN (SELECT id FROM (SELECT id FROM inbox INDEXED BY inbox_pending ",
+        "WHERE state = 'pending' AND run_at <= $3 ORDER BY id LIMIT $4) ",
+        "UNION ALL SELECT id FROM (SELECT id FROM inbox INDEXED BY inbox_leases ",
+        "WHERE state = 'running' AND lease_until < $3 ORDER BY lease_until LIMIT $4) ",
+        "ORDER BY id LIMIT $4) ",
         "RETURNING ",
         event_cols!()
     );
@@ -444,3 +450,41 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A claim reads the two partial indexes, never the whole table through done events.
+    #[tokio::test]
+    async fn claims_read_the_claim_indexes_not_done_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+        store.migrate().await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            SqliteStore::CLAIM_EVENTS
+        )))
+        .bind("w")
+        .bind(1_i64)
+        .bind(1_i64)
+        .bind(10_i64)
+        .fetch_all(store.read())
+        .await
+        .unwrap();
+        let plan: Vec<&str> = plan
+            .iter()
+            .map(|(_, _, _, detail)| detail.as_str())
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("INDEX inbox_pending")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().any(|d| d.contains("INDEX inbox_leases")),
+            "{plan:?}"
+        );
+        assert!(!plan.contains(&"SCAN inbox"), "{plan:?}");
+    }
+}
