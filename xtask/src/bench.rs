@@ -52,6 +52,10 @@ pub struct IngestOptions {
     /// Only this scheme (ed25519 or hmac).
     #[arg(long)]
     pub scheme: Option<String>,
+    /// HTTP worker threads of the durable targets, as `server.worker_threads` sets them for
+    /// `ghlsync serve` (default: its default, cores − 1).
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
 }
 
 /// A benchmark target.
@@ -457,6 +461,7 @@ async fn start(
     mode: Mode,
     db: Option<&str>,
     dir: &std::path::Path,
+    worker_threads: Option<usize>,
 ) -> anyhow::Result<(Server, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -473,6 +478,9 @@ async fn start(
     .arg(dir);
     if let Some(db) = db {
         cmd.args(["--db", db]);
+    }
+    if let Some(n) = worker_threads {
+        cmd.args(["--worker-threads", &n.to_string()]);
     }
     let child = cmd
         .env("GHLSYNC_LOG", "error")
@@ -527,6 +535,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
         postgres,
         connections: connection_counts,
         scheme: only_scheme,
+        worker_threads,
     } = options;
     let postgres = postgres.or_else(|| std::env::var("GHLSYNC_TEST_POSTGRES_URL").ok());
     let connection_counts = if connection_counts.is_empty() {
@@ -575,7 +584,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
                         mode.arg()
                     ));
                     std::fs::create_dir_all(&case_dir)?;
-                    let (_server, port) = start(mode, db, &case_dir).await?;
+                    let (_server, port) = start(mode, db, &case_dir, worker_threads).await?;
                     eprintln!(
                         "{} ({db_name}, {scheme}, {connections} connections, round {round} of {rounds})...",
                         mode.name()
@@ -654,6 +663,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
         "seconds_per_case": seconds,
         "rounds": rounds,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "durable_worker_threads": worker_threads.unwrap_or_else(ghlsync::app::default_worker_threads),
         "notes": "durable = committed before the 2xx (SQLite: WAL, synchronous=FULL, group commit); workers off; load generator and server share the machine; durable_vs_baseline gives medians over the rounds; bare_group_commit is the bare route storing raw bodies by the simplest SQLite group commit (what the disk alone allows)",
         "results": results,
         "durable_vs_baseline": ratios,

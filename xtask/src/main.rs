@@ -50,6 +50,9 @@ enum Task {
         db: Option<String>,
         #[arg(long)]
         dir: std::path::PathBuf,
+        /// HTTP worker threads of a durable target (default: as `ghlsync serve`).
+        #[arg(long)]
+        worker_threads: Option<usize>,
     },
 }
 
@@ -59,10 +62,11 @@ fn main() -> anyhow::Result<()> {
     // Durable targets run the way `ghlsync serve` runs; the bare baselines use tokio's default.
     if let Task::ServeBench {
         mode: bench::Mode::DurableEd25519 | bench::Mode::DurableHmac,
+        worker_threads,
         ..
     } = &args.command
     {
-        builder.worker_threads(ghlsync::app::default_worker_threads());
+        builder.worker_threads(worker_threads.unwrap_or_else(ghlsync::app::default_worker_threads));
     }
     let runtime = builder.enable_all().build()?;
     match args.command {
@@ -80,6 +84,7 @@ fn main() -> anyhow::Result<()> {
             port,
             db,
             dir,
+            ..
         } => runtime.block_on(bench::serve(mode, port, db, dir)),
     }
 }
