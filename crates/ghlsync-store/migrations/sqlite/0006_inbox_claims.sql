@@ -1,11 +1,9 @@
--- Every page a group commit touches is written to the WAL and synced, so a new event should
--- touch as few as possible. Two were avoidable:
--- * AUTOINCREMENT rewrote sqlite_sequence at every commit. Without it an id is one more than
---   the largest stored, which is just as unique and increasing because events are never
---   deleted (done events stay, for audit and replay).
--- * The pending index was keyed by run_at, so a batch whose events were timed out of order
---   rewrote several of its pages; keyed by id, a batch appends to its last page. The claim
---   reads due events through it in id order (run_at is in the index to filter on).
+-- The inbox, rebuilt for two reasons:
+-- * AUTOINCREMENT rewrote sqlite_sequence in every group commit, one more page to write and
+--   sync per commit. Without it an id is one more than the largest stored, just as unique
+--   and increasing because events are never deleted (done events stay, for audit and replay).
+-- * The pending index is keyed by id (run_at is in it to filter on) instead of run_at, so a
+--   claim reads due events through it in id order instead of walking the whole table.
 CREATE TABLE inbox_rebuilt (
     id           INTEGER PRIMARY KEY,
     source       TEXT NOT NULL,
