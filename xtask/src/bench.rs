@@ -461,7 +461,7 @@ async fn start(
     mode: Mode,
     db: Option<&str>,
     dir: &std::path::Path,
-    worker_threads: Option<usize>,
+    worker_threads: usize,
 ) -> anyhow::Result<(Server, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -479,8 +479,8 @@ async fn start(
     if let Some(db) = db {
         cmd.args(["--db", db]);
     }
-    if let Some(n) = worker_threads {
-        cmd.args(["--worker-threads", &n.to_string()]);
+    if matches!(mode, Mode::DurableEd25519 | Mode::DurableHmac) {
+        cmd.args(["--worker-threads", &worker_threads.to_string()]);
     }
     let child = cmd
         .env("GHLSYNC_LOG", "error")
@@ -538,6 +538,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
         worker_threads,
     } = options;
     let postgres = postgres.or_else(|| std::env::var("GHLSYNC_TEST_POSTGRES_URL").ok());
+    // Decided once, passed to every durable target and named in the report.
+    let worker_threads = worker_threads.unwrap_or_else(ghlsync::app::default_worker_threads);
     let connection_counts = if connection_counts.is_empty() {
         vec![16, 64]
     } else {
@@ -663,7 +665,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<()> {
         "seconds_per_case": seconds,
         "rounds": rounds,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "durable_worker_threads": worker_threads.unwrap_or_else(ghlsync::app::default_worker_threads),
+        "durable_worker_threads": worker_threads,
         "notes": "durable = committed before the 2xx (SQLite: WAL, synchronous=FULL, group commit); workers off; load generator and server share the machine; durable_vs_baseline gives medians over the rounds; bare_group_commit is the bare route storing raw bodies by the simplest SQLite group commit (what the disk alone allows)",
         "results": results,
         "durable_vs_baseline": ratios,

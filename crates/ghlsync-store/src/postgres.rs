@@ -240,8 +240,11 @@ mod tests {
         .fetch_all(&store.pool)
         .await
         .unwrap();
-        let plan: Vec<&str> = plan.iter().map(|(line,)| line.as_str()).collect();
-        let plan = plan.join("\n");
+        let plan = plan
+            .iter()
+            .map(|(line,)| line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(plan.contains("inbox_pending"), "{plan}");
         assert!(plan.contains("inbox_leases"), "{plan}");
     }
