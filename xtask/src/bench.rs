@@ -231,11 +231,13 @@ pub async fn serve(mode: Mode, port: u16, db: Option<String>, dir: PathBuf) -> a
             ghlsync::registry::add_route(
                 app.store(),
                 app.cipher(),
-                "bench",
-                &location,
-                RouteAuth::Hmac,
+                ghlsync::registry::RouteDefinition::new(
+                    "bench",
+                    &location,
+                    RouteAuth::Hmac,
+                    action,
+                ),
                 &SecretString::from(HMAC_SECRET.to_owned()),
-                action,
             )
             .await?;
             // Workers stay off: this measures acknowledgement of durable events.

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod audit;
+pub mod docs;
 pub mod error;
 pub mod faults;
 mod http;
@@ -426,6 +427,15 @@ impl SimHandle {
         self.with_world(|w| {
             w.location(location_id)
                 .map(|l| l.render_opportunities())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Pipelines of a location, with their stages in order.
+    pub fn pipelines(&self, location_id: &str) -> Vec<Pipeline> {
+        self.with_world(|w| {
+            w.location(location_id)
+                .map(|l| l.pipelines.clone())
                 .unwrap_or_default()
         })
     }

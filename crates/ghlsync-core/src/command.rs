@@ -231,6 +231,10 @@ pub struct Forward {
 }
 
 impl GhlCommand {
+    /// Every [`kind`](Self::kind), for metrics registered before the first job.
+    pub const KINDS: [&'static str; 4] =
+        ["sync_contact", "add_note", "sync_opportunity", "forward"];
+
     /// A short name for logs, metrics and DLQ filters.
     pub fn kind(&self) -> &'static str {
         match self {

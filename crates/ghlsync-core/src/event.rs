@@ -106,6 +106,11 @@ pub struct NewEvent {
     pub source: Source,
     /// Unique per logical event (`ghl:<webhookId>`); a repeat is accepted once.
     pub dedupe_key: Option<String>,
+    /// How long the key marks a repeat, from the first event's receipt: a key derived from
+    /// the body's digest recognises a resend within this window, and the same body sent
+    /// again later is a new event. `None`: as long as the store recognises keys at all.
+    #[serde(default)]
+    pub dedupe_window_ms: Option<Millis>,
     /// `ContactCreate`, `workflow:new-lead`, ...
     pub event_type: String,
     /// The GHL location, when known at ingress.

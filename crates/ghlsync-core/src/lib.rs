@@ -27,7 +27,9 @@ pub use changeset::Changeset;
 pub use command::{ContactSync, GhlCommand, Job, JobId, JobState, NewJob};
 pub use event::{EventId, EventState, InboxEvent, NewEvent, Source};
 pub use gcra::Gcra;
-pub use location::{ApiKey, IntegrationType, Location, RouteAuth, SyncStatus, WorkflowRoute};
+pub use location::{
+    ApiKey, DedupeBy, IntegrationType, Location, RouteAuth, RouteDedupe, SyncStatus, WorkflowRoute,
+};
 pub use mirror::{ContactMirror, NoteMirror, OpportunityMirror};
 
 /// Millisecond timestamps (since the Unix epoch) are used throughout the store.

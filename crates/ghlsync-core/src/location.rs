@@ -163,8 +163,80 @@ pub struct WorkflowRoute {
     pub secret_ciphertext: Vec<u8>,
     /// What an event on the route does.
     pub action: RouteAction,
+    /// How a resent event is recognised.
+    pub dedupe: RouteDedupe,
     /// Created.
     pub created_at: Millis,
+}
+
+/// How a workflow route recognises an event sent again (a retry, or a workflow re-run on
+/// the same data), so that it is stored once. Never by the signature: a resend is signed
+/// anew, with a new timestamp.
+///
+/// 1. The sender's own id for the event: the `X-Idempotency-Key` header, or the body
+///    value at [`field`](Self::field). The same id is the same event, however late.
+/// 2. Otherwise the SHA-256 of the raw body: the same body again within the window is a
+///    repeat; after it, a new event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteDedupe {
+    /// Where the sender's id for the event is in the body, as a path (`$.event_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// How long the same body counts as a repeat, in seconds; `0` keeps every body.
+    /// `None`: `server.dedupe_window_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_secs: Option<u64>,
+}
+
+/// What identifies one event on a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DedupeBy {
+    /// The sender's id (from the header or the configured field).
+    SenderId(String),
+    /// The body's digest, within this many milliseconds.
+    Body {
+        /// The window.
+        window_ms: Millis,
+    },
+    /// Nothing: every request is a new event (a window of 0).
+    Nothing,
+}
+
+impl RouteDedupe {
+    /// How this request is identified: `header` is `X-Idempotency-Key`, `default_window_secs`
+    /// the server's window. A blank id is no id.
+    pub fn identify(
+        &self,
+        header: Option<&str>,
+        payload: &Value,
+        default_window_secs: u64,
+    ) -> DedupeBy {
+        let from_field = || {
+            let field = self.field.as_deref()?;
+            // Always a path: a literal would make every request the same event.
+            let path = match field.strip_prefix("$.") {
+                Some(_) => crate::process::ValueSource::Text(field.to_owned()),
+                None => crate::process::ValueSource::Text(format!("$.{field}")),
+            };
+            match path.resolve(payload)? {
+                Value::String(s) => Some(s),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let id = header
+            .map(str::to_owned)
+            .or_else(from_field)
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty());
+        match (id, self.window_secs.unwrap_or(default_window_secs)) {
+            (Some(id), _) => DedupeBy::SenderId(id),
+            (None, 0) => DedupeBy::Nothing,
+            (None, secs) => DedupeBy::Body {
+                window_ms: Millis::try_from(secs.saturating_mul(1000)).unwrap_or(Millis::MAX),
+            },
+        }
+    }
 }
 
 impl fmt::Debug for WorkflowRoute {
@@ -175,6 +247,7 @@ impl fmt::Debug for WorkflowRoute {
             .field("auth", &self.auth)
             .field("secret_ciphertext", &"[redacted]")
             .field("action", &self.action)
+            .field("dedupe", &self.dedupe)
             .finish_non_exhaustive()
     }
 }
@@ -198,4 +271,54 @@ pub struct ApiKey {
     pub created_at: Millis,
     /// Revoked, if it was.
     pub revoked_at: Option<Millis>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_route_identifies_by_the_senders_id_else_by_the_body_within_its_window() {
+        let by_field = RouteDedupe {
+            field: Some("$.event.id".into()),
+            window_secs: None,
+        };
+        let payload = json!({"event": {"id": 42}, "email": "a@b.co"});
+        assert_eq!(
+            by_field.identify(None, &payload, 86_400),
+            DedupeBy::SenderId("42".into())
+        );
+        assert_eq!(
+            by_field.identify(Some(" k-1 "), &payload, 86_400),
+            DedupeBy::SenderId("k-1".into()),
+            "the header wins"
+        );
+        let blank = json!({"event": {"id": "  "}});
+        assert_eq!(
+            by_field.identify(Some(""), &blank, 86_400),
+            DedupeBy::Body {
+                window_ms: 86_400_000
+            },
+            "a blank id is no id"
+        );
+        let bare_name = RouteDedupe {
+            field: Some("event_id".into()),
+            window_secs: Some(60),
+        };
+        assert_eq!(
+            bare_name.identify(None, &json!({}), 86_400),
+            DedupeBy::Body { window_ms: 60_000 },
+            "a field name is a path, never a literal"
+        );
+        assert_eq!(
+            bare_name.identify(None, &json!({"event_id": "e"}), 86_400),
+            DedupeBy::SenderId("e".into())
+        );
+        let keep_all = RouteDedupe {
+            field: None,
+            window_secs: Some(0),
+        };
+        assert_eq!(keep_all.identify(None, &payload, 86_400), DedupeBy::Nothing);
+    }
 }

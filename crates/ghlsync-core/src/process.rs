@@ -82,6 +82,18 @@ pub fn ghl_webhook(webhook: &Webhook, received_at: Millis) -> Result<Changeset, 
                 .ok_or_else(|| ProcessError::MissingField("id".into()))?;
             changes.opportunities.push(o);
         }
+        // GHL's event, but not in the shape GHL documents for its type: kept raw in the
+        // inbox and said in the sync log, so that nothing is mirrored from a guess.
+        WebhookEvent::Misshapen {
+            event_type, error, ..
+        } => {
+            changes.log.push(LogEntry {
+                location_id: webhook.location_id.clone(),
+                kind: "ghl_webhook_misshapen".into(),
+                detail: json!({"type": event_type, "webhookId": webhook.webhook_id, "error": error}),
+                at: received_at,
+            });
+        }
         WebhookEvent::Install(_) | WebhookEvent::Uninstall(_) | WebhookEvent::PlanChange(_) => {
             changes.log.push(LogEntry {
                 location_id: webhook.location_id.clone(),
@@ -294,13 +306,16 @@ pub struct UpsertContactAction {
     /// Tags to add.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Standard GHL fields (`email`, `phone`, `firstName`, ...) and where to find them. When
-    /// empty, the names GHL's workflow "Webhook" action sends are used.
+    /// Standard GHL fields (`email`, `phone`, `firstName`, ...) and where to find them, in
+    /// addition to (and over) the names GHL's workflow "Webhook" action sends.
     #[serde(default)]
     pub fields: BTreeMap<String, ValueSource>,
     /// Custom fields by key and where to find them.
     #[serde(default)]
     pub custom_fields: BTreeMap<String, ValueSource>,
+    /// Only `fields` are read: the default names are not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_default_fields: bool,
 }
 
 /// What a workflow route does with an event.
@@ -341,17 +356,26 @@ fn build_default_fields() -> BTreeMap<String, ValueSource> {
 }
 
 impl UpsertContactAction {
-    /// The field mapping in force, once the payload is known to be an object.
-    fn mapping_for(&self, payload: &Value) -> Result<&BTreeMap<String, ValueSource>, ProcessError> {
+    /// The field mapping in force, once the payload is known to be an object: the defaults
+    /// with the route's own fields over them, or the route's fields alone.
+    fn mapping_for(
+        &self,
+        payload: &Value,
+    ) -> Result<std::borrow::Cow<'_, BTreeMap<String, ValueSource>>, ProcessError> {
+        use std::borrow::Cow;
         if !payload.is_object() {
             return Err(ProcessError::Malformed(
                 "the body must be a JSON object".into(),
             ));
         }
-        Ok(if self.fields.is_empty() {
-            default_fields()
+        Ok(if self.without_default_fields {
+            Cow::Borrowed(&self.fields)
+        } else if self.fields.is_empty() {
+            Cow::Borrowed(default_fields())
         } else {
-            &self.fields
+            let mut mapping = default_fields().clone();
+            mapping.extend(self.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Cow::Owned(mapping)
         })
     }
 
@@ -379,7 +403,7 @@ impl UpsertContactAction {
             add_tags: self.tags.clone(),
             ..ContactSync::default()
         };
-        for (field, source) in mapping {
+        for (field, source) in mapping.iter() {
             let Some(value) = source.resolve(payload) else {
                 continue;
             };
@@ -475,6 +499,29 @@ mod tests {
         assert_eq!(
             ValueSource::Literal(json!(5)).resolve(&payload),
             Some(json!(5))
+        );
+    }
+
+    /// `--field firstName=$.first_name`, as the README shows it, adds to the default names:
+    /// the email and phone are still found.
+    #[test]
+    fn explicit_fields_add_to_the_defaults_unless_told_otherwise() {
+        let mut action = UpsertContactAction {
+            fields: BTreeMap::from([(
+                "firstName".to_owned(),
+                ValueSource::Text("$.lead.given".into()),
+            )]),
+            ..Default::default()
+        };
+        let payload = json!({"email": "a@b.co", "first_name": "Default", "lead": {"given": "Ana"}});
+        assert_eq!(action.check(&payload), Ok(()));
+        let sync = action.build(&payload).unwrap();
+        assert_eq!(sync.email.as_deref(), Some("a@b.co"));
+        assert_eq!(sync.fields["firstName"], "Ana", "the route's own path wins");
+        action.without_default_fields = true;
+        assert_eq!(
+            action.check(&payload),
+            Err(ProcessError::MissingField("email or phone".into()))
         );
     }
 

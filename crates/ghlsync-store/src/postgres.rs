@@ -96,6 +96,7 @@ impl PgStore {
         conn: &mut sqlx::PgConnection,
         chunk: &[NewEvent],
     ) -> Result<Vec<Inserted>, StoreError> {
+        release_expired_keys(conn, chunk).await?;
         let metas: Vec<String> = chunk.iter().map(|e| e.meta.to_string()).collect();
         let mut qb = insert_events_query!(sqlx::Postgres, "", chunk, metas);
         qb.push(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key");
@@ -110,6 +111,36 @@ impl PgStore {
         }
         finish(assigned)
     }
+}
+
+/// Frees the keys of a chunk's windowed events from stored events older than their window,
+/// so that the unique index takes the new event instead of calling it a repeat. The older
+/// event keeps everything but the key.
+async fn release_expired_keys(
+    conn: &mut sqlx::PgConnection,
+    chunk: &[NewEvent],
+) -> Result<(), StoreError> {
+    let (keys, cutoffs): (Vec<&str>, Vec<i64>) = chunk
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.dedupe_key.as_deref()?,
+                e.received_at - e.dedupe_window_ms?,
+            ))
+        })
+        .unzip();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE inbox SET dedupe_key = NULL FROM unnest($1::text[], $2::bigint[]) AS w(key, cutoff) \
+         WHERE inbox.dedupe_key = w.key AND inbox.received_at < w.cutoff",
+    )
+    .bind(keys)
+    .bind(cutoffs)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// `SELECT id, dedupe_key FROM inbox WHERE dedupe_key IN (...)` for a chunk's keys.
@@ -198,6 +229,7 @@ mod tests {
         NewEvent {
             source: Source::Ghl,
             dedupe_key: key.map(str::to_owned),
+            dedupe_window_ms: None,
             event_type: "t".into(),
             location_id: None,
             route: None,

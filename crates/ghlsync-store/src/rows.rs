@@ -145,6 +145,7 @@ pub(crate) struct RouteRow {
     auth: String,
     secret_ciphertext: Vec<u8>,
     action: String,
+    dedupe: String,
     created_at: i64,
 }
 
@@ -156,6 +157,7 @@ impl RouteRow {
             auth: parse("auth", &self.auth)?,
             secret_ciphertext: self.secret_ciphertext,
             action: json("action", &self.action)?,
+            dedupe: json("dedupe", &self.dedupe)?,
             created_at: self.created_at,
         })
     }

@@ -663,15 +663,17 @@ macro_rules! impl_store {
             async fn upsert_route(&self, r: &WorkflowRoute) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
                 sqlx::query(
-                    "INSERT INTO workflow_routes (name, location_id, auth, secret_ciphertext, action, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET location_id = excluded.location_id, \
-                     auth = excluded.auth, secret_ciphertext = excluded.secret_ciphertext, action = excluded.action",
+                    "INSERT INTO workflow_routes (name, location_id, auth, secret_ciphertext, action, dedupe, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET location_id = excluded.location_id, \
+                     auth = excluded.auth, secret_ciphertext = excluded.secret_ciphertext, action = excluded.action, \
+                     dedupe = excluded.dedupe",
                 )
                 .bind(&r.name)
                 .bind(r.location_id.as_str())
                 .bind(r.auth.as_str())
                 .bind(&r.secret_ciphertext)
                 .bind(to_json(&r.action))
+                .bind(to_json(&r.dedupe))
                 .bind(r.created_at)
                 .execute(&mut *tx)
                 .await?;
@@ -681,7 +683,7 @@ macro_rules! impl_store {
 
             async fn route(&self, name: &str) -> Result<Option<WorkflowRoute>, StoreError> {
                 let row: Option<RouteRow> = sqlx::query_as(
-                    "SELECT name, location_id, auth, secret_ciphertext, action, created_at FROM workflow_routes WHERE name = $1",
+                    "SELECT name, location_id, auth, secret_ciphertext, action, dedupe, created_at FROM workflow_routes WHERE name = $1",
                 )
                 .bind(name)
                 .fetch_optional(self.read())
@@ -691,7 +693,7 @@ macro_rules! impl_store {
 
             async fn routes(&self) -> Result<Vec<WorkflowRoute>, StoreError> {
                 let rows: Vec<RouteRow> = sqlx::query_as(
-                    "SELECT name, location_id, auth, secret_ciphertext, action, created_at FROM workflow_routes ORDER BY name",
+                    "SELECT name, location_id, auth, secret_ciphertext, action, dedupe, created_at FROM workflow_routes ORDER BY name",
                 )
                 .fetch_all(self.read())
                 .await?;

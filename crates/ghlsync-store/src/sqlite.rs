@@ -205,8 +205,11 @@ const DEDUPE_MAX_KEYS: usize = 1_000_000;
 /// need no lock.
 #[derive(Debug, Default)]
 struct RecentKeys {
-    ids: HashMap<KeyDigest, i64, foldhash::fast::RandomState>,
-    order: VecDeque<(Millis, KeyDigest)>,
+    /// The newest event stored under each key: its id and when it was received.
+    ids: HashMap<KeyDigest, (i64, Millis), foldhash::fast::RandomState>,
+    /// Every remembered event, oldest first. A key stored again after its window appears
+    /// twice; forgetting the older entry leaves the newer one in `ids`.
+    order: VecDeque<(Millis, KeyDigest, i64)>,
     _lock: Option<std::fs::File>,
 }
 
@@ -279,19 +282,35 @@ impl RecentKeys {
     }
 
     fn remember(&mut self, key: KeyDigest, id: i64, at: Millis) {
-        if self.ids.insert(key, id).is_none() {
-            self.order.push_back((at, key));
+        if self
+            .ids
+            .insert(key, (id, at))
+            .is_none_or(|(old, _)| old != id)
+        {
+            self.order.push_back((at, key, id));
         }
         while self.order.len() > DEDUPE_MAX_KEYS
             || self
                 .order
                 .front()
-                .is_some_and(|(oldest, _)| *oldest < at - DEDUPE_WINDOW_MS)
+                .is_some_and(|(oldest, ..)| *oldest < at - DEDUPE_WINDOW_MS)
         {
-            if let Some((_, old)) = self.order.pop_front() {
+            if let Some((_, old, old_id)) = self.order.pop_front()
+                && self.ids.get(&old).is_some_and(|(id, _)| *id == old_id)
+            {
                 self.ids.remove(&old);
             }
         }
+    }
+
+    /// The event an incoming one repeats: the newest stored under its key, unless the key
+    /// has a window and that event was received before it.
+    fn repeated(&self, key: &KeyDigest, event: &NewEvent) -> Option<i64> {
+        let (id, at) = self.ids.get(key)?;
+        let within = event
+            .dedupe_window_ms
+            .is_none_or(|window| event.received_at - at <= window);
+        within.then_some(*id)
     }
 }
 
@@ -347,8 +366,8 @@ impl IngestWriter {
         for (i, digest) in digests.iter().enumerate() {
             match *digest {
                 Some(k) => {
-                    if let Some(id) = self.recent.ids.get(&k) {
-                        outcome[i] = Some(Inserted::Duplicate(EventId(*id)));
+                    if let Some(id) = self.recent.repeated(&k, &events[i]) {
+                        outcome[i] = Some(Inserted::Duplicate(EventId(id)));
                     } else if let Some(first) = first_in_batch.get(&k) {
                         repeats.push((i, *first));
                     } else {

@@ -175,12 +175,25 @@ pub enum RoutesCommand {
         /// Tag to add (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
-        /// Standard field and where to read it, `firstName=$.first_name` (repeatable).
+        /// Standard field and where to read it, `firstName=$.first_name` (repeatable). These
+        /// add to (and override) the default names: email, phone, first and last name, full
+        /// name, company and source as GHL's workflow "Webhook" action sends them.
         #[arg(long = "field")]
         fields: Vec<String>,
+        /// Read only the `--field`s given, not the default names.
+        #[arg(long)]
+        no_default_fields: bool,
         /// Custom field key and where to read it, `lead_score=$.score` (repeatable).
         #[arg(long = "custom-field")]
         custom_fields: Vec<String>,
+        /// Where the sender's own id for an event is in the body (`$.event_id`): a request
+        /// with an id seen before is a repeat. `X-Idempotency-Key` wins over it.
+        #[arg(long)]
+        dedupe_field: Option<String>,
+        /// Without an id, the same body again within this many seconds is a repeat
+        /// (default: server.dedupe_window_secs, 24 h); 0 stores every request.
+        #[arg(long)]
+        dedupe_window_secs: Option<u64>,
         /// Secret from this environment variable.
         #[arg(long, conflicts_with = "generate_secret")]
         secret_env: Option<String>,
@@ -299,7 +312,13 @@ pub enum EventsCommand {
 /// Runs the command line; the exit code is 0 on success.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    // The demo's report is what its reader reads: only warnings and errors are logged
+    // beside it, unless GHLSYNC_LOG asks for more.
+    let level = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => "info,sqlx=warn",
+    };
+    init_logging(cli.log_json, level);
     // The configuration is read before the runtime exists because it sizes the runtime.
     let config = match &cli.command {
         Command::Demo { .. } => None,
@@ -346,11 +365,14 @@ pub fn say(line: impl AsRef<str>) {
     let _ = writeln!(std::io::stdout(), "{}", line.as_ref());
 }
 
-fn init_logging(json: bool) {
+/// Logs to stderr at `GHLSYNC_LOG`'s levels, or `default` when it is unset.
+fn init_logging(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GHLSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a terminal: escape codes in a file or a pipe are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -521,10 +543,19 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                     auth,
                     tags,
                     fields,
+                    no_default_fields,
                     custom_fields,
+                    dedupe_field,
+                    dedupe_window_secs,
                     secret_env,
                     generate_secret,
                 } => {
+                    if let Some(field) = &dedupe_field {
+                        anyhow::ensure!(
+                            field.starts_with("$.") && field.len() > 2,
+                            "--dedupe-field is a path into the body, such as $.event_id"
+                        );
+                    }
                     let secret = match (secret_env, generate_secret) {
                         (Some(var), _) => {
                             SecretString::from(std::env::var(&var).map_err(|_| {
@@ -540,21 +571,23 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                         tags,
                         fields: parse_sources(&fields, "--field")?,
                         custom_fields: parse_sources(&custom_fields, "--custom-field")?,
+                        without_default_fields: no_default_fields,
                     });
                     let auth = match auth {
                         Auth::Hmac => RouteAuth::Hmac,
                         Auth::Key => RouteAuth::WebhookKey,
                     };
-                    crate::registry::add_route(
-                        &store,
-                        &cipher,
+                    let mut route = crate::registry::RouteDefinition::new(
                         &name,
                         &LocationId::new(&location),
                         auth,
-                        &secret,
                         action,
-                    )
-                    .await?;
+                    );
+                    route.dedupe = ghlsync_core::RouteDedupe {
+                        field: dedupe_field,
+                        window_secs: dedupe_window_secs,
+                    };
+                    crate::registry::add_route(&store, &cipher, route, &secret).await?;
                     say(format!(
                         "route {name} saved: POST /webhooks/ghl/workflow/{name}"
                     ));
@@ -565,11 +598,12 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                 RoutesCommand::List => {
                     for r in store.routes().await? {
                         say(format!(
-                            "{:<20} location {:<22} auth {:<11} {}",
+                            "{:<20} location {:<22} auth {:<11} {} dedupe {}",
                             r.name,
                             r.location_id,
                             r.auth.as_str(),
-                            serde_json::to_string(&r.action)?
+                            serde_json::to_string(&r.action)?,
+                            describe_dedupe(&r.dedupe, config.server.dedupe_window_secs),
                         ));
                     }
                 }
@@ -811,4 +845,16 @@ fn explained_event(value: &serde_json::Value) -> anyhow::Result<RuleInput> {
             .collect(),
         data,
     })
+}
+
+/// How a route recognises repeats, in a line of `routes list`.
+fn describe_dedupe(dedupe: &ghlsync_core::RouteDedupe, default_window_secs: u64) -> String {
+    let id = match &dedupe.field {
+        Some(field) => format!("X-Idempotency-Key or {field}"),
+        None => "X-Idempotency-Key".to_owned(),
+    };
+    match dedupe.window_secs.unwrap_or(default_window_secs) {
+        0 => format!("by {id}, else none"),
+        secs => format!("by {id}, else the body within {secs} s"),
+    }
 }

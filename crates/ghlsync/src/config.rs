@@ -167,6 +167,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Webhooks whose `timestamp` is further than this from now are rejected as replays.
     pub replay_window_secs: u64,
+    /// An event without an id of its sender's (a GHL webhook without `webhookId`, a
+    /// workflow request without `X-Idempotency-Key` or its route's id field) is recognised
+    /// as a repeat when the same body comes again within this many seconds.
+    pub dedupe_window_secs: u64,
     /// Requests per minute per workflow route (its webhook key); more get 429.
     pub route_requests_per_minute: u32,
     /// Events accepted but not yet committed; beyond this ingress answers 429.
@@ -187,6 +191,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
             replay_window_secs: 300,
+            dedupe_window_secs: 24 * 60 * 60,
             route_requests_per_minute: 100,
             max_pending_events: 10_000,
             max_commit_latency_ms: 2_000,

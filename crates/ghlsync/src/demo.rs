@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use ghl::LocationId;
 use ghl::opportunities::{NewOpportunity, OpportunityStatus};
 use ghl_sim::{Effect, FaultAction, FaultConfig, FaultRule, Simulator, WebhookSettings};
@@ -25,6 +26,7 @@ use serde_json::{Value, json};
 use crate::app::{App, now_ms};
 use crate::cli::say;
 use crate::config::Config;
+use crate::registry::RouteDefinition;
 
 const FIRST: &[&str] = &[
     "Ana", "Luis", "Marta", "Jorge", "Lucía", "Pablo", "Elena", "Diego", "Sofía", "Hugo",
@@ -62,7 +64,7 @@ pub async fn run(dir: Option<PathBuf>, leads: usize) -> anyhow::Result<ExitCode>
         ),
     };
     std::fs::create_dir_all(&workdir)?;
-    let result = demo(&workdir, leads).await;
+    let result = demo(&workdir, temporary, leads).await;
     if temporary {
         let _ = std::fs::remove_dir_all(&workdir);
     } else {
@@ -71,7 +73,11 @@ pub async fn run(dir: Option<PathBuf>, leads: usize) -> anyhow::Result<ExitCode>
     result
 }
 
-async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCode> {
+async fn demo(
+    workdir: &std::path::Path,
+    temporary: bool,
+    leads: usize,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     say("ghlsync demo: simulator + gateway on SQLite, no accounts needed");
 
@@ -97,7 +103,16 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
     let (ed25519, rsa) = sim.webhook_public_keys();
     let mut config = Config::default();
     config.database.url = format!("sqlite://{}", workdir.join("ghlsync.db").display());
-    config.secrets.key_file = Some(workdir.join("ghlsync.key"));
+    if temporary {
+        // Nothing outlives the run, so the key need not either.
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).map_err(|_| anyhow::anyhow!("no random source"))?;
+        config.secrets.key = Some(crate::config::Secret::new(
+            base64::engine::general_purpose::STANDARD.encode(key),
+        ));
+    } else {
+        config.secrets.key_file = Some(workdir.join("ghlsync.key"));
+    }
     config.ghl.base_url = sim.base_url();
     config.ghl.timeout_ms = 1_500;
     config.ghl.webhook_ed25519_keys = vec![ed25519];
@@ -132,15 +147,13 @@ async fn demo(workdir: &std::path::Path, leads: usize) -> anyhow::Result<ExitCod
             ValueSource::Text("$.source".into()),
         )]
         .into(),
+        without_default_fields: false,
     });
     crate::registry::add_route(
         app.store(),
         app.cipher(),
-        "new-lead",
-        &location,
-        RouteAuth::Hmac,
+        RouteDefinition::new("new-lead", &location, RouteAuth::Hmac, action),
         &secret,
-        action,
     )
     .await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -426,10 +439,20 @@ async fn marketplace(
     let opportunities = sim.opportunities(location.as_str());
     let opportunity = opportunities.iter().find(|o| o["name"] == "Tienda online");
     match opportunity {
-        Some(o) => say(format!(
-            "  opportunity \"Tienda online\": value {}, stage {}, status {}",
-            o["monetaryValue"], o["pipelineStageId"], o["status"]
-        )),
+        Some(o) => {
+            // A stage by its name, as the pipeline shows it in GHL.
+            let stage = sim
+                .pipelines(location.as_str())
+                .into_iter()
+                .flat_map(|p| p.stages)
+                .find(|s| o["pipelineStageId"] == s.id.as_str())
+                .map_or_else(|| "(unknown)".to_owned(), |s| s.name);
+            say(format!(
+                "  opportunity \"Tienda online\": value {}, stage \"{stage}\", status {}",
+                o["monetaryValue"],
+                o["status"].as_str().unwrap_or_default()
+            ));
+        }
         None => {
             ok = false;
             say("  the project's opportunity is missing");

@@ -316,6 +316,79 @@ async fn forward(
     outcome.map(|result| (result, Changeset::default()))
 }
 
+/// A GHL operation the dispatcher calls, as errors and `ghlsync_ghl_calls_total` name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GhlCall {
+    /// `add_note`.
+    AddNote,
+    /// `add_tags`.
+    AddTags,
+    /// `create_custom_field`.
+    CreateCustomField,
+    /// `create_opportunity`.
+    CreateOpportunity,
+    /// `get_contact`.
+    GetContact,
+    /// `get_opportunity`.
+    GetOpportunity,
+    /// `list_custom_fields`.
+    ListCustomFields,
+    /// `list_notes`.
+    ListNotes,
+    /// `list_pipelines`.
+    ListPipelines,
+    /// `remove_tags`.
+    RemoveTags,
+    /// `search_opportunities`.
+    SearchOpportunities,
+    /// `update_opportunity`.
+    UpdateOpportunity,
+    /// `update_opportunity_status`.
+    UpdateOpportunityStatus,
+    /// `upsert_contact`.
+    UpsertContact,
+}
+
+impl GhlCall {
+    /// Every call, for the metrics registered at start.
+    pub const ALL: [Self; 14] = [
+        Self::AddNote,
+        Self::AddTags,
+        Self::CreateCustomField,
+        Self::CreateOpportunity,
+        Self::GetContact,
+        Self::GetOpportunity,
+        Self::ListCustomFields,
+        Self::ListNotes,
+        Self::ListPipelines,
+        Self::RemoveTags,
+        Self::SearchOpportunities,
+        Self::UpdateOpportunity,
+        Self::UpdateOpportunityStatus,
+        Self::UpsertContact,
+    ];
+
+    /// The name (the `ghl` client's method).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AddNote => "add_note",
+            Self::AddTags => "add_tags",
+            Self::CreateCustomField => "create_custom_field",
+            Self::CreateOpportunity => "create_opportunity",
+            Self::GetContact => "get_contact",
+            Self::GetOpportunity => "get_opportunity",
+            Self::ListCustomFields => "list_custom_fields",
+            Self::ListNotes => "list_notes",
+            Self::ListPipelines => "list_pipelines",
+            Self::RemoveTags => "remove_tags",
+            Self::SearchOpportunities => "search_opportunities",
+            Self::UpdateOpportunity => "update_opportunity",
+            Self::UpdateOpportunityStatus => "update_opportunity_status",
+            Self::UpsertContact => "upsert_contact",
+        }
+    }
+}
+
 /// GHL calls for one location, through the limiter and the error classification.
 pub(crate) struct Ghl<'a> {
     app: &'a App,
@@ -348,10 +421,9 @@ impl<'a> Ghl<'a> {
     ) -> Result<(ghl::contacts::Contact, HashMap<String, String>), JobError> {
         let target = id.clone();
         let contact = self
-            .call(
-                "get_contact",
-                |c| async move { c.get_contact(&target).await },
-            )
+            .call(GhlCall::GetContact, |c| async move {
+                c.get_contact(&target).await
+            })
             .await?;
         let fields = self.contact_fields().await?;
         let keys = fields
@@ -431,7 +503,7 @@ impl<'a> Ghl<'a> {
     }
 
     /// One call: permit, call, headers, classification.
-    async fn call<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T, JobError>
+    async fn call<T, F, Fut>(&self, what: GhlCall, f: F) -> Result<T, JobError>
     where
         F: FnOnce(ghl::Client) -> Fut,
         Fut: std::future::Future<Output = Result<ghl::Response<T>, ghl::Error>>,
@@ -446,7 +518,7 @@ impl<'a> Ghl<'a> {
     /// only waiting for the limiter fails early.
     async fn call_unclassified<T, F, Fut>(
         &self,
-        what: &'static str,
+        what: GhlCall,
         f: F,
     ) -> Result<Result<T, ghl::Error>, JobError>
     where
@@ -455,13 +527,11 @@ impl<'a> Ghl<'a> {
     {
         self.permit().await?;
         let result = f(self.client.clone()).await;
-        let status = match &result {
-            Ok(r) => r.reply.status.to_string(),
-            Err(e) => e
-                .status()
-                .map_or_else(|| "none".to_owned(), |s| s.to_string()),
-        };
-        metrics::counter!(m::GHL_CALLS, "call" => what, "status" => status).increment(1);
+        let status = m::status_class(match &result {
+            Ok(r) => Some(r.reply.status),
+            Err(e) => e.status(),
+        });
+        metrics::counter!(m::GHL_CALLS, "call" => what.as_str(), "status" => status).increment(1);
         Ok(match result {
             Ok(response) => {
                 self.observe(response.rate_limit()).await;
@@ -476,22 +546,22 @@ impl<'a> Ghl<'a> {
         })
     }
 
-    async fn classify(&self, what: &str, e: ghl::Error) -> JobError {
+    async fn classify(&self, what: GhlCall, e: ghl::Error) -> JobError {
         match e {
             ghl::Error::RateLimited { retry_after, .. } => {
                 let until = now_ms() + retry_after.as_millis() as Millis;
                 self.hold(until).await;
                 JobError::Held { until }
             }
-            e if e.is_transient() => JobError::Transient(format!("{what}: {e}")),
-            e => permanent(format!("{what}: {e}")),
+            e if e.is_transient() => JobError::Transient(format!("{}: {e}", what.as_str())),
+            e => permanent(format!("{}: {e}", what.as_str())),
         }
     }
 
     /// The location's contact custom field definitions, from GHL.
     async fn contact_fields(&self) -> Result<Vec<ghl::custom_fields::CustomField>, JobError> {
         let location_id = self.location.id.clone();
-        self.call("list_custom_fields", |c| async move {
+        self.call(GhlCall::ListCustomFields, |c| async move {
             c.list_custom_fields(&location_id, Some(CustomFieldModel::Contact))
                 .await
         })
@@ -576,7 +646,7 @@ impl<'a> Ghl<'a> {
         }
         let location_id = self.location.id.clone();
         let pipelines = self
-            .call("list_pipelines", |c| async move {
+            .call(GhlCall::ListPipelines, |c| async move {
                 c.list_pipelines(&location_id).await
             })
             .await?;
@@ -644,7 +714,7 @@ impl<'a> Ghl<'a> {
         };
         let location_id = self.location.id.clone();
         let created = self
-            .call("create_custom_field", |c| async move {
+            .call(GhlCall::CreateCustomField, |c| async move {
                 c.create_custom_field(&location_id, &field).await
             })
             .await?;
@@ -870,7 +940,7 @@ async fn sync_contact(
         _ => {
             let body = upsert_body(&ghl.location.id, &sync, custom)?;
             let upserted = ghl
-                .call("upsert_contact", |c| async move {
+                .call(GhlCall::UpsertContact, |c| async move {
                     c.upsert_contact(&body).await
                 })
                 .await?;
@@ -897,10 +967,9 @@ async fn sync_contact(
     if !to_add.is_empty() {
         let id = contact.contact_id.clone();
         contact.tags = ghl
-            .call(
-                "add_tags",
-                |c| async move { c.add_tags(&id, &to_add).await },
-            )
+            .call(GhlCall::AddTags, |c| async move {
+                c.add_tags(&id, &to_add).await
+            })
             .await
             .map_err(partial)?;
         calls += 1;
@@ -914,7 +983,7 @@ async fn sync_contact(
     if !to_remove.is_empty() {
         let id = contact.contact_id.clone();
         contact.tags = ghl
-            .call("remove_tags", |c| async move {
+            .call(GhlCall::RemoveTags, |c| async move {
                 c.remove_tags(&id, &to_remove).await
             })
             .await
@@ -979,7 +1048,10 @@ async fn add_note(
     if job.may_have_run() {
         let id = contact_id.clone();
         let notes = ghl
-            .call("list_notes", |c| async move { c.list_notes(&id).await })
+            .call(
+                GhlCall::ListNotes,
+                |c| async move { c.list_notes(&id).await },
+            )
             .await?;
         if let Some(existing) = notes.iter().find(|n| n.body.as_deref() == Some(body)) {
             return Ok((
@@ -991,7 +1063,10 @@ async fn add_note(
     let note = NewNote::new(body);
     let id = contact_id.clone();
     let created = ghl
-        .call("add_note", |c| async move { c.add_note(&id, &note).await })
+        .call(
+            GhlCall::AddNote,
+            |c| async move { c.add_note(&id, &note).await },
+        )
         .await?;
     let now = now_ms();
     let changes = Changeset {
@@ -1041,13 +1116,13 @@ async fn sync_opportunity(
         (OpportunityAction::Status, Some(id)) => {
             let status = change.status.unwrap_or(OpportunityStatus::Open);
             let target = id.clone();
-            ghl.call("update_opportunity_status", |c| async move {
+            ghl.call(GhlCall::UpdateOpportunityStatus, |c| async move {
                 c.update_opportunity_status(&target, status, None).await
             })
             .await?;
             let target = id.clone();
             let current = ghl
-                .call("get_opportunity", |c| async move {
+                .call(GhlCall::GetOpportunity, |c| async move {
                     c.get_opportunity(&target).await
                 })
                 .await?;
@@ -1062,7 +1137,7 @@ async fn sync_opportunity(
                 ..OpportunityUpdate::default()
             };
             let updated = ghl
-                .call("update_opportunity", |c| async move {
+                .call(GhlCall::UpdateOpportunity, |c| async move {
                     c.update_opportunity(&id, &update).await
                 })
                 .await?;
@@ -1080,7 +1155,7 @@ async fn sync_opportunity(
                     ..OpportunitySearch::new(location_id.clone())
                 };
                 let page = ghl
-                    .call("search_opportunities", |c| async move {
+                    .call(GhlCall::SearchOpportunities, |c| async move {
                         c.search_opportunities(&search).await
                     })
                     .await?;
@@ -1111,7 +1186,7 @@ async fn sync_opportunity(
                         ..OpportunityUpdate::default()
                     };
                     match ghl
-                        .call_unclassified("create_opportunity", |c| async move {
+                        .call_unclassified(GhlCall::CreateOpportunity, |c| async move {
                             c.create_opportunity(&new).await
                         })
                         .await?
@@ -1122,13 +1197,13 @@ async fn sync_opportunity(
                         Err(ghl::Error::Duplicate { existing_id, .. }) => {
                             let id = ghl::OpportunityId::from(existing_id);
                             let updated = ghl
-                                .call("update_opportunity", |c| async move {
+                                .call(GhlCall::UpdateOpportunity, |c| async move {
                                     c.update_opportunity(&id, &update).await
                                 })
                                 .await?;
                             (updated, false)
                         }
-                        Err(e) => return Err(ghl.classify("create_opportunity", e).await),
+                        Err(e) => return Err(ghl.classify(GhlCall::CreateOpportunity, e).await),
                     }
                 }
             }

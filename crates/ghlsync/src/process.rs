@@ -139,8 +139,9 @@ async fn process_one(app: &App, owner: &str, event: InboxEvent) {
 async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset, Failure> {
     match event.source {
         Source::Ghl => {
-            let webhook =
-                Webhook::parse(&event.body).map_err(|e| Failure::Permanent(e.to_string()))?;
+            // The parser ingress accepted the body with, so it cannot fail here.
+            let webhook = Webhook::parse_lenient(&event.body)
+                .map_err(|e| Failure::Permanent(e.to_string()))?;
             let mut changes = process::ghl_webhook(&webhook, event.received_at)
                 .map_err(|e| Failure::Permanent(e.to_string()))?;
             ghl_rules(app, event, &webhook, &mut changes).await?;

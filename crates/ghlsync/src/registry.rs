@@ -4,7 +4,7 @@
 
 use ghl::LocationId;
 use ghlsync_core::process::RouteAction;
-use ghlsync_core::{ApiKey, IntegrationType, Location, RouteAuth, WorkflowRoute};
+use ghlsync_core::{ApiKey, IntegrationType, Location, RouteAuth, RouteDedupe, WorkflowRoute};
 use ghlsync_store::{AnyStore, Store};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -63,16 +63,49 @@ pub async fn rotate_token(
     Ok(())
 }
 
+/// A workflow route as its owner describes it; [`add_route`] stores it.
+#[derive(Clone, Debug)]
+pub struct RouteDefinition {
+    /// The path segment: letters, digits, `-` and `_`.
+    pub name: String,
+    /// The location it belongs to.
+    pub location_id: LocationId,
+    /// How callers authenticate.
+    pub auth: RouteAuth,
+    /// What an event on it does.
+    pub action: RouteAction,
+    /// How a resent event is recognised.
+    pub dedupe: RouteDedupe,
+}
+
+impl RouteDefinition {
+    /// A route recognising resends the default way (the sender's `X-Idempotency-Key`,
+    /// else the body within `server.dedupe_window_secs`).
+    pub fn new(name: &str, location_id: &LocationId, auth: RouteAuth, action: RouteAction) -> Self {
+        Self {
+            name: name.to_owned(),
+            location_id: location_id.clone(),
+            auth,
+            action,
+            dedupe: RouteDedupe::default(),
+        }
+    }
+}
+
 /// Adds or replaces a workflow route of a registered location.
 pub async fn add_route(
     store: &AnyStore,
     cipher: &Cipher,
-    name: &str,
-    location_id: &LocationId,
-    auth: RouteAuth,
+    route: RouteDefinition,
     secret: &SecretString,
-    action: RouteAction,
 ) -> anyhow::Result<()> {
+    let RouteDefinition {
+        name,
+        location_id,
+        auth,
+        action,
+        dedupe,
+    } = route;
     anyhow::ensure!(
         !name.is_empty()
             && name
@@ -81,15 +114,16 @@ pub async fn add_route(
         "a route name is letters, digits, '-' and '_'"
     );
     anyhow::ensure!(
-        store.location(location_id).await?.is_some(),
+        store.location(&location_id).await?.is_some(),
         "no location {location_id}: add it first"
     );
     let route = WorkflowRoute {
-        name: name.to_owned(),
-        location_id: location_id.clone(),
+        secret_ciphertext: cipher.seal(&route_context(&name), secret)?,
+        name,
+        location_id,
         auth,
-        secret_ciphertext: cipher.seal(&route_context(name), secret)?,
         action,
+        dedupe,
         created_at: now_ms(),
     };
     store.upsert_route(&route).await?;

@@ -239,6 +239,102 @@ fn routes_dlq_events_and_config() {
     );
 }
 
+/// The README's `routes add`, word for word: `--field` adds to the default names, so the
+/// route still finds the lead's email (it once replaced them and refused every lead);
+/// `--no-default-fields` says otherwise. The dedupe settings are kept and listed.
+#[tokio::test]
+async fn routes_add_as_the_readme_shows_accepts_leads() {
+    use ghlsync_core::process::RouteAction;
+    use ghlsync_store::Store;
+    let cli = Cli::new();
+    cli.ok(
+        &[
+            "locations",
+            "add",
+            "--id",
+            "LOCATION_ID",
+            "--name",
+            "Acme",
+            "--token-env",
+            "GHL_TOKEN",
+        ],
+        &[("GHL_TOKEN", "pit-x")],
+        None,
+    );
+    let readme = [
+        "routes",
+        "add",
+        "--name",
+        "leads",
+        "--location",
+        "LOCATION_ID",
+        "--auth",
+        "hmac",
+        "--generate-secret",
+        "--tag",
+        "new-lead",
+        "--field",
+        "firstName=$.first_name",
+        "--custom-field",
+        "lead_score=$.score",
+    ];
+    cli.ok(&readme, &[], None);
+    let mut only = readme.to_vec();
+    only[3] = "only-listed";
+    only.push("--no-default-fields");
+    only.extend([
+        "--dedupe-field",
+        "$.event_id",
+        "--dedupe-window-secs",
+        "600",
+    ]);
+    cli.ok(&only, &[], None);
+    let refused = cli.run(
+        &[
+            "routes",
+            "add",
+            "--name",
+            "r",
+            "--location",
+            "LOCATION_ID",
+            "--auth",
+            "key",
+            "--generate-secret",
+            "--dedupe-field",
+            "event_id",
+        ],
+        &[],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--dedupe-field is a path"),
+        "{refused:?}"
+    );
+    let listed = cli.ok(&["routes", "list"], &[], None);
+    assert!(
+        listed.contains("by X-Idempotency-Key or $.event_id, else the body within 600 s")
+            && listed.contains("else the body within 86400 s"),
+        "{listed}"
+    );
+    let url = format!("sqlite://{}", cli.path().join("ghlsync.db").display());
+    let store = ghlsync_store::SqliteStore::connect(&url, ghlsync_store::Synchronous::Full)
+        .await
+        .unwrap();
+    let lead = serde_json::json!({"email": "ana@acme.es", "first_name": "Ana", "score": 7});
+    let RouteAction::UpsertContact(action) = store.route("leads").await.unwrap().unwrap().action;
+    let sync = action
+        .build(&lead)
+        .expect("the README's route takes a lead");
+    assert_eq!(sync.email.as_deref(), Some("ana@acme.es"));
+    assert_eq!(sync.fields["firstName"], "Ana");
+    let RouteAction::UpsertContact(only) =
+        store.route("only-listed").await.unwrap().unwrap().action;
+    assert!(
+        only.check(&lead).is_err(),
+        "only the listed fields are read"
+    );
+}
+
 /// SQLite serves one process: a second `serve` on the same file stops at once, saying why,
 /// while the first keeps running and CLI commands still work beside it.
 #[test]

@@ -123,11 +123,8 @@ key_file = "{}"
     ghlsync::registry::add_route(
         &store,
         &cipher,
-        "lead",
-        &location,
-        RouteAuth::Hmac,
+        ghlsync::registry::RouteDefinition::new("lead", &location, RouteAuth::Hmac, action),
         &SecretString::from(SECRET.to_owned()),
-        action,
     )
     .await
     .unwrap();

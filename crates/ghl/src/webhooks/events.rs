@@ -61,15 +61,38 @@ impl Webhook {
 
     /// Parses an already decoded payload.
     pub fn from_value(value: Value) -> Result<Self, ParseError> {
+        Self::from_value_with(value, WebhookEvent::from_map)
+    }
+
+    /// Parses raw webhook bytes, refusing only what is not a JSON object: a known type whose
+    /// fields do not fit its documented shape is kept whole as [`WebhookEvent::Misshapen`].
+    /// For a receiver that must keep every event GHL signed: the body is GHL's event
+    /// even when GHL's payload differs from GHL's documents.
+    pub fn parse_lenient(body: &[u8]) -> Result<Self, ParseError> {
+        let value: Value = serde_json::from_slice(body).map_err(ParseError::NotJson)?;
+        Self::from_value_with(value, |map| Ok(WebhookEvent::from_map_lenient(map)))
+    }
+
+    fn from_value_with(
+        value: Value,
+        event: impl FnOnce(Map<String, Value>) -> Result<WebhookEvent, ParseError>,
+    ) -> Result<Self, ParseError> {
         let Value::Object(map) = value else {
             return Err(ParseError::NotAnObject);
         };
-        let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+        // A blank value is no value: an empty `webhookId` must not become a dedupe key that
+        // every later id-less event repeats.
+        let text = |key: &str| {
+            map.get(key)
+                .and_then(Value::as_str)
+                .filter(|v| !v.trim().is_empty())
+                .map(str::to_owned)
+        };
         let webhook_id = text("webhookId");
         let timestamp = text("timestamp");
         let location_id = text("locationId").map(LocationId::from);
         let app_id = text("appId");
-        let event = WebhookEvent::from_map(map)?;
+        let event = event(map)?;
         Ok(Self {
             webhook_id,
             timestamp,
@@ -87,6 +110,11 @@ impl Webhook {
     /// The `type` field.
     pub fn event_type(&self) -> Option<&str> {
         self.event.event_type()
+    }
+
+    /// Which event this is, as far as the payload tells: see [`WebhookEvent::name`].
+    pub fn name(&self) -> Option<&str> {
+        self.event.name()
     }
 }
 
@@ -108,6 +136,16 @@ macro_rules! webhook_events {
                 /// The whole payload.
                 payload: Map<String, Value>,
             },
+            /// A known type whose fields do not fit its documented shape (only from
+            /// [`Webhook::parse_lenient`]): kept whole, with what did not fit.
+            Misshapen {
+                /// The `type` field.
+                event_type: String,
+                /// The whole payload.
+                payload: Map<String, Value>,
+                /// What did not fit.
+                error: String,
+            },
         }
 
         impl WebhookEvent {
@@ -119,6 +157,7 @@ macro_rules! webhook_events {
                 match self {
                     $(Self::$variant(_) => Some($name),)*
                     Self::Other { event_type, .. } => event_type.as_deref(),
+                    Self::Misshapen { event_type, .. } => Some(event_type),
                 }
             }
 
@@ -127,6 +166,22 @@ macro_rules! webhook_events {
                 match event_type.as_deref() {
                     $(Some($name) => Ok(Self::$variant(typed($name, map)?)),)*
                     _ => Ok(Self::Other { event_type, payload: map }),
+                }
+            }
+
+            fn from_map_lenient(map: Map<String, Value>) -> Self {
+                let event_type = map.get("type").and_then(Value::as_str).map(str::to_owned);
+                // Read from a reference, so that the payload is still whole when it does not fit.
+                match event_type.as_deref() {
+                    $(Some($name) => match Deserialize::deserialize(&map) {
+                        Ok(payload) => Self::$variant(payload),
+                        Err(e) => Self::Misshapen {
+                            event_type: $name.to_owned(),
+                            payload: map,
+                            error: e.to_string(),
+                        },
+                    },)*
+                    _ => Self::Other { event_type, payload: map },
                 }
             }
         }
@@ -163,6 +218,24 @@ webhook_events! {
 }
 
 impl WebhookEvent {
+    /// Which event this is, as far as the payload tells: its `type` when that is one of
+    /// GHL's documented event names; otherwise the family its fields show, for the events
+    /// whose documented payloads carry no `type` or another meaning of it (`Invoice`,
+    /// `Product`, `Price`, `ObjectSchema`, `Record`, `Association`, `Relation`,
+    /// `ProviderOutboundMessage`; see [`super::names`]); otherwise `type` as sent, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Other {
+                event_type,
+                payload,
+            } => match event_type.as_deref() {
+                Some(t) if super::names::DOCUMENTED.contains(&t) => Some(t),
+                given => super::names::family(payload).or(given),
+            },
+            known => known.event_type(),
+        }
+    }
+
     /// The contact the event is about, when it names one.
     pub fn contact_id(&self) -> Option<&ContactId> {
         match self {

@@ -4,6 +4,7 @@
 //! that was parsed and re-serialised (as GHL's own Node SDK does) no longer verifies.
 
 mod events;
+pub mod names;
 mod verify;
 
 pub use events::{

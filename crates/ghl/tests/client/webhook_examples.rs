@@ -6,35 +6,17 @@ use ghl::webhooks::{Webhook, WebhookEvent};
 use serde_json::Value;
 
 fn docs_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vendor/ghl-openapi/webhook-events")
+    ghl_sim::docs::webhook_events_dir()
 }
 
-/// The JSON blocks of a markdown document that are examples (not `json_schema` blocks).
-/// Some documents glue the opening brace to the fence (```` ```json{ ````); that brace is
-/// part of the example.
-fn examples(markdown: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = markdown;
-    while let Some(start) = rest.find("```json") {
-        let after = &rest[start + 7..];
-        let line_end = after.find('\n').unwrap_or(after.len());
-        let tag = &after[..line_end];
-        let body_start = if tag.trim_start().starts_with('{') {
-            0
-        } else {
-            line_end + 1
-        };
-        let body = &after[body_start.min(after.len())..];
-        let end = body.find("```").unwrap_or(body.len());
-        if !tag.contains("json_schema") {
-            out.push(body[..end].to_owned());
-        }
-        rest = &body[end.min(body.len())..];
-        if rest.len() >= 3 {
-            rest = &rest[3..];
-        }
-    }
-    out
+/// The example blocks of a document, as the simulator's reader finds them.
+fn examples_of(document: &str) -> Vec<String> {
+    ghl_sim::docs::webhook_examples(&docs_dir())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.document == document)
+        .map(|e| e.json)
+        .collect()
 }
 
 #[test]
@@ -53,8 +35,7 @@ fn every_documented_example_parses() {
     let mut typed = 0;
     for file in &files {
         let name = file.file_stem().unwrap().to_str().unwrap();
-        let text = std::fs::read_to_string(file).unwrap();
-        for (i, example) in examples(&text).into_iter().enumerate() {
+        for (i, example) in examples_of(name).into_iter().enumerate() {
             let Ok(mut value) = serde_json::from_str::<Value>(&example) else {
                 // UserCreate's "schema" block is a JSON object of type names, not valid JSON
                 // for every doc; anything that is not JSON is not an example.
@@ -98,4 +79,77 @@ fn every_typed_variant_has_a_documented_example() {
             "{t} appears in GHL's webhook docs"
         );
     }
+}
+
+/// The event each documented example is, read from the example as GHL's document gives it
+/// (many carry no `type`): the document's own event, or its family where the fields cannot
+/// tell the verb (an invoice created or paid looks the same).
+#[test]
+fn every_documented_example_is_named() {
+    use ghl::webhooks::names::DOCUMENTED;
+    let documented_as = |file: &str| match file {
+        "AppInstall" => "INSTALL",
+        "AppUninstall" => "UNINSTALL",
+        "PlanChange" => "PLAN_CHANGE",
+        "ConversationUnreadWebhook" => "ConversationUnreadUpdate",
+        other => DOCUMENTED
+            .iter()
+            .find(|d| **d == other)
+            .unwrap_or_else(|| panic!("{other} is in names::DOCUMENTED")),
+    };
+    let mut named = 0;
+    for entry in std::fs::read_dir(docs_dir()).unwrap() {
+        let file = entry.unwrap().path();
+        let doc = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        let expected = documented_as(&doc);
+        for example in examples_of(&doc) {
+            let Ok(value) = serde_json::from_str::<Value>(&example) else {
+                continue;
+            };
+            // UserCreate's first block lists field types ("type": "string"): not an example.
+            if value.get("type").and_then(Value::as_str) == Some("string") {
+                continue;
+            }
+            let webhook = Webhook::parse_lenient(example.as_bytes()).unwrap();
+            let name = webhook
+                .name()
+                .unwrap_or_else(|| panic!("{doc}: an example without a name: {example}"));
+            let family = expected.starts_with(name) && name.len() >= 5;
+            // Two documents reuse another event's example (every Appointment* example says
+            // AppointmentCreate; InboundMessage shows an outbound call): that event's name.
+            let reused = DOCUMENTED.contains(&name) && value.get("type").is_some();
+            assert!(
+                name == expected || family || reused,
+                "{doc}: named {name:?}, expected {expected:?} or its family"
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 60, "{named} examples named");
+}
+
+#[test]
+fn blank_envelope_fields_are_absent_and_misshapen_known_types_are_kept() {
+    let webhook = Webhook::parse_lenient(
+        br#"{"type":"ContactUpdate","webhookId":"  ","locationId":"","dnd":"yes","id":"c1"}"#,
+    )
+    .unwrap();
+    assert_eq!(webhook.webhook_id, None, "an empty id is no id");
+    assert_eq!(webhook.location_id, None);
+    match &webhook.event {
+        WebhookEvent::Misshapen {
+            event_type,
+            payload,
+            error,
+        } => {
+            assert_eq!(event_type, "ContactUpdate");
+            assert_eq!(payload["id"], "c1");
+            assert!(error.contains("bool"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(webhook.name(), Some("ContactUpdate"));
+    assert!(Webhook::parse(br#"{"type":"ContactUpdate","dnd":"yes"}"#).is_err());
+    assert!(Webhook::parse_lenient(b"[]").is_err());
+    assert!(Webhook::parse_lenient(b"\"x\"").is_err());
 }

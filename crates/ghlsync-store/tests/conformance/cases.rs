@@ -19,6 +19,7 @@ fn event(key: Option<&str>) -> NewEvent {
     NewEvent {
         source: Source::Ghl,
         dedupe_key: key.map(|k| format!("ghl:{k}")),
+        dedupe_window_ms: None,
         event_type: "ContactCreate".into(),
         location_id: Some("loc".into()),
         route: None,
@@ -100,6 +101,54 @@ pub async fn duplicate_events_are_stored_once<S: Store>(s: &S) {
     );
     assert_eq!(e.meta["signature"], "ed25519");
     assert_eq!(e.state, EventState::Pending);
+}
+
+/// A key with a window (a body digest) marks repeats only within it, counted from the
+/// event it repeats; the same body later is a new event, and repeats of it find that one.
+pub async fn windowed_keys_repeat_only_within_their_window<S: Store>(s: &S) {
+    let at = |received_at: Millis, window: Option<Millis>| NewEvent {
+        dedupe_window_ms: window,
+        received_at,
+        ..event(Some("body:digest"))
+    };
+    let window = Some(1_000);
+    let first = s.insert_events(&[at(0, window)]).await.unwrap();
+    let Inserted::New(a) = first[0] else {
+        panic!("{first:?}")
+    };
+    let within = s
+        .insert_events(&[at(1_000, window), at(1_000, window)])
+        .await
+        .unwrap();
+    assert_eq!(within, vec![Inserted::Duplicate(a), Inserted::Duplicate(a)]);
+    let later = s
+        .insert_events(&[at(1_001, window), at(1_500, window)])
+        .await
+        .unwrap();
+    let Inserted::New(b) = later[0] else {
+        panic!("{later:?}")
+    };
+    assert_ne!(a, b, "after the window the same body is a new event");
+    assert_eq!(later[1], Inserted::Duplicate(b), "within the batch");
+    let again = s.insert_events(&[at(2_001, window)]).await.unwrap();
+    assert_eq!(
+        again,
+        vec![Inserted::Duplicate(b)],
+        "counted from the newer event"
+    );
+    // A key without a window marks repeats however late they come.
+    let forever = |received_at| NewEvent {
+        received_at,
+        ..event(Some("w-forever"))
+    };
+    let one = s.insert_events(&[forever(0)]).await.unwrap();
+    let Inserted::New(c) = one[0] else {
+        panic!("{one:?}")
+    };
+    let late = s.insert_events(&[forever(86_400_000)]).await.unwrap();
+    assert_eq!(late, vec![Inserted::Duplicate(c)]);
+    let stored = s.list_events(&EventFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), 3, "{stored:?}");
 }
 
 pub async fn claims_are_exclusive<S: Store>(s: &S) {
@@ -634,6 +683,10 @@ pub async fn locations_and_routes_round_trip<S: Store>(s: &S) {
             tags: vec!["lead".into()],
             ..Default::default()
         }),
+        dedupe: ghlsync_core::RouteDedupe {
+            field: Some("$.event_id".into()),
+            window_secs: Some(3_600),
+        },
         created_at: 5,
     };
     s.upsert_route(&route).await.unwrap();

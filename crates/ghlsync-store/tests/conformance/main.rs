@@ -47,6 +47,7 @@ macro_rules! conformance {
 conformance!(
     migrations_are_idempotent,
     duplicate_events_are_stored_once,
+    windowed_keys_repeat_only_within_their_window,
     claims_are_exclusive,
     concurrent_claimers_never_share_an_event,
     a_dead_workers_lease_ends_and_another_takes_over,
@@ -69,6 +70,7 @@ fn event_with_key(key: &str) -> ghlsync_core::NewEvent {
     ghlsync_core::NewEvent {
         source: ghlsync_core::Source::Ghl,
         dedupe_key: Some(key.to_owned()),
+        dedupe_window_ms: None,
         event_type: "ContactCreate".into(),
         location_id: None,
         route: None,
@@ -137,6 +139,32 @@ async fn sqlite_recognises_repeats_after_a_restart() {
         })
     );
     assert!(matches!(again[1], Inserted::New(_)));
+}
+
+/// A body stored again after its window, then the process restarted: a resend is a repeat
+/// of the newer event, not of the one whose window has passed.
+#[tokio::test]
+async fn sqlite_remembers_the_newest_event_of_a_windowed_key_after_a_restart() {
+    use ghlsync_store::Inserted;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
+    let at = |offset: i64| ghlsync_core::NewEvent {
+        dedupe_window_ms: Some(1_000),
+        received_at: event_with_key("x").received_at + offset,
+        ..event_with_key("wf:leads:body")
+    };
+    let newer = {
+        let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+        store.migrate().await.unwrap();
+        store.insert_events(&[at(0)]).await.unwrap();
+        store.insert_events(&[at(5_000)]).await.unwrap()[0]
+    };
+    let Inserted::New(newer) = newer else {
+        panic!("{newer:?}")
+    };
+    let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+    let again = store.insert_events(&[at(5_500)]).await.unwrap();
+    assert_eq!(again, vec![Inserted::Duplicate(newer)]);
 }
 
 /// The ingest writer (its own connection, on a thread of its own) and the store's other

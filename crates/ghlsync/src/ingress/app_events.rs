@@ -17,7 +17,7 @@ use ghlsync_core::{ApiKey, AppEvent, NewEvent, Source};
 use ghlsync_store::{Inserted, Store};
 use serde_json::{Value, json};
 
-use super::{body, reject};
+use super::{Reason, body, reject};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
 
@@ -35,7 +35,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<ApiKey, ApiError
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
-            reject(ROUTE, "missing_key");
+            reject(ROUTE, Reason::MissingKey);
             ApiError::unauthorized(
                 "missing_api_key",
                 "send the API key as Authorization: Bearer <key>",
@@ -45,7 +45,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<ApiKey, ApiError
     match app.store().api_key_by_hash(&hash).await {
         Ok(Some(key)) if key.revoked_at.is_none() => Ok(key),
         Ok(_) => {
-            reject(ROUTE, "invalid_key");
+            reject(ROUTE, Reason::InvalidKey);
             Err(ApiError::unauthorized(
                 "invalid_api_key",
                 "the API key is unknown or revoked",
@@ -73,7 +73,7 @@ pub(super) async fn receive(
     let now = now_ms();
     // Prefixed: a workflow route may be named like a key id, and must not share its budget.
     if let Err(wait) = app.route_limiter().check(&format!("api:{}", key.id), now) {
-        reject(ROUTE, "rate_limited");
+        reject(ROUTE, Reason::RateLimited);
         return Err(ApiError::too_many(
             "rate_limited",
             format!(
@@ -84,17 +84,18 @@ pub(super) async fn receive(
         ));
     }
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        reject(ROUTE, "malformed");
+        reject(ROUTE, Reason::Malformed);
         ApiError::malformed_json(e)
     })?;
     let events = AppEvent::parse_request(&value, MAX_BATCH).map_err(|e| {
-        reject(ROUTE, "invalid_event");
+        reject(ROUTE, Reason::InvalidEvent);
         ApiError::invalid_event(&e.field, e.message)
     })?;
     let submitted = events.iter().map(|event| {
         let stored = NewEvent {
             source: Source::App,
             dedupe_key: Some(format!("app:{}:{}", key.location_id, event.id)),
+            dedupe_window_ms: None,
             event_type: format!("app:{}", event.event_type),
             location_id: Some(key.location_id.clone()),
             route: None,

@@ -1,40 +1,47 @@
 //! `POST /webhooks/ghl`: GHL Marketplace webhooks.
 //!
 //! Order matters: size limit, signature over the raw bytes (Ed25519 preferred, RSA
-//! accepted), then the few fields ingress needs (`type`, `webhookId`, `timestamp`), the
-//! replay window, and the durable commit. Deduplication on `webhookId` happens in the same
-//! commit, so a redelivery is answered 200 without being stored twice.
+//! accepted), then the body is parsed exactly as the processor will parse it (the same
+//! parser, the same limits): what that parser refuses is refused here with a 400, and
+//! everything GHL signed that it reads is stored, whatever its `type`. Then the replay
+//! window and the durable commit. A repeat is recognised in the same commit: by
+//! `webhookId`, or, for a payload without one, by the body's digest within
+//! `server.dedupe_window_secs`.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use ghl::webhooks::{GHL_SIGNATURE_HEADER, VerifyError, WH_SIGNATURE_HEADER};
+use ghl::webhooks::{
+    GHL_SIGNATURE_HEADER, ParseError, VerifyError, WH_SIGNATURE_HEADER, Webhook, WebhookEvent,
+};
 use ghlsync_core::{NewEvent, Source};
-use serde::Deserialize;
 use serde_json::json;
 
-use super::{accepted, body, reject};
+use super::{Reason, accepted, body, body_digest, reject};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
 
 const ROUTE: &str = "ghl";
 
-/// Only what ingress needs; the rest of the payload is kept as raw bytes.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type", borrow, default)]
-    event_type: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "webhookId", borrow, default)]
-    webhook_id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    timestamp: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "locationId", borrow, default)]
-    location_id: Option<std::borrow::Cow<'a, str>>,
-}
+/// The stored type of an event that names none and whose fields show no family.
+pub const UNKNOWN_TYPE: &str = "unknown";
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The processor's parse of a stored body; what it cannot read is refused before 2xx.
+fn parse(bytes: &[u8]) -> Result<Webhook, ApiError> {
+    Webhook::parse_lenient(bytes).map_err(|e| {
+        reject(ROUTE, Reason::Malformed);
+        match e {
+            ParseError::NotAnObject => {
+                ApiError::invalid_field("body", "the body must be a JSON object")
+            }
+            other => ApiError::malformed_json(other),
+        }
+    })
 }
 
 pub(super) async fn receive(
@@ -51,7 +58,7 @@ pub(super) async fn receive(
             header(&headers, WH_SIGNATURE_HEADER),
         )
         .map_err(|e| {
-            reject(ROUTE, "signature");
+            reject(ROUTE, Reason::Signature);
             let code = if e == VerifyError::MissingSignature {
                 "missing_signature"
             } else {
@@ -59,44 +66,53 @@ pub(super) async fn receive(
             };
             ApiError::unauthorized(code, e.to_string())
         })?;
-    let envelope: Envelope<'_> = serde_json::from_slice(&bytes).map_err(|e| {
-        reject(ROUTE, "malformed");
-        ApiError::malformed_json(e)
-    })?;
-    let missing = |field: &str| {
-        reject(ROUTE, "missing_field");
-        ApiError::invalid_field(field, format!("{field} is required"))
-    };
-    let event_type = envelope.event_type.ok_or_else(|| missing("type"))?;
-    let webhook_id = envelope.webhook_id.ok_or_else(|| missing("webhookId"))?;
-    let timestamp = envelope.timestamp.ok_or_else(|| missing("timestamp"))?;
-    let sent_at = ghlsync_core::time::parse_rfc3339_ms(&timestamp).ok_or_else(|| {
-        reject(ROUTE, "bad_timestamp");
-        ApiError::invalid_field("timestamp", "timestamp must be an RFC 3339 time")
-    })?;
+    let webhook = parse(&bytes)?;
     let now = now_ms();
-    let window = app.config().server.replay_window_secs as i64 * 1000;
-    if (now - sent_at).abs() > window && !app.deferred().contains(&webhook_id) {
-        reject(ROUTE, "replay");
-        return Err(ApiError::unauthorized(
-            "stale_timestamp",
-            format!("timestamp is outside the {} s replay window", window / 1000),
-        ));
+    let config = &app.config().server;
+    let (dedupe_key, dedupe_window_ms) = match &webhook.webhook_id {
+        Some(id) => (format!("ghl:{id}"), None),
+        None => (
+            format!("ghl:body:{}", body_digest(&bytes)),
+            Some(config.dedupe_window_secs as i64 * 1000),
+        ),
+    };
+    // GHL sends `timestamp` with every webhook; its documents' examples mostly do not. A
+    // signed body without a readable one is still GHL's, and a replay of it is a repeat of
+    // its digest.
+    if let Some(sent_at) = webhook
+        .timestamp
+        .as_deref()
+        .and_then(ghlsync_core::time::parse_rfc3339_ms)
+    {
+        let window = config.replay_window_secs as i64 * 1000;
+        if (now - sent_at).abs() > window && !app.deferred().contains(&dedupe_key) {
+            reject(ROUTE, Reason::Replay);
+            return Err(ApiError::unauthorized(
+                "stale_timestamp",
+                format!("timestamp is outside the {} s replay window", window / 1000),
+            ));
+        }
+    }
+    let mut meta = json!({"signature": scheme.as_str()});
+    if let WebhookEvent::Misshapen { error, .. } = &webhook.event {
+        meta["misshapen"] = json!(error);
     }
     let event = NewEvent {
         source: Source::Ghl,
-        dedupe_key: Some(format!("ghl:{webhook_id}")),
-        event_type: event_type.into_owned(),
-        location_id: envelope.location_id.map(|l| l.as_ref().into()),
+        dedupe_key: Some(dedupe_key),
+        dedupe_window_ms,
+        event_type: webhook.name().unwrap_or(UNKNOWN_TYPE).to_owned(),
+        location_id: webhook.location_id.clone(),
         route: None,
-        meta: json!({"signature": scheme.as_str()}),
+        meta,
         body: bytes.to_vec(),
         received_at: now,
     };
+    let key = event.dedupe_key.clone().unwrap_or_default();
     match app.ingest().submit(event).await {
         Ok(inserted) => Ok(accepted(ROUTE, inserted)),
         Err(refusal) => {
-            app.deferred().remember(&webhook_id);
+            app.deferred().remember(&key);
             Err(refusal.into_api_error(ROUTE))
         }
     }

@@ -56,14 +56,14 @@ pub(crate) fn body(
 ) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            reject(route, "too_large");
+            reject(route, Reason::TooLarge);
             ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 "the body exceeds the size limit",
             )
         } else {
-            reject(route, "unreadable");
+            reject(route, Reason::Unreadable);
             ApiError::new(
                 axum::http::StatusCode::BAD_REQUEST,
                 "unreadable_body",
@@ -73,8 +73,94 @@ pub(crate) fn body(
     })
 }
 
+/// The hex SHA-256 of a raw body: the dedupe key of an event whose sender gave no id.
+pub(crate) fn body_digest(bytes: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+/// The ingress routes, as metrics label them.
+pub const ROUTES: [&str; 3] = ["ghl", "workflow", "app"];
+
+/// Why ingress refused a request, as `ghlsync_ingress_rejections_total` labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// `too_large`.
+    TooLarge,
+    /// `unreadable`.
+    Unreadable,
+    /// `signature`.
+    Signature,
+    /// `malformed`.
+    Malformed,
+    /// `missing_field`.
+    MissingField,
+    /// `bad_timestamp`.
+    BadTimestamp,
+    /// `replay`.
+    Replay,
+    /// `overloaded`.
+    Overloaded,
+    /// `store_unavailable`.
+    StoreUnavailable,
+    /// `unknown_route`.
+    UnknownRoute,
+    /// `rate_limited`.
+    RateLimited,
+    /// `webhook_key`.
+    WebhookKey,
+    /// `invalid_event`.
+    InvalidEvent,
+    /// `missing_key`.
+    MissingKey,
+    /// `invalid_key`.
+    InvalidKey,
+}
+
+impl Reason {
+    /// Every reason, for the metrics registered at start.
+    pub const ALL: [Self; 15] = [
+        Self::TooLarge,
+        Self::Unreadable,
+        Self::Signature,
+        Self::Malformed,
+        Self::MissingField,
+        Self::BadTimestamp,
+        Self::Replay,
+        Self::Overloaded,
+        Self::StoreUnavailable,
+        Self::UnknownRoute,
+        Self::RateLimited,
+        Self::WebhookKey,
+        Self::InvalidEvent,
+        Self::MissingKey,
+        Self::InvalidKey,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Unreadable => "unreadable",
+            Self::Signature => "signature",
+            Self::Malformed => "malformed",
+            Self::MissingField => "missing_field",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::Replay => "replay",
+            Self::Overloaded => "overloaded",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::UnknownRoute => "unknown_route",
+            Self::RateLimited => "rate_limited",
+            Self::WebhookKey => "webhook_key",
+            Self::InvalidEvent => "invalid_event",
+            Self::MissingKey => "missing_key",
+            Self::InvalidKey => "invalid_key",
+        }
+    }
+}
+
 /// Counts a rejection; logged without secrets or bodies.
-pub(crate) fn reject(route: &'static str, reason: &'static str) {
+pub(crate) fn reject(route: &'static str, reason: Reason) {
+    let reason = reason.as_str();
     metrics::counter!(m::INGRESS_REJECTIONS, "route" => route, "reason" => reason).increment(1);
     tracing::info!(route, reason, "webhook rejected");
 }
@@ -121,11 +207,11 @@ impl Refusal {
     pub(crate) fn into_api_error(self, route: &'static str) -> ApiError {
         match self {
             Self::Overloaded => {
-                reject(route, "overloaded");
+                reject(route, Reason::Overloaded);
                 ApiError::too_many("overloaded", "ghlsync is busy; retry later", 5)
             }
             Self::Unavailable(e) => {
-                reject(route, "store_unavailable");
+                reject(route, Reason::StoreUnavailable);
                 tracing::error!(error = %e, "event not stored");
                 // Still 429: a 5xx would make GHL drop the event.
                 ApiError::too_many(

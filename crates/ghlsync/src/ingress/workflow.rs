@@ -4,7 +4,9 @@
 //! A route authenticates with either an HMAC-SHA256 signature of `timestamp.body` in
 //! `X-GHL-Signature` plus `X-GHL-Timestamp` (seed 001's scheme, 5-minute window), or a
 //! webhook key in `X-Webhook-Key` or the body's `webhook_key` (seed 004's). Each route has
-//! its own request limit.
+//! its own request limit. A resend is recognised by the sender's id (`X-Idempotency-Key`,
+//! or the route's id field), else by the body's digest within the route's window
+//! ([`ghlsync_core::RouteDedupe`]); never by the signature, which changes with every send.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
@@ -15,11 +17,11 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ghlsync_core::process::{ProcessError, RouteAction};
-use ghlsync_core::{NewEvent, RouteAuth, Source};
+use ghlsync_core::{DedupeBy, NewEvent, RouteAuth, Source};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::{accepted, body, reject};
+use super::{Reason, accepted, body, body_digest, reject};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
 
@@ -31,6 +33,8 @@ pub const SIGNATURE_HEADER: &str = "x-ghl-signature";
 pub const TIMESTAMP_HEADER: &str = "x-ghl-timestamp";
 /// Webhook key header.
 pub const KEY_HEADER: &str = "x-webhook-key";
+/// The sender's own id for the event; a repeat of it is stored once.
+pub const IDEMPOTENCY_HEADER: &str = "x-idempotency-key";
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -67,17 +71,17 @@ fn check_hmac(
     body: &[u8],
     window_ms: i64,
     now: i64,
-) -> Result<String, ApiError> {
+) -> Result<(), ApiError> {
     let signature = header(headers, SIGNATURE_HEADER).ok_or_else(|| {
-        reject(ROUTE, "signature");
+        reject(ROUTE, Reason::Signature);
         ApiError::unauthorized("missing_signature", "X-GHL-Signature is required")
     })?;
     let timestamp = header(headers, TIMESTAMP_HEADER).ok_or_else(|| {
-        reject(ROUTE, "signature");
+        reject(ROUTE, Reason::Signature);
         ApiError::unauthorized("missing_timestamp", "X-GHL-Timestamp is required")
     })?;
     let seconds: i64 = timestamp.parse().map_err(|_| {
-        reject(ROUTE, "bad_timestamp");
+        reject(ROUTE, Reason::BadTimestamp);
         ApiError::unauthorized("invalid_timestamp", "X-GHL-Timestamp must be Unix seconds")
     })?;
     // Tolerate milliseconds, which some senders use.
@@ -87,7 +91,7 @@ fn check_hmac(
         seconds.saturating_mul(1000)
     };
     if (now - at_ms).abs() > window_ms {
-        reject(ROUTE, "replay");
+        reject(ROUTE, Reason::Replay);
         return Err(ApiError::unauthorized(
             "stale_timestamp",
             "X-GHL-Timestamp is outside the replay window",
@@ -99,20 +103,19 @@ fn check_hmac(
     context.update(body);
     let expected = context.sign();
     let given = decode_signature(signature).ok_or_else(|| {
-        reject(ROUTE, "signature");
+        reject(ROUTE, Reason::Signature);
         ApiError::unauthorized(
             "invalid_signature",
             "X-GHL-Signature is not a hex or base64 HMAC-SHA256",
         )
     })?;
     verify_slices_are_equal(expected.as_ref(), &given).map_err(|_| {
-        reject(ROUTE, "signature");
+        reject(ROUTE, Reason::Signature);
         ApiError::unauthorized(
             "invalid_signature",
             "X-GHL-Signature does not match the body",
         )
-    })?;
-    Ok(signature.to_owned())
+    })
 }
 
 pub(super) async fn receive(
@@ -128,12 +131,12 @@ pub(super) async fn receive(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| {
-            reject(ROUTE, "unknown_route");
+            reject(ROUTE, Reason::UnknownRoute);
             ApiError::not_found("unknown_route", format!("no workflow route named {name:?}"))
         })?;
     let now = now_ms();
     if let Err(wait) = app.route_limiter().check(&name, now) {
-        reject(ROUTE, "rate_limited");
+        reject(ROUTE, Reason::RateLimited);
         return Err(ApiError::too_many(
             "rate_limited",
             format!(
@@ -144,22 +147,19 @@ pub(super) async fn receive(
         ));
     }
     let window_ms = app.config().server.replay_window_secs as i64 * 1000;
-    let signature = match route.route.auth {
-        RouteAuth::Hmac => {
-            let key = route
-                .hmac
-                .as_ref()
-                .ok_or_else(|| ApiError::internal("HMAC route without a key"))?;
-            Some(check_hmac(key, &headers, &bytes, window_ms, now)?)
-        }
-        RouteAuth::WebhookKey => None,
-    };
+    if route.route.auth == RouteAuth::Hmac {
+        let key = route
+            .hmac
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("HMAC route without a key"))?;
+        check_hmac(key, &headers, &bytes, window_ms, now)?;
+    }
     let payload: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        reject(ROUTE, "malformed");
+        reject(ROUTE, Reason::Malformed);
         ApiError::malformed_json(e)
     })?;
     if !payload.is_object() {
-        reject(ROUTE, "malformed");
+        reject(ROUTE, Reason::Malformed);
         return Err(ApiError::invalid_field(
             "body",
             "the body must be a JSON object",
@@ -172,7 +172,7 @@ pub(super) async fn receive(
             verify_slices_are_equal(g.as_bytes(), route.secret.expose_secret().as_bytes()).is_ok()
         });
         if !ok {
-            reject(ROUTE, "webhook_key");
+            reject(ROUTE, Reason::WebhookKey);
             return Err(ApiError::unauthorized(
                 "invalid_webhook_key",
                 "the webhook key is missing or wrong",
@@ -181,7 +181,7 @@ pub(super) async fn receive(
     }
     let RouteAction::UpsertContact(action) = &route.route.action;
     if let Err(e) = action.check(&payload) {
-        reject(ROUTE, "missing_field");
+        reject(ROUTE, Reason::MissingField);
         return Err(match e {
             ProcessError::MissingField(field) => {
                 ApiError::invalid_field(&field, format!("{field} is required"))
@@ -189,28 +189,29 @@ pub(super) async fn receive(
             ProcessError::Malformed(message) => ApiError::invalid_field("body", message),
         });
     }
-    // A signed request is identified by its signature (it covers the timestamp); a keyed one
-    // by the id the sender gives, if any.
-    let dedupe_key = match &signature {
-        Some(sig) => Some(format!("wf:{name}:{sig}")),
-        None => header(&headers, "x-idempotency-key")
-            .map(str::to_owned)
-            .or_else(|| {
-                payload
-                    .get("event_id")
-                    .or_else(|| payload.get("id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .map(|id| format!("wf:{name}:{id}")),
+    // Never by the signature: a resend of the same event is signed anew.
+    let dedupe = route.route.dedupe.identify(
+        header(&headers, IDEMPOTENCY_HEADER),
+        &payload,
+        app.config().server.dedupe_window_secs,
+    );
+    let (dedupe_key, dedupe_window_ms, by) = match dedupe {
+        DedupeBy::SenderId(id) => (Some(format!("wf:{name}:id:{id}")), None, "id"),
+        DedupeBy::Body { window_ms } => (
+            Some(format!("wf:{name}:body:{}", body_digest(&bytes))),
+            Some(window_ms),
+            "body",
+        ),
+        DedupeBy::Nothing => (None, None, "none"),
     };
     let event = NewEvent {
         source: Source::Workflow,
         dedupe_key,
+        dedupe_window_ms,
         event_type: format!("workflow:{name}"),
         location_id: Some(route.route.location_id.clone()),
         route: Some(name.clone()),
-        meta: json!({"auth": route.route.auth.as_str()}),
+        meta: json!({"auth": route.route.auth.as_str(), "dedupe": by}),
         body: bytes.to_vec(),
         received_at: now,
     };

@@ -258,8 +258,9 @@ async fn permanent_errors_go_to_the_dlq_at_once_and_replay_after_a_fix() {
 #[tokio::test]
 async fn an_event_that_cannot_be_processed_is_dead_lettered_with_its_error() {
     let h = Harness::start(|_| {}).await;
-    // Signed and well-formed for ingress, but `dnd` is not a boolean: the handler refuses.
-    let body = h.ghl_payload("ContactCreate", json!({"id": "c1", "dnd": "yes"}));
+    // Signed and readable, but a contact event without the contact's id: nothing can be
+    // mirrored from it, and the event waits in the dead-letter queue with the reason.
+    let body = h.ghl_payload("ContactCreate", json!({"email": "a@b.co"}));
     assert_eq!(h.post_ghl(body).await.status(), 200);
     h.drain().await;
     let r: serde_json::Value = h
@@ -276,7 +277,7 @@ async fn an_event_that_cannot_be_processed_is_dead_lettered_with_its_error() {
         events[0]["last_error"]
             .as_str()
             .unwrap()
-            .contains("ContactCreate")
+            .contains("missing field: id")
     );
     let r: serde_json::Value = h
         .admin(reqwest::Method::POST, "/admin/events/replay")

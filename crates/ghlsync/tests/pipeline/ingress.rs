@@ -156,15 +156,9 @@ async fn bad_input_gets_a_clear_error_naming_the_problem() {
         (status, e["error"]["code"].as_str()),
         (400, Some("malformed_json"))
     );
-    // A missing required field: 400 naming it.
-    let no_id =
-        serde_json::to_vec(&json!({"type": "ContactCreate", "timestamp": "2026-11-21T10:00:00Z"}))
-            .unwrap();
-    let (status, e) = error_of(h.post_ghl(no_id).await).await;
-    assert_eq!(
-        (status, e["error"]["field"].as_str()),
-        (400, Some("webhookId"))
-    );
+    // Signed, JSON, but not an object: 400 naming the body.
+    let (status, e) = error_of(h.post_ghl(b"[]".to_vec()).await).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (400, Some("body")));
     // A replay from an hour ago: 401.
     let old = serde_json::to_vec(&json!({"type": "ContactCreate", "webhookId": "w-old", "timestamp": "2020-01-01T00:00:00Z"})).unwrap();
     let (status, e) = error_of(h.post_ghl(old).await).await;
@@ -246,11 +240,13 @@ async fn workflow_routes_check_hmac_keys_and_fields() {
     ghlsync::registry::add_route(
         h.app.store(),
         h.app.cipher(),
-        "broadcast",
-        &h.loc.id.as_str().into(),
-        ghlsync_core::RouteAuth::WebhookKey,
+        ghlsync::registry::RouteDefinition::new(
+            "broadcast",
+            &h.loc.id.as_str().into(),
+            ghlsync_core::RouteAuth::WebhookKey,
+            ghlsync_core::process::RouteAction::UpsertContact(Default::default()),
+        ),
         &secrecy::SecretString::from("k-123".to_owned()),
-        ghlsync_core::process::RouteAction::UpsertContact(Default::default()),
     )
     .await
     .unwrap();
@@ -365,5 +361,169 @@ async fn a_ghl_retry_of_a_deferred_webhook_passes_the_replay_window() {
     let r = h.post_ghl(body).await;
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "overloaded");
+    h.shutdown().await;
+}
+
+/// Every example of every GHL webhook document, signed as GHL signs: most carry no `type`,
+/// `webhookId` or `timestamp`, and each is GHL's event all the same. Each is stored (byte
+/// for byte; the few with a `timestamp` get a current one, as GHL sends them), under the
+/// event it is, and processed without a dead letter.
+#[tokio::test]
+async fn every_documented_webhook_example_is_stored_and_processed() {
+    let h = Harness::start(|_| {}).await;
+    let examples = ghl_sim::docs::webhook_examples(&ghl_sim::docs::webhook_events_dir()).unwrap();
+    assert!(examples.len() >= 66, "{}", examples.len());
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    for example in &examples {
+        let mut body = example.json.clone().into_bytes();
+        let mut value: Value = serde_json::from_slice(&body).unwrap();
+        if value.get("timestamp").is_some() {
+            value["timestamp"] = json!(now);
+            body = serde_json::to_vec(&value).unwrap();
+        }
+        let r = h.post_ghl(body.clone()).await;
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(
+            status, 200,
+            "{} example {}: {answer}",
+            example.document, example.index
+        );
+        // Documents that share an example (the Invoice family) share its event.
+        let id = answer["id"].as_str().unwrap().to_owned();
+        let first = ids.entry(body).or_insert_with(|| id.clone());
+        assert_eq!(*first, id, "{}: {answer}", example.document);
+    }
+    h.drain().await;
+    let events = h
+        .app
+        .store()
+        .list_events(&EventFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), ids.len(), "one event per distinct body");
+    let not_done: Vec<_> = events
+        .iter()
+        .filter(|e| e.state != ghlsync_core::EventState::Done)
+        .map(|e| (&e.event_type, &e.last_error))
+        .collect();
+    assert!(not_done.is_empty(), "{not_done:?}");
+    let types: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_type.as_str()).collect();
+    for expected in [
+        "Invoice",
+        "Product",
+        "Price",
+        "ObjectSchema",
+        "Record",
+        "Association",
+        "Relation",
+        "ProviderOutboundMessage",
+        "INSTALL",
+        "ContactCreate",
+    ] {
+        assert!(types.contains(expected), "{expected} among {types:?}");
+    }
+    h.shutdown().await;
+}
+
+/// What the processor's parser cannot read is refused with a 400 naming the problem before
+/// anything is acknowledged, on every route that takes GHL's bodies: invalid UTF-8 inside a
+/// string, a lone surrogate escape, nesting deeper than the parser allows, an array or a
+/// scalar instead of an object (an array once passed as a positional envelope).
+#[tokio::test]
+async fn bodies_the_processor_could_not_read_are_refused_not_acknowledged() {
+    let h = Harness::start(|_| {}).await;
+    h.hmac_route("leads", &[]).await;
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let deep = format!(
+        r#"{{"type":"ContactCreate","webhookId":"w-deep","email":"a@b.co","x":{}1{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "invalid UTF-8 in a string",
+            b"{\"type\":\"ContactCreate\",\"webhookId\":\"w-utf8\",\"email\":\"a@b.co\",\"n\":\"\xff\xfe\"}".to_vec(),
+            "malformed_json",
+        ),
+        (
+            "a lone surrogate",
+            br#"{"type":"ContactCreate","webhookId":"w-sur","email":"a@b.co","n":"\ud800"}"#.to_vec(),
+            "malformed_json",
+        ),
+        ("nesting too deep", deep.into_bytes(), "malformed_json"),
+        (
+            "an array",
+            serde_json::to_vec(&json!(["ContactCreate", "w-array", now, "loc"])).unwrap(),
+            "invalid_field",
+        ),
+        ("a string", br#""ContactCreate""#.to_vec(), "invalid_field"),
+        ("a number", b"42".to_vec(), "invalid_field"),
+    ];
+    for (what, body, code) in cases {
+        let (status, e) = error_of(h.post_ghl(body.clone()).await).await;
+        assert_eq!(
+            (status, e["error"]["code"].as_str()),
+            (400, Some(code)),
+            "GHL route, {what}: {e}"
+        );
+        let ts = (ghlsync::app::now_ms() / 1000).to_string();
+        let sig = ghlsync::ingress::workflow::sign(crate::ROUTE_SECRET.as_bytes(), &ts, &body);
+        let r = h
+            .post_workflow_with(
+                "leads",
+                body,
+                &[("x-ghl-timestamp", ts), ("x-ghl-signature", sig)],
+            )
+            .await;
+        let (status, e) = error_of(r).await;
+        assert_eq!(status, 400, "workflow route, {what}: {e}");
+    }
+    assert!(
+        h.app
+            .store()
+            .list_events(&EventFilter::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was acknowledged"
+    );
+    h.shutdown().await;
+}
+
+/// A known type whose fields do not fit GHL's documented shape (`dnd` as text) is still
+/// GHL's event: stored, processed without a dead letter, and said in the sync log.
+#[tokio::test]
+async fn a_misshapen_known_event_is_kept_and_logged() {
+    let h = Harness::start(|_| {}).await;
+    let body = h.ghl_payload("ContactCreate", json!({"id": "c1", "dnd": "yes"}));
+    assert_eq!(h.post_ghl(body).await.status(), 200);
+    h.drain().await;
+    let events = h
+        .app
+        .store()
+        .list_events(&EventFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].state, ghlsync_core::EventState::Done);
+    assert_eq!(events[0].event_type, "ContactCreate");
+    assert!(
+        events[0].meta["misshapen"]
+            .as_str()
+            .unwrap()
+            .contains("bool")
+    );
+    let log = h.app.store().sync_log(None, 10).await.unwrap();
+    assert!(
+        log.iter().any(|l| l.kind == "ghl_webhook_misshapen"),
+        "{log:?}"
+    );
     h.shutdown().await;
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod app_events;
+mod dedupe;
 mod delivery;
 mod ghl_rules;
 mod ingress;
@@ -127,11 +128,13 @@ impl Harness {
         ghlsync::registry::add_route(
             self.app.store(),
             self.app.cipher(),
-            name,
-            &self.loc.id.as_str().into(),
-            RouteAuth::Hmac,
+            ghlsync::registry::RouteDefinition::new(
+                name,
+                &self.loc.id.as_str().into(),
+                RouteAuth::Hmac,
+                action,
+            ),
             &SecretString::from(ROUTE_SECRET.to_owned()),
-            action,
         )
         .await
         .unwrap();
@@ -142,15 +145,29 @@ impl Harness {
         let body = serde_json::to_vec(payload).unwrap();
         let ts = (ghlsync::app::now_ms() / 1000).to_string();
         let sig = ghlsync::ingress::workflow::sign(ROUTE_SECRET.as_bytes(), &ts, &body);
-        self.http
+        self.post_workflow_with(
+            route,
+            body,
+            &[("x-ghl-timestamp", ts), ("x-ghl-signature", sig)],
+        )
+        .await
+    }
+
+    /// Posts raw bytes to a workflow route with the given headers.
+    pub async fn post_workflow_with(
+        &self,
+        route: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> reqwest::Response {
+        let mut rb = self
+            .http
             .post(format!("{}/webhooks/ghl/workflow/{route}", self.base))
-            .header("content-type", "application/json")
-            .header("x-ghl-timestamp", ts)
-            .header("x-ghl-signature", sig)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            rb = rb.header(*k, v);
+        }
+        rb.body(body).send().await.unwrap()
     }
 
     /// A GHL Marketplace webhook body with `webhookId` and `timestamp` (now).
