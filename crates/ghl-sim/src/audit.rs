@@ -47,6 +47,20 @@ pub enum Effect {
         /// Field.
         field_id: String,
     },
+    /// A custom field's definition changed.
+    CustomFieldUpdated {
+        /// Location.
+        location_id: String,
+        /// Field.
+        field_id: String,
+    },
+    /// A custom field was deleted, and its values with it.
+    CustomFieldDeleted {
+        /// Location.
+        location_id: String,
+        /// Field.
+        field_id: String,
+    },
     /// An opportunity was created.
     OpportunityCreated {
         /// Location.

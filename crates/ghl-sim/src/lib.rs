@@ -142,6 +142,13 @@ pub struct LocationSpec {
     /// Owning agency.
     #[serde(default)]
     pub company_id: Option<String>,
+    /// IANA time zone of the business (GHL asks for one when a location is created).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_owned()
 }
 
 impl LocationSpec {
@@ -153,7 +160,14 @@ impl LocationSpec {
             custom_fields: Vec::new(),
             pipelines: Vec::new(),
             company_id: None,
+            timezone: default_timezone(),
         }
+    }
+
+    /// Sets the time zone.
+    pub fn timezone(mut self, timezone: &str) -> Self {
+        self.timezone = timezone.to_owned();
+        self
     }
 
     /// Adds a contact custom field.
@@ -219,6 +233,9 @@ impl World {
     /// Creates a location from a spec, with a Private Integration token.
     pub fn create_location(&mut self, spec: &LocationSpec) -> SeededLocation {
         let id = self.add_location(&spec.name, spec.company_id.clone(), spec.settings.clone());
+        if let Ok(location) = self.location_mut(&id) {
+            location.timezone = spec.timezone.clone();
+        }
         let token = self.add_private_token(Resource::Location(id.clone()));
         let custom_fields = spec
             .custom_fields

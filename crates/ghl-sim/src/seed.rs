@@ -100,6 +100,7 @@ pub fn demo(world: &mut World) -> Seeded {
                 stages: PROJECT_STAGES.map(str::to_owned).to_vec(),
             }],
             company_id: Some(company_id.clone()),
+            timezone: "Europe/Madrid".into(),
         },
         LocationSpec {
             name: "Lead Scoring".into(),
@@ -112,6 +113,7 @@ pub fn demo(world: &mut World) -> Seeded {
                     .to_vec(),
             }],
             company_id: Some(company_id.clone()),
+            timezone: "America/Chicago".into(),
         },
         LocationSpec {
             name: "Agency Client".into(),
@@ -125,6 +127,7 @@ pub fn demo(world: &mut World) -> Seeded {
                 stages: ["New", "Contacted", "Won"].map(str::to_owned).to_vec(),
             }],
             company_id: Some(company_id.clone()),
+            timezone: "America/New_York".into(),
         },
     ];
     let locations = specs.iter().map(|s| world.create_location(s)).collect();

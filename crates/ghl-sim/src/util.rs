@@ -22,6 +22,11 @@ pub fn new_id_from(rng: &mut impl Rng) -> String {
         .collect()
 }
 
+/// Whether `id` has the shape of a GHL (Firebase-style) id: 20 letters and digits.
+pub fn is_ghl_id(id: &str) -> bool {
+    id.len() == 20 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A random UUID, the shape GHL uses for pipeline stages and webhook ids.
 pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -140,10 +140,16 @@ pub const UPSERT_CONTACT: Dto = Dto {
     ],
 };
 
-/// `UpdateContactDto`: no `locationId`, `companyName` or `gender`.
+/// `UpdateContactDto`: no `locationId` or `gender`; `companyName`, `keyword`, `ssn` and
+/// `type` are accepted though GHL's file omits them (highlevel-api-docs#314, which tried
+/// every property one by one against live GHL).
 pub const UPDATE_CONTACT: Dto = Dto {
     schema: "UpdateContactDto",
     fields: &[
+        null("companyName", Kind::Str),
+        f("keyword", Kind::Str),
+        f("ssn", Kind::Str),
+        f("type", Kind::Str),
         null("firstName", Kind::Str),
         null("lastName", Kind::Str),
         null("name", Kind::Str),
@@ -247,7 +253,38 @@ pub const UNDOCUMENTED_EXTRAS: &[(&str, &[&str])] = &[
     // The 2025-08 spec of the opportunity upsert required `contactId`; the current one
     // dropped it without replacement, so it is still accepted.
     ("UpsertOpportunityDto", &["contactId"]),
+    // Live GHL's PUT whitelist has them (highlevel-api-docs#314).
+    (
+        "UpdateContactDto",
+        &["companyName", "keyword", "ssn", "type"],
+    ),
 ];
+
+/// `UpdateTagsDTO` (`POST /contacts/bulk/tags/update/{type}`).
+pub const UPDATE_TAGS: Dto = Dto {
+    schema: "UpdateTagsDTO",
+    fields: &[
+        req("contacts", Kind::StrArray),
+        req("tags", Kind::StrArray),
+        req("locationId", Kind::Str),
+        f("removeAllTags", Kind::Bool),
+    ],
+};
+
+/// `UpdateCustomFieldsDTO` (`PUT /locations/{id}/customFields/{id}`).
+pub const UPDATE_CUSTOM_FIELD: Dto = Dto {
+    schema: "UpdateCustomFieldsDTO",
+    fields: &[
+        req("name", Kind::Str),
+        f("placeholder", Kind::Str),
+        f("acceptedFormat", Kind::Array),
+        f("isMultipleFile", Kind::Bool),
+        f("maxNumberOfFiles", Kind::Num),
+        f("textBoxListOptions", Kind::Array),
+        f("position", Kind::Num),
+        f("model", Kind::Enum(&["contact", "opportunity"])),
+    ],
+};
 
 /// `CreateDto` (opportunity).
 pub const CREATE_OPPORTUNITY: Dto = Dto {

@@ -64,7 +64,7 @@ mod rate_limit;
 pub mod api;
 pub mod webhooks;
 
-pub use api::{contacts, conversations, custom_fields, oauth, opportunities};
+pub use api::{contacts, conversations, custom_fields, locations, oauth, opportunities};
 #[cfg(feature = "client")]
 pub use client::{ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, Response};
 #[cfg(feature = "client")]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Form, Json, Router};
@@ -16,7 +16,7 @@ use super::Caller;
 use crate::Shared;
 use crate::error::SimError;
 use crate::validate::{self, Dto};
-use crate::world::{Changes, World};
+use crate::world::{Changes, ContactListQuery, MessageExportQuery, World};
 
 type S = State<Arc<Shared>>;
 type C = Extension<Caller>;
@@ -24,7 +24,8 @@ type C = Extension<Caller>;
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/contacts", post(create_contact))
-        .route("/contacts/", post(create_contact))
+        .route("/contacts/", get(list_contacts).post(create_contact))
+        .route("/contacts/bulk/tags/update/{type}", post(bulk_update_tags))
         .route("/contacts/upsert", post(upsert_contact))
         .route("/contacts/search", post(search_contacts))
         .route("/contacts/search/duplicate", get(find_duplicate))
@@ -34,9 +35,16 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/contacts/{id}/tags", post(add_tags).delete(remove_tags))
         .route("/contacts/{id}/notes", get(list_notes).post(add_note))
+        .route("/locations/{location_id}", get(get_location))
         .route(
             "/locations/{location_id}/customFields",
             get(list_custom_fields).post(create_custom_field),
+        )
+        .route(
+            "/locations/{location_id}/customFields/{id}",
+            get(get_custom_field)
+                .put(update_custom_field)
+                .delete(delete_custom_field),
         )
         .route("/opportunities", post(create_opportunity))
         .route("/opportunities/", post(create_opportunity))
@@ -51,6 +59,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/opportunities/{id}/status", put(update_opportunity_status))
         .route("/conversations/search", get(search_conversations))
+        .route("/conversations/messages/export", get(export_messages))
         .route("/conversations/{id}/messages", get(list_messages))
         .route(
             "/conversations/locations/{location_id}/messages/{message_id}/transcription/download",
@@ -137,6 +146,48 @@ async fn find_duplicate(
             q.get("email").map(String::as_str),
             q.get("number").map(String::as_str),
         )
+    })
+}
+
+/// The query value `name`, when sent.
+fn param(q: &HashMap<String, String>, name: &str) -> Option<String> {
+    q.get(name).cloned()
+}
+
+/// What the caller used to reach the simulator, for the URLs GHL puts in its answers.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("services.leadconnectorhq.com");
+    format!("http://{host}")
+}
+
+async fn list_contacts(
+    State(s): S,
+    Extension(Caller(a)): C,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let query = ContactListQuery {
+        location_id: param(&q, "locationId"),
+        limit: param(&q, "limit"),
+        start_after: param(&q, "startAfter"),
+        start_after_id: param(&q, "startAfterId"),
+        query: param(&q, "query"),
+    };
+    read(&s, |w| w.list_contacts(&a, &query, &base_url(&headers)))
+}
+
+async fn bulk_update_tags(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Response {
+    mutate(&s, StatusCode::CREATED, |w, ch| {
+        let body = validated(&validate::UPDATE_TAGS, &body)?;
+        w.bulk_update_tags(&a, &kind, &body, ch)
     })
 }
 
@@ -235,6 +286,44 @@ async fn create_custom_field(
     })
 }
 
+async fn get_location(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path(location_id): Path<String>,
+) -> Response {
+    read(&s, |w| w.get_location(&a, &location_id))
+}
+
+async fn get_custom_field(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path((location_id, id)): Path<(String, String)>,
+) -> Response {
+    read(&s, |w| w.get_custom_field(&a, &location_id, &id))
+}
+
+async fn update_custom_field(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path((location_id, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    mutate(&s, StatusCode::OK, |w, ch| {
+        let body = validated(&validate::UPDATE_CUSTOM_FIELD, &body)?;
+        w.update_custom_field(&a, &location_id, &id, &body, ch)
+    })
+}
+
+async fn delete_custom_field(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Path((location_id, id)): Path<(String, String)>,
+) -> Response {
+    mutate(&s, StatusCode::OK, |w, ch| {
+        w.delete_custom_field(&a, &location_id, &id, ch)
+    })
+}
+
 async fn create_opportunity(State(s): S, Extension(Caller(a)): C, body: Bytes) -> Response {
     mutate(&s, StatusCode::CREATED, |w, ch| {
         let body = validated(&validate::CREATE_OPPORTUNITY, &body)?;
@@ -319,6 +408,26 @@ async fn search_conversations(
         })?;
         w.search_conversations(&a, location, q.get("contactId").map(String::as_str))
     })
+}
+
+async fn export_messages(
+    State(s): S,
+    Extension(Caller(a)): C,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let query = MessageExportQuery {
+        location_id: param(&q, "locationId"),
+        limit: param(&q, "limit"),
+        cursor: param(&q, "cursor"),
+        sort_by: param(&q, "sortBy"),
+        sort_order: param(&q, "sortOrder"),
+        conversation_id: param(&q, "conversationId"),
+        contact_id: param(&q, "contactId"),
+        channel: param(&q, "channel"),
+        start_date: param(&q, "startDate"),
+        end_date: param(&q, "endDate"),
+    };
+    read(&s, |w| w.export_messages(&a, &query))
 }
 
 async fn list_messages(

@@ -38,7 +38,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(api::routes())
         .nest("/_sim", control::routes())
+        // GHL's NestJS answers a path it does not serve, and a method a path does not take,
+        // with one 404 shape (`Cannot GET /x`); axum's default for the second is a bare 405.
         .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate))
         .with_state(shared)
 }

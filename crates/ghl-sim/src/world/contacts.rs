@@ -1,12 +1,8 @@
-//! Contacts, tags, notes and contact search.
-
-use std::cmp::Ordering;
+//! Contacts, tags and notes; finding contacts is `contact_search.rs`.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{Changes, Location, MatchField, TokenInfo, World};
 use crate::audit::Effect;
@@ -52,6 +48,12 @@ pub struct ContactRecord {
     pub gender: Option<String>,
     /// Date of birth, ISO.
     pub date_of_birth: Option<String>,
+    /// Contact type (`lead` when never set, as GHL answers).
+    pub contact_type: Option<String>,
+    /// `keyword`, writable by `PUT` but absent from GHL's answers (highlevel-api-docs#314).
+    pub keyword: Option<String>,
+    /// `ssn`, writable by `PUT` but absent from GHL's answers (highlevel-api-docs#314).
+    pub ssn: Option<String>,
     /// DND.
     pub dnd: bool,
     /// Per-channel DND.
@@ -110,7 +112,11 @@ fn tag(raw: &str) -> Option<String> {
 }
 
 impl ContactRecord {
-    fn full_name(&self) -> Option<String> {
+    fn contact_type(&self) -> &str {
+        self.contact_type.as_deref().unwrap_or("lead")
+    }
+
+    pub(super) fn full_name(&self) -> Option<String> {
         if let Some(n) = &self.name {
             return Some(n.clone());
         }
@@ -131,7 +137,7 @@ impl ContactRecord {
         )
     }
 
-    fn common(&self, v: &mut Value) {
+    pub(super) fn common(&self, v: &mut Value) {
         put(v, "firstName", &self.first_name);
         put(v, "lastName", &self.last_name);
         put(v, "email", &self.email);
@@ -175,7 +181,7 @@ impl ContactRecord {
             "id": self.id,
             "locationId": location.id,
             "dnd": self.dnd,
-            "type": "lead",
+            "type": self.contact_type(),
             "tags": self.tags,
             "customFields": self.custom_fields_json(),
             "dateAdded": iso(from_ms(self.created_ms)),
@@ -201,7 +207,7 @@ impl ContactRecord {
             "dateUpdated": iso(from_ms(self.updated_ms)),
             "deleted": false,
             "tags": self.tags,
-            "type": "lead",
+            "type": self.contact_type(),
             "customFields": self.custom_fields_json(),
             "dnd": self.dnd,
         });
@@ -215,7 +221,7 @@ impl ContactRecord {
 
     /// A search hit: the GET shape without `dndSettings` (highlevel-api-docs#43), plus the
     /// `searchAfter` cursor.
-    fn render_search(&self, location: &Location, cursor: &[Value]) -> Value {
+    pub(super) fn render_search(&self, location: &Location, cursor: &[Value]) -> Value {
         let mut v = self.render_get(location);
         if let Some(o) = v.as_object_mut() {
             o.remove("dndSettings");
@@ -265,7 +271,8 @@ impl ContactRecord {
             "email" => email, "companyName" => company_name, "address1" => address1,
             "city" => city, "state" => state, "postalCode" => postal_code, "country" => country,
             "website" => website, "timezone" => timezone, "source" => source,
-            "assignedTo" => assigned_to, "gender" => gender,
+            "assignedTo" => assigned_to, "gender" => gender, "type" => contact_type,
+            "keyword" => keyword, "ssn" => ssn,
         );
         if let Some(phone) = text("phone") {
             self.phone = match phone {
@@ -336,42 +343,6 @@ impl ContactRecord {
             }),
             MatchField::Phone => phone.is_some_and(|p| self.phone.as_deref() == Some(p)),
         }
-    }
-
-    /// A value for search filters and sorting.
-    fn search_value(&self, field: &str) -> Result<Value, SimError> {
-        let s = |v: &Option<String>| {
-            v.as_ref()
-                .map_or(Value::Null, |s| Value::String(s.to_lowercase()))
-        };
-        Ok(match field {
-            "id" => Value::String(self.id.clone()),
-            "email" | "emailLowerCase" => s(&self.email),
-            "phone" => s(&self.phone),
-            "firstName" | "firstNameLowerCase" => s(&self.first_name),
-            "lastName" | "lastNameLowerCase" => s(&self.last_name),
-            "fullNameLowerCase" | "name" => s(&self.full_name()),
-            "companyName" => s(&self.company_name),
-            "source" => s(&self.source),
-            "country" => s(&self.country),
-            "city" => s(&self.city),
-            "state" => s(&self.state),
-            "postalCode" => s(&self.postal_code),
-            "assignedTo" => s(&self.assigned_to),
-            "tags" => json!(self.tags),
-            "dnd" => Value::Bool(self.dnd),
-            "dateAdded" => json!(self.created_ms),
-            "dateUpdated" => json!(self.updated_ms),
-            other => {
-                let key = other
-                    .strip_prefix("customFields.")
-                    .or_else(|| other.strip_prefix("customField."))
-                    .ok_or_else(|| {
-                        SimError::unprocessable(vec![format!("{other} is not a searchable field")])
-                    })?;
-                self.custom_fields.get(key).cloned().unwrap_or(Value::Null)
-            }
-        })
     }
 }
 
@@ -495,7 +466,7 @@ impl Location {
     }
 }
 
-fn as_object(body: &Value) -> &Map<String, Value> {
+pub(super) fn as_object(body: &Value) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     body.as_object()
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
@@ -684,6 +655,101 @@ impl World {
         Ok(json!({ "tags": result }))
     }
 
+    /// `POST /contacts/bulk/tags/update/{add|remove}`: one answer per contact, in order;
+    /// a contact that is not this location's, or not there, is an error item and the rest
+    /// go on. `removeAllTags` (remove only) clears every tag.
+    pub fn bulk_update_tags(
+        &mut self,
+        auth: &TokenInfo,
+        kind: &str,
+        body: &Value,
+        changes: &mut Changes,
+    ) -> Result<Value, SimError> {
+        let add = match kind {
+            "add" => true,
+            "remove" => false,
+            _ => {
+                return Err(SimError::unprocessable(vec![
+                    "type must be one of the following values: add, remove".to_owned(),
+                ]));
+            }
+        };
+        let body = as_object(body);
+        let remove_all = body.get("removeAllTags").and_then(Value::as_bool) == Some(true);
+        if remove_all && add {
+            return Err(SimError::bad_request(
+                "removeAllTags can only be used with the remove type",
+            ));
+        }
+        let strings = |key: &str| -> Vec<String> {
+            body.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (ids, tags) = (strings("contacts"), strings("tags"));
+        let requested = body.get("locationId").and_then(Value::as_str);
+        let owner = |w: &World, id: &str| w.index.get(id).cloned();
+        let owners: Vec<Option<String>> = ids.iter().map(|id| owner(self, id)).collect();
+        let location = self.authorized_location(auth, requested)?;
+        let mut responses = Vec::with_capacity(ids.len());
+        for (id, owner) in ids.iter().zip(owners) {
+            let error =
+                |message: &str| json!({"contactId": id, "message": message, "type": "error"});
+            if !crate::util::is_ghl_id(id) {
+                responses.push(error("contact id is not a valid firebase id"));
+                continue;
+            }
+            let Some(before) = location.contacts.get(id).cloned() else {
+                responses.push(error(if owner.is_some() {
+                    "contact does not belong to location"
+                } else {
+                    "contact is deleted"
+                }));
+                continue;
+            };
+            let mut after = before.clone();
+            if remove_all {
+                after.tags.clear();
+            }
+            for t in tags.iter().filter_map(|t| tag(t)) {
+                if add {
+                    if !after.tags.contains(&t) {
+                        after.tags.push(t);
+                    }
+                } else {
+                    after.tags.retain(|x| x != &t);
+                }
+            }
+            let added: Vec<&String> = after
+                .tags
+                .iter()
+                .filter(|t| !before.tags.contains(t))
+                .collect();
+            let removed: Vec<&String> = before
+                .tags
+                .iter()
+                .filter(|t| !after.tags.contains(t))
+                .collect();
+            responses.push(json!({
+                "contactId": id,
+                "message": "Tags updated",
+                "type": "success",
+                "oldTags": before.tags,
+                "tagsAdded": added,
+                "tagsRemoved": removed,
+            }));
+            location.commit_contact_change(before, after, changes);
+        }
+        let errors = responses.iter().filter(|r| r["type"] == "error").count();
+        Ok(json!({"succeded": errors == 0, "errorCount": errors, "responses": responses}))
+    }
+
     /// `POST /contacts/{id}/notes`.
     pub fn add_note(
         &mut self,
@@ -767,238 +833,6 @@ impl World {
         });
         Ok(json!({ "contact": found.map(|c| c.render_get(location)) }))
     }
-
-    /// `POST /contacts/search`.
-    pub fn search_contacts(&mut self, auth: &TokenInfo, body: &Value) -> Result<Value, SimError> {
-        let body = as_object(body);
-        let location =
-            self.authorized_location(auth, body.get("locationId").and_then(Value::as_str))?;
-        let limit = body.get("pageLimit").and_then(Value::as_u64).unwrap_or(0);
-        if !(1..=500).contains(&limit) {
-            return Err(SimError::unprocessable(vec![
-                "pageLimit must not be greater than 500".to_owned(),
-            ]));
-        }
-        let query = body
-            .get("query")
-            .and_then(Value::as_str)
-            .map(str::to_lowercase);
-        if query.as_ref().is_some_and(|q| q.chars().count() > 75) {
-            return Err(SimError::unprocessable(vec![
-                "query must be shorter than or equal to 75 characters".to_owned(),
-            ]));
-        }
-        let filters = body
-            .get("filters")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let sort: Vec<(String, bool)> = match body.get("sort").and_then(Value::as_array) {
-            Some(items) if !items.is_empty() => items
-                .iter()
-                .map(|s| {
-                    let field = s
-                        .get("field")
-                        .and_then(Value::as_str)
-                        .unwrap_or("dateAdded")
-                        .to_owned();
-                    let desc = s.get("direction").and_then(Value::as_str) == Some("desc");
-                    (field, desc)
-                })
-                .collect(),
-            _ => vec![("dateAdded".to_owned(), false)],
-        };
-        let mut hits: Vec<(Vec<Value>, &ContactRecord)> = Vec::new();
-        for contact in location.contacts.values() {
-            if let Some(q) = &query {
-                let hay = [
-                    contact.full_name(),
-                    contact.email.clone(),
-                    contact.phone.clone(),
-                    contact.company_name.clone(),
-                ];
-                if !hay
-                    .iter()
-                    .flatten()
-                    .any(|h| h.to_lowercase().contains(q.as_str()))
-                {
-                    continue;
-                }
-            }
-            if !all_match(contact, &filters)? {
-                continue;
-            }
-            let mut key = Vec::with_capacity(sort.len() + 1);
-            for (field, _) in &sort {
-                key.push(contact.search_value(field)?);
-            }
-            key.push(Value::String(contact.id.clone()));
-            hits.push((key, contact));
-        }
-        let order = |a: &[Value], b: &[Value]| -> Ordering {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                let desc = sort.get(i).is_some_and(|(_, d)| *d);
-                let o = cmp_values(x, y);
-                let o = if desc { o.reverse() } else { o };
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            Ordering::Equal
-        };
-        hits.sort_by(|a, b| order(&a.0, &b.0));
-        let total = hits.len();
-        let start = if let Some(cursor) = body.get("searchAfter").and_then(Value::as_array) {
-            hits.partition_point(|(key, _)| order(key, cursor) != Ordering::Greater)
-        } else {
-            let page = body.get("page").and_then(Value::as_u64).unwrap_or(1).max(1);
-            if page * limit > 10_000 {
-                return Err(SimError::bad_request(
-                    "Page based pagination is limited to 10000 records; use searchAfter",
-                ));
-            }
-            ((page - 1) * limit) as usize
-        };
-        let contacts: Vec<Value> = hits
-            .iter()
-            .skip(start)
-            .take(limit as usize)
-            .map(|(key, c)| c.render_search(location, key))
-            .collect();
-        Ok(json!({"contacts": contacts, "total": total, "traceId": crate::util::new_uuid()}))
-    }
-}
-
-fn all_match(contact: &ContactRecord, filters: &[Value]) -> Result<bool, SimError> {
-    for f in filters {
-        if !filter_matches(contact, f)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn filter_matches(contact: &ContactRecord, filter: &Value) -> Result<bool, SimError> {
-    if let Some(group) = filter.get("group").and_then(Value::as_str) {
-        let inner = filter
-            .get("filters")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        return match group.to_ascii_uppercase().as_str() {
-            "AND" => all_match(contact, &inner),
-            "OR" => {
-                for f in &inner {
-                    if filter_matches(contact, f)? {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            _ => Err(SimError::unprocessable(vec![
-                "group must be one of the following values: AND, OR".to_owned(),
-            ])),
-        };
-    }
-    let field = filter.get("field").and_then(Value::as_str).ok_or_else(|| {
-        SimError::unprocessable(vec!["filters.field should not be empty".to_owned()])
-    })?;
-    let operator = filter
-        .get("operator")
-        .and_then(Value::as_str)
-        .unwrap_or("eq");
-    let actual = contact.search_value(field)?;
-    let wanted = filter.get("value").cloned().unwrap_or(Value::Null);
-    let eq = |a: &Value, w: &Value| match (a, w) {
-        (Value::String(a), Value::String(w)) => {
-            if field == "phone" {
-                normalize_phone(w).is_some_and(|w| a == &w.to_lowercase())
-            } else {
-                a == &w.to_lowercase()
-            }
-        }
-        (Value::Array(items), w) => items.iter().any(|i| match (i, w) {
-            (Value::String(i), Value::String(w)) => i == &w.to_lowercase(),
-            (Value::String(i), Value::Array(ws)) => ws
-                .iter()
-                .any(|w| w.as_str().is_some_and(|w| i == &w.to_lowercase())),
-            _ => i == w,
-        }),
-        (a, w) => cmp_values(a, w) == Ordering::Equal && !a.is_null(),
-    };
-    let contains = |a: &Value, w: &Value| {
-        let w = w.as_str().map(str::to_lowercase).unwrap_or_default();
-        match a {
-            Value::String(s) => s.contains(&w),
-            Value::Array(items) => items
-                .iter()
-                .any(|i| i.as_str().is_some_and(|s| s.contains(&w))),
-            _ => false,
-        }
-    };
-    let present = |a: &Value| match a {
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        _ => true,
-    };
-    Ok(match operator {
-        "eq" => eq(&actual, &wanted),
-        "not_eq" => !eq(&actual, &wanted),
-        "contains" => contains(&actual, &wanted),
-        "not_contains" => !contains(&actual, &wanted),
-        "exists" => present(&actual),
-        "not_exists" => !present(&actual),
-        "range" => {
-            let bound = |k: &str| wanted.get(k).map(range_value);
-            let a = &actual;
-            !a.is_null()
-                && bound("gte").is_none_or(|b| cmp_values(a, &b) != Ordering::Less)
-                && bound("gt").is_none_or(|b| cmp_values(a, &b) == Ordering::Greater)
-                && bound("lte").is_none_or(|b| cmp_values(a, &b) != Ordering::Greater)
-                && bound("lt").is_none_or(|b| cmp_values(a, &b) == Ordering::Less)
-        }
-        other => {
-            return Err(SimError::unprocessable(vec![format!(
-                "operator {other} must be one of the following values: eq, not_eq, contains, not_contains, exists, not_exists, range"
-            )]));
-        }
-    })
-}
-
-/// Dates in range filters may be ISO strings; contacts store milliseconds.
-fn range_value(v: &Value) -> Value {
-    match v
-        .as_str()
-        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-    {
-        Some(t) => json!((t.unix_timestamp_nanos() / 1_000_000) as i64),
-        None => v.clone(),
-    }
-}
-
-/// A total order over JSON scalars: null < bool < number < string.
-fn cmp_values(a: &Value, b: &Value) -> Ordering {
-    fn rank(v: &Value) -> u8 {
-        match v {
-            Value::Null => 0,
-            Value::Bool(_) => 1,
-            Value::Number(_) => 2,
-            Value::String(_) => 3,
-            Value::Array(_) => 4,
-            Value::Object(_) => 5,
-        }
-    }
-    match (a, b) {
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&y.as_f64().unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        _ => rank(a).cmp(&rank(b)),
-    }
 }
 
 #[cfg(test)]
@@ -1021,12 +855,5 @@ mod tests {
             );
         }
         assert_eq!(parse_birth_date("1990-13-01"), None);
-    }
-
-    #[test]
-    fn values_order_totally() {
-        assert_eq!(cmp_values(&json!(1), &json!(2)), Ordering::Less);
-        assert_eq!(cmp_values(&json!("b"), &json!("a")), Ordering::Greater);
-        assert_eq!(cmp_values(&Value::Null, &json!("a")), Ordering::Less);
     }
 }

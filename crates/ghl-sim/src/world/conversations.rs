@@ -3,9 +3,60 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use super::{Changes, TokenInfo, World};
 use crate::error::SimError;
 use crate::util::{from_ms, iso};
+
+/// The query of `GET /conversations/messages/export`, as sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageExportQuery {
+    /// `locationId` (required).
+    pub location_id: Option<String>,
+    /// `limit`: 10 to 500, default 100.
+    pub limit: Option<String>,
+    /// `cursor`: the previous page's `nextCursor`.
+    pub cursor: Option<String>,
+    /// `sortBy`: `createdAt` (default) or `updatedAt`.
+    pub sort_by: Option<String>,
+    /// `sortOrder`: `desc` (default) or `asc`.
+    pub sort_order: Option<String>,
+    /// `conversationId`.
+    pub conversation_id: Option<String>,
+    /// `contactId`.
+    pub contact_id: Option<String>,
+    /// `channel`: `Call`, `SMS`, `Email`, `WhatsApp`, `Instagram` or `Facebook`.
+    pub channel: Option<String>,
+    /// `startDate`: ISO 8601 or milliseconds.
+    pub start_date: Option<String>,
+    /// `endDate`: ISO 8601 or milliseconds.
+    pub end_date: Option<String>,
+}
+
+/// A time given as ISO 8601 or as Unix milliseconds.
+fn parse_time_ms(raw: &str) -> Option<i64> {
+    if let Ok(ms) = raw.trim().parse::<i64>() {
+        return Some(ms);
+    }
+    let t = time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+fn encode_cursor(at_ms: i64, id: &str) -> String {
+    STANDARD.encode(json!({"lastSort": [at_ms], "lastId": id}).to_string())
+}
+
+fn decode_cursor(raw: &str) -> Result<(i64, String), SimError> {
+    let bad = || SimError::bad_request("Invalid cursor");
+    let bytes = STANDARD.decode(raw.trim()).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let at = v["lastSort"][0].as_i64().ok_or_else(bad)?;
+    let id = v["lastId"].as_str().ok_or_else(bad)?.to_owned();
+    Ok((at, id))
+}
 
 /// One transcribed sentence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -242,6 +293,106 @@ impl World {
         } else {
             inner
         })
+    }
+
+    /// `GET /conversations/messages/export`: a location's messages across conversations,
+    /// newest first unless `sortOrder=asc`, paged by an opaque cursor (base64 JSON of the
+    /// last message's sort value and id, the shape of GHL's own example cursor). The
+    /// simulator's messages are calls, so a `channel` other than `Call` finds none, and no
+    /// channel finds them all (GHL leaves out only email without one).
+    pub fn export_messages(
+        &mut self,
+        auth: &TokenInfo,
+        q: &MessageExportQuery,
+    ) -> Result<Value, SimError> {
+        let invalid = |m: String| SimError::unprocessable(vec![m]);
+        let location_id = q
+            .location_id
+            .as_deref()
+            .filter(|l| !l.trim().is_empty())
+            .ok_or_else(|| invalid("locationId should not be empty".into()))?;
+        let limit = match q.limit.as_deref() {
+            None => 100,
+            Some(raw) => match raw.trim().parse::<f64>() {
+                Ok(n) if n < 10.0 => return Err(invalid("limit must not be less than 10".into())),
+                Ok(n) if n > 500.0 => {
+                    return Err(invalid("limit must not be greater than 500".into()));
+                }
+                Ok(n) => n as usize,
+                Err(_) => {
+                    return Err(invalid(
+                        "limit must be a number conforming to the specified constraints".into(),
+                    ));
+                }
+            },
+        };
+        let one_of = |name: &str, value: Option<&str>, allowed: &[&str]| match value {
+            Some(v) if !allowed.contains(&v) => Err(invalid(format!(
+                "{name} must be one of the following values: {}",
+                allowed.join(", ")
+            ))),
+            _ => Ok(()),
+        };
+        one_of("sortBy", q.sort_by.as_deref(), &["createdAt", "updatedAt"])?;
+        one_of("sortOrder", q.sort_order.as_deref(), &["asc", "desc"])?;
+        one_of(
+            "channel",
+            q.channel.as_deref(),
+            &["Call", "SMS", "Email", "WhatsApp", "Instagram", "Facebook"],
+        )?;
+        let bound = |name: &str, raw: Option<&str>| -> Result<Option<i64>, SimError> {
+            raw.map(|r| parse_time_ms(r).ok_or_else(|| invalid(format!("{name} must be a date"))))
+                .transpose()
+        };
+        let (from, to) = (
+            bound("startDate", q.start_date.as_deref())?,
+            bound("endDate", q.end_date.as_deref())?,
+        );
+        let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        let ascending = q.sort_order.as_deref() == Some("asc");
+        let location = self.authorized_location(auth, Some(location_id))?;
+        let calls_wanted = q.channel.as_deref().is_none_or(|c| c == "Call");
+        let mut matching: Vec<&MessageRecord> = location
+            .messages
+            .values()
+            .filter(|_| calls_wanted)
+            .filter(|m| {
+                q.conversation_id
+                    .as_deref()
+                    .is_none_or(|c| m.conversation_id == c)
+            })
+            .filter(|m| q.contact_id.as_deref().is_none_or(|c| m.contact_id == c))
+            .filter(|m| {
+                from.is_none_or(|f| m.created_ms >= f) && to.is_none_or(|t| m.created_ms <= t)
+            })
+            .collect();
+        matching.sort_by(|a, b| {
+            let o = (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id));
+            if ascending { o } else { o.reverse() }
+        });
+        let total = matching.len();
+        let start = match &cursor {
+            None => 0,
+            Some((at, id)) => matching.partition_point(|m| {
+                let key = (m.created_ms, m.id.as_str());
+                if ascending {
+                    key <= (*at, id.as_str())
+                } else {
+                    key >= (*at, id.as_str())
+                }
+            }),
+        };
+        let page: Vec<&MessageRecord> = matching.iter().skip(start).take(limit).copied().collect();
+        let mut answer = json!({
+            "messages": page.iter().map(|m| m.render(&location.id)).collect::<Vec<_>>(),
+            "total": total,
+        });
+        if start + page.len() < total
+            && let Some(last) = page.last()
+        {
+            answer["nextCursor"] = json!(encode_cursor(last.created_ms, &last.id));
+        }
+        Ok(answer)
     }
 
     /// `GET .../messages/{id}/transcription/download`: one sentence per line.

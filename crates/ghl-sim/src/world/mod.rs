@@ -4,8 +4,10 @@
 //! Every operation that changes state records an [`Effect`] for the audit log and queues
 //! the webhooks GHL would send, in a [`Changes`] the HTTP layer hands on after answering.
 
+mod contact_search;
 mod contacts;
 mod conversations;
+mod custom_fields;
 mod oauth;
 mod opportunities;
 
@@ -17,8 +19,9 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use contact_search::ContactListQuery;
 pub use contacts::ContactRecord;
-pub use conversations::{CallSpec, Sentence};
+pub use conversations::{CallSpec, MessageExportQuery, Sentence};
 pub use opportunities::{OpportunityRecord, Pipeline, PipelineStage};
 
 use crate::audit::Effect;
@@ -124,6 +127,8 @@ pub struct Location {
     pub company_id: Option<String>,
     /// Duplicate settings.
     pub settings: LocationSettings,
+    /// IANA time zone.
+    pub timezone: String,
     pub(crate) contacts: IndexMap<String, ContactRecord>,
     pub(crate) notes: IndexMap<String, contacts::NoteRecord>,
     pub(crate) custom_fields: Vec<CustomFieldRecord>,
@@ -146,6 +151,7 @@ impl Location {
             name,
             company_id,
             settings,
+            timezone: "UTC".to_owned(),
             contacts: IndexMap::new(),
             notes: IndexMap::new(),
             custom_fields: Vec::new(),
@@ -184,6 +190,26 @@ impl Location {
     /// Contacts in creation order, rendered as `GET /contacts/{id}` answers.
     pub fn render_contacts(&self) -> Vec<Value> {
         self.contacts.values().map(|c| c.render_get(self)).collect()
+    }
+
+    /// `GetLocationByIdSchema`: what the simulator knows of the business.
+    fn render(&self) -> Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "timezone": self.timezone,
+            "business": {"name": self.name, "timezone": self.timezone},
+            "settings": {
+                "allowDuplicateContact": self.settings.allow_duplicate_contact,
+                "allowDuplicateOpportunity": self.settings.allow_duplicate_opportunity,
+                "allowFacebookNameMerge": false,
+                "disableContactTimezone": false,
+            },
+        });
+        if let Some(company) = &self.company_id {
+            v["companyId"] = Value::String(company.clone());
+        }
+        v
     }
 
     /// Opportunities in creation order.
@@ -470,6 +496,25 @@ impl World {
             .ok_or_else(|| SimError::bad_request("Location not found"))
     }
 
+    /// `GET /locations/{id}`, with a location token of that location or an agency token of
+    /// its company.
+    pub fn get_location(&mut self, auth: &TokenInfo, location_id: &str) -> Result<Value, SimError> {
+        let location = match &auth.resource {
+            Resource::Company(company) => {
+                let location = self
+                    .locations
+                    .get(location_id)
+                    .ok_or_else(|| SimError::bad_request("Location not found"))?;
+                if location.company_id.as_deref() != Some(company.as_str()) {
+                    return Err(SimError::forbidden_location());
+                }
+                location
+            }
+            Resource::Location(_) => self.authorized_location(auth, Some(location_id))?,
+        };
+        Ok(serde_json::json!({"location": location.render()}))
+    }
+
     /// Every location.
     pub fn locations(&self) -> impl Iterator<Item = &Location> {
         self.locations.values()
@@ -478,114 +523,5 @@ impl World {
     /// Every token with what it opens (for the seed printout and tests).
     pub fn tokens(&self) -> impl Iterator<Item = (&String, &TokenInfo)> {
         self.tokens.iter()
-    }
-}
-
-/// `contact.<slug of name>`: lower-case, spaces and dashes as `_`.
-fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if (c.is_whitespace() || c == '-' || c == '_') && !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out.trim_matches('_').to_owned()
-}
-
-impl World {
-    /// `GET /locations/{id}/customFields`.
-    pub fn list_custom_fields(
-        &mut self,
-        auth: &TokenInfo,
-        location_id: &str,
-        model: Option<&str>,
-    ) -> Result<Value, SimError> {
-        if let Some(m) = model
-            && !["contact", "opportunity", "all"].contains(&m)
-        {
-            return Err(SimError::unprocessable(vec![
-                "model must be one of the following values: contact, opportunity, all".to_owned(),
-            ]));
-        }
-        let location = self.authorized_location(auth, Some(location_id))?;
-        Ok(serde_json::json!({ "customFields": location.render_custom_fields(model) }))
-    }
-
-    /// `POST /locations/{id}/customFields`.
-    pub fn create_custom_field(
-        &mut self,
-        auth: &TokenInfo,
-        location_id: &str,
-        body: &Value,
-        changes: &mut Changes,
-    ) -> Result<Value, SimError> {
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let name = text("name").unwrap_or_default();
-        let model = text("model").unwrap_or_else(|| "contact".to_owned());
-        let key = text("fieldKey")
-            .map(|k| {
-                k.split_once('.')
-                    .map_or(k.clone(), |(_, rest)| rest.to_owned())
-            })
-            .unwrap_or_else(|| slug(&name));
-        let location = self.authorized_location(auth, Some(location_id))?;
-        if location
-            .custom_fields
-            .iter()
-            .any(|f| f.model == model && f.short_key() == key)
-        {
-            return Err(SimError::bad_request(format!(
-                "A custom field with the key {model}.{key} already exists"
-            )));
-        }
-        let location_id = location.id.clone();
-        let mut record = self.add_custom_field(
-            &location_id,
-            &name,
-            &key,
-            &text("dataType").unwrap_or_default(),
-            &model,
-        )?;
-        record.placeholder = text("placeholder");
-        if let Some(p) = body.get("position").and_then(Value::as_f64) {
-            record.position = p;
-        }
-        if let Some(options) = body.get("textBoxListOptions").and_then(Value::as_array) {
-            record.picklist_options = options
-                .iter()
-                .filter_map(|o| {
-                    o.as_str()
-                        .map(str::to_owned)
-                        .or_else(|| o.get("label").and_then(Value::as_str).map(str::to_owned))
-                })
-                .collect();
-        }
-        let location = self.location_mut(&location_id)?;
-        if let Some(stored) = location
-            .custom_fields
-            .iter_mut()
-            .find(|f| f.id == record.id)
-        {
-            *stored = record.clone();
-        }
-        changes.effect(Effect::CustomFieldCreated {
-            location_id: location_id.clone(),
-            field_id: record.id.clone(),
-        });
-        Ok(serde_json::json!({ "customField": record.render(&location_id) }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slug;
-
-    #[test]
-    fn slugs() {
-        assert_eq!(slug("Lead Score"), "lead_score");
-        assert_eq!(slug(" tipo de usuario "), "tipo_de_usuario");
-        assert_eq!(slug("A--B"), "a_b");
     }
 }

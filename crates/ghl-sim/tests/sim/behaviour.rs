@@ -85,15 +85,28 @@ async fn unknown_properties_and_bad_types_are_422_with_a_message_list() {
             "dnd must be a boolean value"
         ])
     );
-    // Update does not take companyName or locationId.
+    // Update takes companyName, keyword, ssn and type, which GHL's file omits but live GHL
+    // accepts (highlevel-api-docs#314), and still refuses gender and locationId.
     let id = env.contact("u@example.com").await;
     let r = env
         .ghl(Method::PUT, &format!("/contacts/{id}"))
-        .json(&json!({"companyName": "X"}))
+        .json(&json!({"companyName": "X", "keyword": "k", "ssn": "123", "type": "customer"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 422);
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["contact"]["companyName"], "X");
+    assert_eq!(body["contact"]["type"], "customer");
+    for refused in [json!({"gender": "male"}), json!({"locationId": env.loc.id})] {
+        let r = env
+            .ghl(Method::PUT, &format!("/contacts/{id}"))
+            .json(&refused)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{refused}");
+    }
     // Malformed JSON is a 400.
     let r = env
         .ghl(Method::POST, "/contacts/")

@@ -6,6 +6,7 @@ mod faithfulness;
 mod faults;
 mod openapi;
 mod receiver;
+mod routes;
 mod webhooks;
 
 use ghl_sim::{LocationSpec, SeededLocation, SimHandle, Simulator};

@@ -42,6 +42,36 @@ pub const OBSERVED_EXTRAS: &[(&str, &[&str])] = &[
         "oauth:GetLocationAccessTokenSuccessfulResponseDto",
         &["refresh_token"],
     ),
+    // PUT /contacts/{id} takes these though the file omits them (highlevel-api-docs#314,
+    // every property tried one by one against live GHL).
+    (
+        "contacts:UpdateContactDto",
+        &["companyName", "keyword", "ssn", "type"],
+    ),
+    // The deprecated GET /contacts/ answers with a `meta` paging block (the same shape as
+    // the opportunity search's), and its items carry the contact's fields beyond the
+    // trimmed `ContactsSearchSchema`, as its live answers show.
+    ("contacts:ContactsSearchSuccessfulResponseDto", &["meta"]),
+    (
+        "contacts:ContactsSearchSchema",
+        &[
+            "contactName",
+            "firstName",
+            "lastName",
+            "companyName",
+            "phone",
+            "dnd",
+            "type",
+            "assignedTo",
+            "city",
+            "state",
+            "postalCode",
+            "address1",
+            "dateUpdated",
+            "dateOfBirth",
+            "website",
+        ],
+    ),
 ];
 
 /// Properties whose spec type is wrong, replaced by what GHL really sends.
@@ -52,6 +82,12 @@ const TYPE_FIXES: &[(&str, &str, &str)] = &[
     (
         "opportunities:PipelinesResponseSchema",
         "stages",
+        "array of objects",
+    ),
+    // One object per contact (the schema's own example); the spec says strings.
+    (
+        "contacts:UpdateTagsResponseDTO",
+        "responses",
         "array of objects",
     ),
 ];

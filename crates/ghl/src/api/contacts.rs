@@ -1,4 +1,5 @@
-//! Contacts: create, upsert, get, update, delete, search, duplicate lookup, tags and notes
+//! Contacts: create, upsert, get, update, delete, search, the deprecated list, duplicate
+//! lookup, tags (one contact's, or many at once) and notes
 //! (`apps/contacts.json`, `Version: 2021-07-28`).
 
 use serde::{Deserialize, Serialize};
@@ -265,10 +266,176 @@ impl UpsertContact {
     }
 }
 
-/// Body of `PUT /contacts/{id}` (`UpdateContactDto`): no location, company name or gender.
+/// Body of `PUT /contacts/{id}` (`UpdateContactDto`): no location or gender. The company
+/// name is accepted though GHL's file leaves it out (highlevel-api-docs#314).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ContactUpdate(pub ContactFields);
+#[serde(rename_all = "camelCase")]
+pub struct ContactUpdate {
+    /// The fields to change.
+    #[serde(flatten)]
+    pub fields: ContactFields,
+    /// Company name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+}
+
+impl From<ContactFields> for ContactUpdate {
+    fn from(fields: ContactFields) -> Self {
+        Self {
+            fields,
+            company_name: None,
+        }
+    }
+}
+
+/// Query of the deprecated `GET /contacts/`, which imports page through: newest first,
+/// `limit` at a time (at most 100), each page starting after the previous page's last
+/// contact (`meta.startAfter` and `meta.startAfterId`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactListQuery {
+    /// The location (required).
+    pub location_id: LocationId,
+    /// Page size, at most 100 (GHL's default is 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `dateAdded` in ms of the previous page's last contact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<i64>,
+    /// Id of the previous page's last contact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_after_id: Option<ContactId>,
+    /// Text in the name, email, phone or company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+impl ContactListQuery {
+    /// The first page of a location's contacts.
+    pub fn new(location_id: impl Into<LocationId>) -> Self {
+        Self {
+            location_id: location_id.into(),
+            limit: None,
+            start_after: None,
+            start_after_id: None,
+            query: None,
+        }
+    }
+}
+
+/// A page of the deprecated `GET /contacts/`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactList {
+    /// The contacts.
+    #[serde(default, deserialize_with = "null_default")]
+    pub contacts: Vec<Contact>,
+    /// Contacts matching the query, over every page.
+    #[serde(default)]
+    pub count: u64,
+    /// Paging, which live GHL adds beyond its schema.
+    #[serde(default)]
+    pub meta: Option<ListMeta>,
+}
+
+/// The `meta` paging block of GHL's list answers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    /// Matching records.
+    #[serde(default)]
+    pub total: Option<u64>,
+    /// The next page's URL; absent or null on the last page.
+    #[serde(default)]
+    pub next_page_url: Option<String>,
+    /// Id of this page's last record.
+    #[serde(default)]
+    pub start_after_id: Option<String>,
+    /// Sort value (ms) of this page's last record.
+    #[serde(default)]
+    pub start_after: Option<i64>,
+    /// This page's number.
+    #[serde(default)]
+    pub current_page: Option<u64>,
+    /// The next page's number, if any.
+    #[serde(default)]
+    pub next_page: Option<u64>,
+    /// The previous page's number, if any.
+    #[serde(default)]
+    pub prev_page: Option<u64>,
+}
+
+/// Whether a bulk tag update adds or removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkTagAction {
+    /// Add the tags.
+    Add,
+    /// Remove the tags (or, with `remove_all_tags`, every tag).
+    Remove,
+}
+
+impl BulkTagAction {
+    /// The path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Remove => "remove",
+        }
+    }
+}
+
+/// Body of `POST /contacts/bulk/tags/update/{type}` (`UpdateTagsDTO`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkTags {
+    /// The contacts.
+    pub contacts: Vec<ContactId>,
+    /// The tags.
+    pub tags: Vec<String>,
+    /// The location.
+    pub location_id: LocationId,
+    /// Remove every tag (remove only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remove_all_tags: Option<bool>,
+}
+
+/// What a bulk tag update answers: one item per contact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkTagsResult {
+    /// GHL's spelling.
+    #[serde(default)]
+    pub succeded: bool,
+    /// Contacts that failed.
+    #[serde(default)]
+    pub error_count: u64,
+    /// Per contact: `{contactId, message, type: success | error, oldTags, tagsAdded, tagsRemoved}`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub responses: Vec<BulkTagResponse>,
+}
+
+/// One contact's outcome in a bulk tag update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkTagResponse {
+    /// The contact.
+    pub contact_id: ContactId,
+    /// What happened, in GHL's words.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `success` or `error`.
+    #[serde(default, rename = "type")]
+    pub outcome: Option<String>,
+    /// Tags before.
+    #[serde(default, deserialize_with = "null_default")]
+    pub old_tags: Vec<String>,
+    /// Tags added.
+    #[serde(default, deserialize_with = "null_default")]
+    pub tags_added: Vec<String>,
+    /// Tags removed.
+    #[serde(default, deserialize_with = "null_default")]
+    pub tags_removed: Vec<String>,
+}
 
 /// What `POST /contacts/upsert` answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -674,6 +841,34 @@ mod calls {
             Ok(self.send_json::<TagsEnvelope>(rb).await?.map(|e| e.tags))
         }
 
+        /// The deprecated `GET /contacts/`: one page (see [`ContactListQuery`]).
+        pub async fn list_contacts(
+            &self,
+            query: &ContactListQuery,
+        ) -> Result<Response<ContactList>, Error> {
+            let rb = self
+                .request(Method::GET, &["contacts", ""], V)?
+                .query(query);
+            self.send_json(rb).await
+        }
+
+        /// `POST /contacts/bulk/tags/update/{add|remove}`: many contacts at once, each with
+        /// its own outcome.
+        pub async fn bulk_update_tags(
+            &self,
+            action: BulkTagAction,
+            body: &BulkTags,
+        ) -> Result<Response<BulkTagsResult>, Error> {
+            let rb = self
+                .request(
+                    Method::POST,
+                    &["contacts", "bulk", "tags", "update", action.as_str()],
+                    V,
+                )?
+                .json(body);
+            self.send_json(rb).await
+        }
+
         /// `POST /contacts/{id}/notes`.
         pub async fn add_note(
             &self,
@@ -700,8 +895,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn update_never_sends_location_company_or_gender() {
-        let update = ContactUpdate(ContactFields {
+    fn update_never_sends_location_or_gender() {
+        let mut update = ContactUpdate::from(ContactFields {
             email: Some("a@b.co".into()),
             tags: Some(vec!["x".into()]),
             custom_fields: Some(vec![CustomFieldInput::by_id("f1", "v")]),
@@ -710,6 +905,11 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&update).unwrap(),
             json!({"email": "a@b.co", "tags": ["x"], "customFields": [{"id": "f1", "field_value": "v"}]})
+        );
+        update.company_name = Some("Acme".into());
+        assert_eq!(
+            serde_json::to_value(&update).unwrap()["companyName"],
+            "Acme"
         );
     }
 

@@ -1,4 +1,5 @@
-//! Conversations, messages and call transcriptions (`apps/conversations.json`,
+//! Conversations, messages (per conversation, or exported location-wide) and call
+//! transcriptions (`apps/conversations.json`,
 //! `Version: 2021-04-15`).
 
 use serde::{Deserialize, Serialize};
@@ -161,6 +162,93 @@ pub struct MessageQuery {
     pub message_type: Option<String>,
 }
 
+/// Which messages `GET /conversations/messages/export` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageChannel {
+    /// Calls.
+    Call,
+    /// Text messages.
+    #[serde(rename = "SMS")]
+    Sms,
+    /// Email.
+    Email,
+    /// WhatsApp.
+    WhatsApp,
+    /// Instagram.
+    Instagram,
+    /// Facebook.
+    Facebook,
+}
+
+/// Query of `GET /conversations/messages/export`: a location's messages across
+/// conversations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageExport {
+    /// The location (required).
+    pub location_id: LocationId,
+    /// Page size, 10 to 500 (GHL's default is 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The previous page's `nextCursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// `createdAt` (default) or `updatedAt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort_by: Option<String>,
+    /// `desc` (default) or `asc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort_order: Option<String>,
+    /// Only this conversation's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
+    /// Only this contact's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<ContactId>,
+    /// Only this channel; without it GHL lists every message but email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<MessageChannel>,
+    /// Not before (ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Not after (ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+}
+
+impl MessageExport {
+    /// Every message of a location, GHL's default page size at a time.
+    pub fn new(location_id: impl Into<LocationId>) -> Self {
+        Self {
+            location_id: location_id.into(),
+            limit: None,
+            cursor: None,
+            sort_by: None,
+            sort_order: None,
+            conversation_id: None,
+            contact_id: None,
+            channel: None,
+            start_date: None,
+            end_date: None,
+        }
+    }
+}
+
+/// A page of `GET /conversations/messages/export`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageExportPage {
+    /// The messages.
+    #[serde(default, deserialize_with = "null_default")]
+    pub messages: Vec<Message>,
+    /// The cursor of the next page; absent on the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// Messages matching the query, over every page.
+    #[serde(default)]
+    pub total: u64,
+}
+
 #[cfg(feature = "client")]
 mod calls {
     use super::*;
@@ -207,6 +295,17 @@ mod calls {
                         messages
                     }
                 }))
+        }
+
+        /// `GET /conversations/messages/export`: one page of a location's messages.
+        pub async fn export_messages(
+            &self,
+            query: &MessageExport,
+        ) -> Result<Response<MessageExportPage>, Error> {
+            let rb = self
+                .request(Method::GET, &["conversations", "messages", "export"], V)?
+                .query(query);
+            self.send_json(rb).await
         }
 
         /// `GET /conversations/locations/{loc}/messages/{id}/transcription/download`: the call

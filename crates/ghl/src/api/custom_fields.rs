@@ -132,6 +132,39 @@ pub struct NewCustomField {
     pub field_key: Option<String>,
 }
 
+/// Body of `PUT /locations/{id}/customFields/{id}` (`UpdateCustomFieldsDTO`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomFieldUpdate {
+    /// Display name (required).
+    pub name: String,
+    /// Placeholder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    /// Options of option-type fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_box_list_options: Option<Vec<Value>>,
+    /// Position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+    /// Contact or opportunity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<CustomFieldModel>,
+}
+
+impl CustomFieldUpdate {
+    /// A rename, changing nothing else.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            placeholder: None,
+            text_box_list_options: None,
+            position: None,
+            model: None,
+        }
+    }
+}
+
 #[cfg(feature = "client")]
 mod calls {
     use super::*;
@@ -173,6 +206,72 @@ mod calls {
                 .send_json::<FieldsEnvelope>(rb)
                 .await?
                 .map(|e| e.custom_fields))
+        }
+
+        /// `GET /locations/{id}/customFields/{id}`; `id_or_key` is a field id or a key such
+        /// as `contact.lead_score`.
+        pub async fn get_custom_field(
+            &self,
+            location_id: &LocationId,
+            id_or_key: &str,
+        ) -> Result<Response<CustomField>, Error> {
+            let rb = self.request(
+                Method::GET,
+                &["locations", location_id.as_str(), "customFields", id_or_key],
+                V,
+            )?;
+            Ok(self
+                .send_json::<FieldEnvelope>(rb)
+                .await?
+                .map(|e| e.custom_field))
+        }
+
+        /// `PUT /locations/{id}/customFields/{id}`.
+        pub async fn update_custom_field(
+            &self,
+            location_id: &LocationId,
+            id: &CustomFieldId,
+            update: &CustomFieldUpdate,
+        ) -> Result<Response<CustomField>, Error> {
+            let rb = self
+                .request(
+                    Method::PUT,
+                    &[
+                        "locations",
+                        location_id.as_str(),
+                        "customFields",
+                        id.as_str(),
+                    ],
+                    V,
+                )?
+                .json(update);
+            Ok(self
+                .send_json::<FieldEnvelope>(rb)
+                .await?
+                .map(|e| e.custom_field))
+        }
+
+        /// `DELETE /locations/{id}/customFields/{id}`: the field and its values on every
+        /// contact. The body is GHL's `{succeded}` flag.
+        pub async fn delete_custom_field(
+            &self,
+            location_id: &LocationId,
+            id: &CustomFieldId,
+        ) -> Result<Response<bool>, Error> {
+            let rb = self.request(
+                Method::DELETE,
+                &[
+                    "locations",
+                    location_id.as_str(),
+                    "customFields",
+                    id.as_str(),
+                ],
+                V,
+            )?;
+            Ok(self
+                .send_json::<crate::api::Succeeded>(rb)
+                .await?
+                .map(|s| s.succeded))
         }
 
         /// `POST /locations/{id}/customFields`.

@@ -7,6 +7,7 @@
 pub mod contacts;
 pub mod conversations;
 pub mod custom_fields;
+pub mod locations;
 pub mod oauth;
 pub mod opportunities;
 

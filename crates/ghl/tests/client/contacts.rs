@@ -42,7 +42,7 @@ async fn create_get_update_delete() {
     assert_eq!(got.email.as_deref(), Some("ana@example.com"));
     assert_eq!(got.custom_field(&score.as_str().into()), Some(&json!(42)));
 
-    let update = ContactUpdate(ContactFields {
+    let update = ContactUpdate::from(ContactFields {
         last_name: Some("García".into()),
         ..ContactFields::default()
     });

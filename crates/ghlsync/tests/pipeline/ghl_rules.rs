@@ -161,7 +161,7 @@ async fn seed_001_leads_are_scored_on_every_interaction_and_our_writes_do_not_lo
 
     // A person edits the lead in GHL: scored again, written once, and quiet after.
     let before = h.upserts();
-    let update = ContactUpdate(ContactFields {
+    let update = ContactUpdate::from(ContactFields {
         city: Some("Austin".into()),
         ..ContactFields::default()
     });
