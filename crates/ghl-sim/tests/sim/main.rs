@@ -7,6 +7,7 @@ mod faults;
 mod openapi;
 mod receiver;
 mod routes;
+mod sdk;
 mod webhooks;
 
 use ghl_sim::{LocationSpec, SeededLocation, SimHandle, Simulator};
