@@ -480,12 +480,18 @@ mod tests {
     }
 
     #[test]
-    fn update_contact_rejects_location_and_company() {
+    fn update_contact_rejects_location_and_gender_and_takes_company() {
         let err = validate(
             &UPDATE_CONTACT,
-            &json!({"locationId": "l", "companyName": "x"}),
+            &json!({"locationId": "l", "gender": "x", "companyName": "x", "ssn": "1"}),
         )
         .unwrap_err();
-        assert_eq!(err.len(), 2);
+        assert_eq!(
+            err,
+            vec![
+                "property gender should not exist",
+                "property locationId should not exist"
+            ]
+        );
     }
 }

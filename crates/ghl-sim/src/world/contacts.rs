@@ -105,6 +105,17 @@ fn put(v: &mut Value, key: &str, value: &Option<String>) {
     }
 }
 
+/// Adds or removes tags (as GHL stores them) in a contact's tag list, keeping its order.
+fn change_tag_list(list: &mut Vec<String>, tags: &[String], add: bool) {
+    for t in tags.iter().filter_map(|t| tag(t)) {
+        if !add {
+            list.retain(|x| x != &t);
+        } else if !list.contains(&t) {
+            list.push(t);
+        }
+    }
+}
+
 /// GHL stores tags trimmed and lower-case.
 fn tag(raw: &str) -> Option<String> {
     let t = raw.trim().to_lowercase();
@@ -641,15 +652,7 @@ impl World {
             .ok_or_else(|| SimError::bad_request("Contact not found"))?
             .clone();
         let mut after = before.clone();
-        for t in tags.iter().filter_map(|t| tag(t)) {
-            if add {
-                if !after.tags.contains(&t) {
-                    after.tags.push(t);
-                }
-            } else {
-                after.tags.retain(|x| x != &t);
-            }
-        }
+        change_tag_list(&mut after.tags, tags, add);
         let result = after.tags.clone();
         location.commit_contact_change(before, after, changes);
         Ok(json!({ "tags": result }))
@@ -717,15 +720,7 @@ impl World {
             if remove_all {
                 after.tags.clear();
             }
-            for t in tags.iter().filter_map(|t| tag(t)) {
-                if add {
-                    if !after.tags.contains(&t) {
-                        after.tags.push(t);
-                    }
-                } else {
-                    after.tags.retain(|x| x != &t);
-                }
-            }
+            change_tag_list(&mut after.tags, &tags, add);
             let added: Vec<&String> = after
                 .tags
                 .iter()

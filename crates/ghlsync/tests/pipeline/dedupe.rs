@@ -4,7 +4,6 @@
 
 use ghlsync_core::RouteAuth;
 use ghlsync_core::process::RouteAction;
-use ghlsync_store::{EventFilter, Store};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -13,15 +12,6 @@ use crate::{Harness, ROUTE_SECRET, lead};
 async fn status_of(r: reqwest::Response) -> String {
     let answer: Value = r.json().await.unwrap();
     answer["status"].as_str().unwrap_or("refused").to_owned()
-}
-
-async fn stored(h: &Harness) -> usize {
-    h.app
-        .store()
-        .list_events(&EventFilter::default())
-        .await
-        .unwrap()
-        .len()
 }
 
 /// Signs `body` for the test route secret at `seconds`, as a sender would.
@@ -47,7 +37,7 @@ async fn a_blank_webhook_id_is_no_id_and_the_body_decides() {
         "duplicate",
         "the same body again is"
     );
-    assert_eq!(stored(&h).await, 2);
+    assert_eq!(h.events().await.len(), 2);
     h.shutdown().await;
 }
 
@@ -88,7 +78,7 @@ async fn a_workflow_payload_resigned_or_resent_is_stored_once() {
     headers.push(("x-idempotency-key", "evt-9".into()));
     let same_id = h.post_workflow_with("leads", other, &headers).await;
     assert_eq!(status_of(same_id).await, "duplicate");
-    assert_eq!(stored(&h).await, 3);
+    assert_eq!(h.events().await.len(), 3);
     h.shutdown().await;
 }
 
@@ -146,13 +136,8 @@ async fn a_key_route_recognises_its_id_field_and_resent_bodies_within_its_window
     // A window of 0 keeps every request.
     assert_eq!(post("keep-all", lead(5)).await, "accepted");
     assert_eq!(post("keep-all", lead(5)).await, "accepted");
-    assert_eq!(stored(&h).await, 6);
-    let events = h
-        .app
-        .store()
-        .list_events(&EventFilter::default())
-        .await
-        .unwrap();
+    assert_eq!(h.events().await.len(), 6);
+    let events = h.events().await;
     assert!(events.iter().all(|e| e.meta["dedupe"].is_string()));
     h.shutdown().await;
 }

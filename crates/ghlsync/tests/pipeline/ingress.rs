@@ -1,6 +1,6 @@
 //! Ingress: signatures over raw bytes, replay window, dedupe, validation, limits, overload.
 
-use ghlsync_store::{EventFilter, Store};
+use ghlsync_store::Store;
 use serde_json::{Value, json};
 
 use crate::{Harness, lead};
@@ -116,12 +116,7 @@ async fn signed_ghl_webhooks_are_stored_once_and_mirrored() {
         h.app.store().notes(&loc, &"c1".into()).await.unwrap().len(),
         1
     );
-    let events = h
-        .app
-        .store()
-        .list_events(&EventFilter::default())
-        .await
-        .unwrap();
+    let events = h.events().await;
     assert_eq!(events.len(), 3);
     assert!(
         events
@@ -177,14 +172,7 @@ async fn bad_input_gets_a_clear_error_naming_the_problem() {
         (413, Some("body_too_large"))
     );
     // Nothing was stored.
-    assert!(
-        h.app
-            .store()
-            .list_events(&EventFilter::default())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(h.events().await.is_empty());
     let metrics = h
         .http
         .get(format!("{}/metrics", h.base))
@@ -373,9 +361,7 @@ async fn every_documented_webhook_example_is_stored_and_processed() {
     let h = Harness::start(|_| {}).await;
     let examples = ghl_sim::docs::webhook_examples(&ghl_sim::docs::webhook_events_dir()).unwrap();
     assert!(examples.len() >= 66, "{}", examples.len());
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let now = crate::rfc3339_now();
     let mut ids = std::collections::BTreeMap::new();
     for example in &examples {
         let mut body = example.json.clone().into_bytes();
@@ -398,12 +384,7 @@ async fn every_documented_webhook_example_is_stored_and_processed() {
         assert_eq!(*first, id, "{}: {answer}", example.document);
     }
     h.drain().await;
-    let events = h
-        .app
-        .store()
-        .list_events(&EventFilter::default())
-        .await
-        .unwrap();
+    let events = h.events().await;
     assert_eq!(events.len(), ids.len(), "one event per distinct body");
     let not_done: Vec<_> = events
         .iter()
@@ -438,9 +419,7 @@ async fn every_documented_webhook_example_is_stored_and_processed() {
 async fn bodies_the_processor_could_not_read_are_refused_not_acknowledged() {
     let h = Harness::start(|_| {}).await;
     h.hmac_route("leads", &[]).await;
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let now = crate::rfc3339_now();
     let deep = format!(
         r#"{{"type":"ContactCreate","webhookId":"w-deep","email":"a@b.co","x":{}1{}}}"#,
         "[".repeat(200),
@@ -485,15 +464,7 @@ async fn bodies_the_processor_could_not_read_are_refused_not_acknowledged() {
         let (status, e) = error_of(r).await;
         assert_eq!(status, 400, "workflow route, {what}: {e}");
     }
-    assert!(
-        h.app
-            .store()
-            .list_events(&EventFilter::default())
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing was acknowledged"
-    );
+    assert!(h.events().await.is_empty(), "nothing was acknowledged");
     h.shutdown().await;
 }
 
@@ -505,12 +476,7 @@ async fn a_misshapen_known_event_is_kept_and_logged() {
     let body = h.ghl_payload("ContactCreate", json!({"id": "c1", "dnd": "yes"}));
     assert_eq!(h.post_ghl(body).await.status(), 200);
     h.drain().await;
-    let events = h
-        .app
-        .store()
-        .list_events(&EventFilter::default())
-        .await
-        .unwrap();
+    let events = h.events().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].state, ghlsync_core::EventState::Done);
     assert_eq!(events[0].event_type, "ContactCreate");

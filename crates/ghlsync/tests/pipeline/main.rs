@@ -176,7 +176,7 @@ impl Harness {
             "type": event_type,
             "locationId": self.loc.id,
             "webhookId": uuid::Uuid::new_v4().to_string(),
-            "timestamp": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "timestamp": rfc3339_now(),
         });
         for (k, v) in fields.as_object().unwrap() {
             payload[k] = v.clone();
@@ -235,6 +235,16 @@ impl Harness {
             .map(|f| f["value"].clone())
     }
 
+    /// Every event in the inbox, newest first.
+    pub async fn events(&self) -> Vec<ghlsync_core::InboxEvent> {
+        use ghlsync_store::Store;
+        self.app
+            .store()
+            .list_events(&ghlsync_store::EventFilter::default())
+            .await
+            .unwrap()
+    }
+
     pub fn keys(&self) -> &SigningKeys {
         &self.keys
     }
@@ -282,6 +292,13 @@ pub fn sorted_tags(contact: &Value) -> Vec<String> {
         .collect();
     tags.sort_unstable();
     tags
+}
+
+/// Now in RFC 3339, as GHL writes `timestamp`.
+pub fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 /// A lead for workflow routes.
