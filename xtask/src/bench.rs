@@ -32,6 +32,8 @@ pub enum Bench {
     Ingest,
     /// Application events through the rules to GHL calls.
     Rules,
+    /// Delivery to many locations at once, each at GHL's limit.
+    Locations,
 }
 
 /// `bench ingest`'s options.

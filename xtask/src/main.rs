@@ -6,8 +6,12 @@
 //!   group commit), in interleaved rounds, printed as JSON.
 //! - `cargo xtask bench rules`: application events through the marketplace pack to the GHL
 //!   simulator: events per second and GHL calls per event, coalescing on and off.
+//! - `cargo xtask bench locations`: 1, 10 and 100 locations with a backlog each, on SQLite
+//!   and PostgreSQL: each location's calls per 10 s against GHL's limit, the most in any
+//!   10 s, 429s, and the dispatcher's CPU.
 
 mod bench;
+mod locations_bench;
 mod rules_bench;
 
 // The benchmark targets run in this binary; they use the allocator the `ghlsync` binary uses.
@@ -32,6 +36,8 @@ enum Task {
         what: bench::Bench,
         #[command(flatten)]
         ingest: bench::IngestOptions,
+        #[command(flatten)]
+        locations: locations_bench::LocationsOptions,
         /// `rules`: people in the event mix (half companies, half experts).
         #[arg(long, default_value_t = 100)]
         people: usize,
@@ -54,6 +60,12 @@ enum Task {
         #[arg(long)]
         worker_threads: Option<usize>,
     },
+    /// Internal: serve the GHL simulator in a process of its own (run by `bench locations`).
+    #[command(hide = true)]
+    ServeSim {
+        #[arg(long)]
+        port: u16,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,12 +85,17 @@ fn main() -> anyhow::Result<()> {
         Task::Bench {
             what,
             ingest,
+            locations,
             people,
             rate,
         } => match what {
             bench::Bench::Rules => runtime.block_on(rules_bench::run(people, rate)),
             bench::Bench::Ingest => runtime.block_on(bench::run(ingest)),
+            bench::Bench::Locations => {
+                runtime.block_on(locations_bench::run(locations, ingest.postgres))
+            }
         },
+        Task::ServeSim { port } => runtime.block_on(locations_bench::serve_sim(port)),
         Task::ServeBench {
             mode,
             port,

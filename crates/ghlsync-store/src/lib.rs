@@ -134,6 +134,55 @@ pub struct QueueStats {
     pub jobs_dead: i64,
 }
 
+/// How a claimed job ended (see [`Store::finish_jobs`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobOutcome {
+    /// Delivered: its result, and the changes that come with it.
+    Done {
+        /// What the job returned.
+        result: Value,
+        /// Applied with the outcome.
+        changes: Changeset,
+    },
+    /// Back in the queue until `run_at`, counting an attempt or not (a rate-limit hold
+    /// does not).
+    Queued {
+        /// When it is due again.
+        run_at: Millis,
+        /// Whether this run counts as an attempt.
+        count_attempt: bool,
+        /// Why, kept as the job's last error.
+        error: Option<String>,
+    },
+    /// To the dead-letter queue with its error, counting the attempt.
+    Dead {
+        /// Why.
+        error: String,
+        /// Applied with the outcome.
+        changes: Changeset,
+    },
+}
+
+/// A claimed job and how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedJob {
+    /// The job.
+    pub id: JobId,
+    /// How it ended.
+    pub outcome: JobOutcome,
+}
+
+/// One call's place asked of a limiter (see [`Store::rate_reserve`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateRequest {
+    /// The limiter (`ghl:<location>`).
+    pub key: String,
+    /// Its spacing and burst.
+    pub gcra: Gcra,
+    /// The furthest from now the caller takes a place; further answers `Wait`.
+    pub max_wait: Millis,
+}
+
 /// Processing figures since a time (for `/health`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EventStats {
@@ -204,42 +253,27 @@ pub trait Store: Send + Sync {
         jobs: &[NewJob],
         now: Millis,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-    /// Claims due jobs, at most one per ordering key, oldest first.
+    /// Claims due jobs (and jobs whose lease ran out), at most one per ordering key. Each
+    /// location is a lane: at most `per_location` of its jobs run at once (jobs already
+    /// running under a live lease count, whichever instance runs them), its oldest first,
+    /// and the lanes are taken in turn, so one location's backlog never delays another's.
     fn claim_jobs(
         &self,
         owner: &str,
         now: Millis,
         lease_ms: Millis,
         limit: u32,
+        per_location: u32,
     ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
-    /// Marks a claimed job delivered with its result and applies its changes.
-    fn complete_job(
+    /// Records how claimed jobs ended, all in one transaction: each job's changes are
+    /// applied with its outcome, and only if `owner` still holds its lease (the answer, one
+    /// per job, says whether it did).
+    fn finish_jobs(
         &self,
-        id: JobId,
         owner: &str,
-        result: &Value,
-        changes: &Changeset,
+        jobs: &[FinishedJob],
         now: Millis,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Puts a claimed job back for `run_at`, counting an attempt or not (rate-limit holds).
-    fn reschedule_job(
-        &self,
-        id: JobId,
-        owner: &str,
-        run_at: Millis,
-        count_attempt: bool,
-        error: Option<&str>,
-        now: Millis,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Moves a claimed job to the dead-letter queue with its error and applies `changes`.
-    fn dead_letter_job(
-        &self,
-        id: JobId,
-        owner: &str,
-        error: &str,
-        changes: &Changeset,
-        now: Millis,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
     /// Jobs matching a filter, newest first.
     fn list_jobs(
         &self,
@@ -260,16 +294,14 @@ pub trait Store: Send + Sync {
         since: Millis,
     ) -> impl Future<Output = Result<EventStats, StoreError>> + Send;
 
-    /// Asks the limiter of `key` at `now` for a call within `max_wait` ms: `Allow { at }`
-    /// counts the call, which goes at `at`; `Wait { wait }` counts nothing. Atomic across
-    /// instances.
+    /// Asks the limiters for places at `now`, all in one transaction and in the order given
+    /// (requests of one key take consecutive places): `Allow { at }` counts the call, which
+    /// goes at `at`; `Wait { wait }` counts nothing. Atomic across instances.
     fn rate_reserve(
         &self,
-        key: &str,
-        gcra: Gcra,
+        requests: &[RateRequest],
         now: Millis,
-        max_wait: Millis,
-    ) -> impl Future<Output = Result<Decision, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Decision>, StoreError>> + Send;
     /// Pushes the limiter's theoretical arrival time to at least `tat` (after a 429 or when
     /// GHL's headers say the window is spent).
     fn rate_hold(
@@ -445,15 +477,13 @@ delegate! {
     fn list_events(&self, filter: &EventFilter) -> Result<Vec<InboxEvent>, StoreError>;
     fn replay_events(&self, filter: &EventFilter, now: Millis) -> Result<u64, StoreError>;
     fn enqueue_jobs(&self, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError>;
-    fn claim_jobs(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<Job>, StoreError>;
-    fn complete_job(&self, id: JobId, owner: &str, result: &Value, changes: &Changeset, now: Millis) -> Result<bool, StoreError>;
-    fn reschedule_job(&self, id: JobId, owner: &str, run_at: Millis, count_attempt: bool, error: Option<&str>, now: Millis) -> Result<bool, StoreError>;
-    fn dead_letter_job(&self, id: JobId, owner: &str, error: &str, changes: &Changeset, now: Millis) -> Result<bool, StoreError>;
+    fn claim_jobs(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32, per_location: u32) -> Result<Vec<Job>, StoreError>;
+    fn finish_jobs(&self, owner: &str, jobs: &[FinishedJob], now: Millis) -> Result<Vec<bool>, StoreError>;
     fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
     fn replay_jobs(&self, filter: &JobFilter, now: Millis) -> Result<u64, StoreError>;
     fn queue_stats(&self) -> Result<QueueStats, StoreError>;
     fn event_stats(&self, since: Millis) -> Result<EventStats, StoreError>;
-    fn rate_reserve(&self, key: &str, gcra: Gcra, now: Millis, max_wait: Millis) -> Result<Decision, StoreError>;
+    fn rate_reserve(&self, requests: &[RateRequest], now: Millis) -> Result<Vec<Decision>, StoreError>;
     fn rate_hold(&self, key: &str, tat: Millis) -> Result<(), StoreError>;
     fn upsert_location(&self, location: &Location) -> Result<(), StoreError>;
     fn location(&self, id: &LocationId) -> Result<Option<Location>, StoreError>;

@@ -10,17 +10,22 @@ use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
 use ghlsync_core::{
-    ApiKey, Changeset, ContactMirror, EventId, Gcra, InboxEvent, Job, JobId, Location, Millis,
-    NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
+    ApiKey, Changeset, ContactMirror, EventId, InboxEvent, Job, Location, Millis, NewEvent, NewJob,
+    NoteMirror, OpportunityMirror, WorkflowRoute,
 };
-use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::rows::{
     ApiKeyRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
-use crate::shared::{INSERT_CHUNK, event_cols, finish, impl_store, insert_events_query, job_cols};
-use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};
+use crate::shared::{
+    INSERT_CHUNK, event_cols, finish, first_of_its_key, impl_store, insert_events_query, job_cols,
+    job_lanes, running_in_lane,
+};
+use crate::{
+    EventFilter, EventStats, FinishedJob, Inserted, JobFilter, JobOutcome, QueueStats, RateRequest,
+    Store, StoreError,
+};
 
 /// The PostgreSQL store.
 #[derive(Clone, Debug)]
@@ -45,16 +50,35 @@ impl PgStore {
         event_cols!()
     );
 
+    // Each lane's next jobs through `jobs_lanes` (a LATERAL probe per lane), numbered within
+    // the lane; the claim takes every lane's first job, then every lane's second, and so on.
+    // The rows are locked last, skipping what another instance holds and re-checking their
+    // state, which may have changed since the statement's snapshot.
+    // Parameters: $1 owner, $2 lease end, $3 now, $4 limit, $5 jobs per location.
     const CLAIM_JOBS: &'static str = concat!(
+        "WITH RECURSIVE ",
+        job_lanes!(""),
+        ", due AS (SELECT c.id, c.run_at, c.rn FROM lanes l CROSS JOIN LATERAL (",
+        "SELECT d.id, d.run_at, row_number() OVER (ORDER BY d.run_at, d.id) AS rn FROM (",
+        "SELECT j.id, j.run_at FROM jobs j WHERE j.location_id = l.location_id AND j.state = 'queued' ",
+        "AND j.run_at <= $3 AND ",
+        first_of_its_key!(),
+        " ORDER BY j.run_at, j.id LIMIT $5) d) c WHERE l.location_id IS NOT NULL AND c.rn + ",
+        running_in_lane!(),
+        " <= $5), ",
+        "expired AS (SELECT j.id, j.lease_until AS run_at, 0::bigint AS rn FROM jobs j ",
+        "WHERE j.state = 'running' AND j.lease_until < $3 AND ",
+        first_of_its_key!(),
+        " ORDER BY j.lease_until LIMIT $4), ",
+        "picked AS (SELECT id FROM (SELECT id, run_at, rn FROM due UNION ALL SELECT id, run_at, rn FROM expired) c ",
+        "ORDER BY rn, run_at, id LIMIT $4) ",
         "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, claims = claims + 1, updated_at = $3 ",
-        "WHERE id IN (SELECT j.id FROM jobs j WHERE ((j.state = 'queued' AND j.run_at <= $3) ",
-        "OR (j.state = 'running' AND j.lease_until < $3)) AND NOT EXISTS (SELECT 1 FROM jobs k ",
-        "WHERE k.ordering_key = j.ordering_key AND k.id < j.id AND k.state IN ('queued', 'running')) ",
-        "ORDER BY j.run_at, j.id LIMIT $4 FOR UPDATE OF j SKIP LOCKED) RETURNING ",
+        "WHERE id IN (SELECT id FROM jobs WHERE id IN (SELECT id FROM picked) ",
+        "AND (state = 'queued' OR (state = 'running' AND lease_until < $3)) FOR UPDATE SKIP LOCKED) RETURNING ",
         job_cols!()
     );
 
-    const SELECT_TAT: &'static str = "SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE";
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
 
     /// Connects to `postgres://...`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -279,6 +303,53 @@ mod tests {
             .join("\n");
         assert!(plan.contains("inbox_pending"), "{plan}");
         assert!(plan.contains("inbox_leases"), "{plan}");
+    }
+
+    /// A job claim with a backlog in 100 locations, 8 running jobs in each and many done
+    /// jobs reads each lane through the lane indexes, never the table.
+    #[tokio::test]
+    async fn job_claims_read_the_lanes_not_the_table() {
+        let Some(db) = crate::testing::postgres_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&db.url).await.unwrap();
+        store.migrate().await.unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (location_id, kind, command, idempotency_key, ordering_key, state, run_at, \
+             lease_until, created_at, updated_at) \
+             SELECT 'loc' || (i % 100), 'add_note', '{}', 'k' || i, 'contact:' || i, \
+             CASE WHEN i <= 200000 THEN 'done' WHEN i <= 200800 THEN 'running' ELSE 'queued' END, 1, \
+             CASE WHEN i > 200000 AND i <= 200800 THEN 5000 END, 1, 1 \
+             FROM generate_series(1, 220000) i",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE jobs")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN {}",
+            PgStore::CLAIM_JOBS
+        )))
+        .bind("w")
+        .bind(1_i64)
+        .bind(1_000_i64)
+        .bind(256_i64)
+        .bind(8_i64)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let plan = plan
+            .iter()
+            .map(|(line,)| line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for index in ["jobs_lanes", "jobs_running", "jobs_leases"] {
+            assert!(plan.contains(index), "{index}: {plan}");
+        }
+        assert!(!plan.contains("Seq Scan on jobs"), "{plan}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `Store` implementation both dialects share. SQLite accepts PostgreSQL's `$1`
 //! placeholders and both support `ON CONFLICT ... DO UPDATE` and `RETURNING`, so one text
 //! serves both; the few statements that differ are associated constants of each store
-//! (`CLAIM_EVENTS`, `CLAIM_JOBS`, `SELECT_TAT`), and each store says how a write transaction
+//! (`CLAIM_EVENTS`, `CLAIM_JOBS`, `LOCK_ROWS`), and each store says how a write transaction
 //! starts (`write()`) and which pool reads use (`read()`).
 //!
 //! A macro instantiates the code for each concrete sqlx driver because sqlx's generic
@@ -34,6 +34,38 @@ macro_rules! contact_cols {
 }
 
 pub(crate) use {contact_cols, event_cols, job_cols, location_cols};
+
+/// The locations with queued jobs, one index probe each (a skip scan of `jobs_lanes`): the
+/// lanes a job claim takes in turn. `$hint` names the index on SQLite.
+macro_rules! job_lanes {
+    ($hint:literal) => {
+        concat!(
+            "lanes(location_id) AS (SELECT (SELECT location_id FROM jobs ", $hint,
+            " WHERE state = 'queued' ORDER BY location_id LIMIT 1) ",
+            "UNION ALL SELECT (SELECT j.location_id FROM jobs j ", $hint,
+            " WHERE j.state = 'queued' AND j.location_id > l.location_id ORDER BY j.location_id LIMIT 1) ",
+            "FROM lanes l WHERE l.location_id IS NOT NULL)"
+        )
+    };
+}
+
+/// A job may run only when no earlier job of its ordering key is open (`j` is the job).
+macro_rules! first_of_its_key {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM jobs o WHERE o.ordering_key = j.ordering_key AND o.id < j.id \
+         AND o.state IN ('queued', 'running'))"
+    };
+}
+
+/// How many jobs of lane `l` run under a live lease.
+macro_rules! running_in_lane {
+    () => {
+        "(SELECT COUNT(*) FROM jobs r WHERE r.location_id = l.location_id AND r.state = 'running' \
+         AND r.lease_until >= $3)"
+    };
+}
+
+pub(crate) use {first_of_its_key, job_lanes, running_in_lane};
 
 /// Rows per INSERT statement: 9 parameters a row stays below both dialects' limits
 /// (SQLite 32,766, PostgreSQL 65,535), and above ingress's default batch of 512.
@@ -291,6 +323,61 @@ macro_rules! impl_store {
             Ok(r.rows_affected() == 1)
         }
 
+        /// One job's outcome, and its changes only if `owner` still held the job.
+        async fn record_outcome(conn: &mut Conn, owner: &str, job: &FinishedJob, now: Millis) -> Result<bool, StoreError> {
+            let (updated, changes) = match &job.outcome {
+                JobOutcome::Done { result, changes } => (
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'done', result = $1, lease_owner = NULL, lease_until = NULL, updated_at = $2 \
+                         WHERE id = $3 AND state = 'running' AND lease_owner = $4",
+                    )
+                    .bind(to_json(result))
+                    .bind(now)
+                    .bind(job.id.0)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?,
+                    Some(changes),
+                ),
+                JobOutcome::Queued { run_at, count_attempt, error } => (
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts + $2, \
+                         last_error = COALESCE($3, last_error), lease_owner = NULL, lease_until = NULL, updated_at = $4 \
+                         WHERE id = $5 AND state = 'running' AND lease_owner = $6",
+                    )
+                    .bind(*run_at)
+                    .bind(i64::from(*count_attempt))
+                    .bind(error.as_deref())
+                    .bind(now)
+                    .bind(job.id.0)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?,
+                    None,
+                ),
+                JobOutcome::Dead { error, changes } => (
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = $1, lease_owner = NULL, \
+                         lease_until = NULL, updated_at = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4",
+                    )
+                    .bind(error.as_str())
+                    .bind(now)
+                    .bind(job.id.0)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?,
+                    Some(changes),
+                ),
+            };
+            if updated.rows_affected() != 1 {
+                return Ok(false);
+            }
+            if let Some(changes) = changes {
+                apply_changeset(conn, changes, now).await?;
+            }
+            Ok(true)
+        }
+
         async fn insert_jobs(conn: &mut Conn, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
             let mut new = 0;
             for j in jobs {
@@ -425,13 +512,14 @@ macro_rules! impl_store {
                 Ok(n)
             }
 
-            async fn claim_jobs(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32) -> Result<Vec<Job>, StoreError> {
+            async fn claim_jobs(&self, owner: &str, now: Millis, lease_ms: Millis, limit: u32, per_location: u32) -> Result<Vec<Job>, StoreError> {
                 let mut tx = self.write().await?;
                 let rows: Vec<JobRow> = sqlx::query_as(Self::CLAIM_JOBS)
                     .bind(owner)
                     .bind(now + lease_ms)
                     .bind(now)
                     .bind(i64::from(limit))
+                    .bind(i64::from(per_location))
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -440,65 +528,14 @@ macro_rules! impl_store {
                 Ok(jobs)
             }
 
-            async fn complete_job(&self, id: JobId, owner: &str, result: &Value, changes: &Changeset, now: Millis) -> Result<bool, StoreError> {
+            async fn finish_jobs(&self, owner: &str, jobs: &[FinishedJob], now: Millis) -> Result<Vec<bool>, StoreError> {
                 let mut tx = self.write().await?;
-                let done = sqlx::query(
-                    "UPDATE jobs SET state = 'done', result = $1, lease_owner = NULL, lease_until = NULL, updated_at = $2 \
-                     WHERE id = $3 AND state = 'running' AND lease_owner = $4",
-                )
-                .bind(to_json(result))
-                .bind(now)
-                .bind(id.0)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
+                let mut recorded = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    recorded.push(record_outcome(&mut tx, owner, job, now).await?);
                 }
-                apply_changeset(&mut tx, changes, now).await?;
                 tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn reschedule_job(&self, id: JobId, owner: &str, run_at: Millis, count_attempt: bool, error: Option<&str>, now: Millis) -> Result<bool, StoreError> {
-                let mut tx = self.write().await?;
-                let r = sqlx::query(
-                    "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts + $2, \
-                     last_error = COALESCE($3, last_error), lease_owner = NULL, lease_until = NULL, updated_at = $4 \
-                     WHERE id = $5 AND state = 'running' AND lease_owner = $6",
-                )
-                .bind(run_at)
-                .bind(i64::from(count_attempt))
-                .bind(error)
-                .bind(now)
-                .bind(id.0)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(r.rows_affected() == 1)
-            }
-
-            async fn dead_letter_job(&self, id: JobId, owner: &str, error: &str, changes: &Changeset, now: Millis) -> Result<bool, StoreError> {
-                let mut tx = self.write().await?;
-                let r = sqlx::query(
-                    "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = $1, lease_owner = NULL, \
-                     lease_until = NULL, updated_at = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4",
-                )
-                .bind(error)
-                .bind(now)
-                .bind(id.0)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                if r.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                apply_changeset(&mut tx, changes, now).await?;
-                tx.commit().await?;
-                Ok(true)
+                Ok(recorded)
             }
 
             async fn list_jobs(&self, f: &JobFilter) -> Result<Vec<Job>, StoreError> {
@@ -584,23 +621,68 @@ macro_rules! impl_store {
                 Ok(EventStats { received, done: done.unwrap_or(0), dead: dead.unwrap_or(0), avg_processing_ms: avg })
             }
 
-            async fn rate_reserve(&self, key: &str, gcra: Gcra, now: Millis, max_wait: Millis) -> Result<Decision, StoreError> {
+            async fn rate_reserve(&self, requests: &[RateRequest], now: Millis) -> Result<Vec<Decision>, StoreError> {
+                if requests.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // In key order: reservers on other instances lock the same rows in the same
+                // order, so they queue behind each other instead of deadlocking.
+                let mut keys: Vec<&str> = requests.iter().map(|r| r.key.as_str()).collect();
+                keys.sort_unstable();
+                keys.dedup();
                 let mut tx = self.write().await?;
-                sqlx::query("INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                let tat: i64 = sqlx::query_scalar(Self::SELECT_TAT).bind(key).fetch_one(&mut *tx).await?;
-                let decision = gcra.decide(Some(tat), now, max_wait);
-                if let Decision::Allow { tat, .. } = decision {
-                    sqlx::query("UPDATE rate_limits SET tat = $1 WHERE key = $2")
-                        .bind(tat)
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await?;
+                let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO rate_limits (key, tat) ");
+                qb.push_values(&keys, |mut row, key| {
+                    row.push_bind(*key).push("0");
+                });
+                qb.push(" ON CONFLICT (key) DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT key, tat FROM rate_limits WHERE key IN (");
+                let mut listed = qb.separated(", ");
+                for key in &keys {
+                    listed.push_bind(*key);
+                }
+                qb.push(") ORDER BY key");
+                qb.push(Self::LOCK_ROWS);
+                let mut tats: HashMap<String, (Millis, bool)> = qb
+                    .build_query_as::<(String, i64)>()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(key, tat)| (key, (tat, false)))
+                    .collect();
+                let mut decisions = Vec::with_capacity(requests.len());
+                for r in requests {
+                    let (tat, changed) = tats
+                        .get_mut(&r.key)
+                        .ok_or_else(|| StoreError::Corrupt(format!("rate limit {} was not stored", r.key)))?;
+                    let decision = r.gcra.decide(Some(*tat), now, r.max_wait);
+                    if let Decision::Allow { tat: next, .. } = decision {
+                        *tat = next;
+                        *changed = true;
+                    }
+                    decisions.push(decision);
+                }
+                let changed: Vec<(&String, Millis)> = tats
+                    .iter()
+                    .filter(|(_, (_, changed))| *changed)
+                    .map(|(key, (tat, _))| (key, *tat))
+                    .collect();
+                if !changed.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("UPDATE rate_limits SET tat = CASE key");
+                    for (key, tat) in &changed {
+                        qb.push(" WHEN ").push_bind(key.as_str()).push(" THEN ").push_bind(*tat);
+                    }
+                    qb.push(" END WHERE key IN (");
+                    let mut listed = qb.separated(", ");
+                    for (key, _) in &changed {
+                        listed.push_bind(key.as_str());
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(decision)
+                Ok(decisions)
             }
 
             async fn rate_hold(&self, key: &str, tat: Millis) -> Result<(), StoreError> {

@@ -18,10 +18,9 @@ use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
 use ghlsync_core::{
-    ApiKey, Changeset, ContactMirror, EventId, Gcra, InboxEvent, Job, JobId, Location, Millis,
-    NewEvent, NewJob, NoteMirror, OpportunityMirror, WorkflowRoute,
+    ApiKey, Changeset, ContactMirror, EventId, InboxEvent, Job, Location, Millis, NewEvent, NewJob,
+    NoteMirror, OpportunityMirror, WorkflowRoute,
 };
-use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -29,8 +28,13 @@ use sqlx::sqlite::{
 use crate::rows::{
     ApiKeyRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
 };
-use crate::shared::{event_cols, finish, impl_store, job_cols};
-use crate::{EventFilter, EventStats, Inserted, JobFilter, QueueStats, Store, StoreError};
+use crate::shared::{
+    event_cols, finish, first_of_its_key, impl_store, job_cols, job_lanes, running_in_lane,
+};
+use crate::{
+    EventFilter, EventStats, FinishedJob, Inserted, JobFilter, JobOutcome, QueueStats, RateRequest,
+    Store, StoreError,
+};
 
 /// How SQLite syncs commits to disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,17 +92,33 @@ impl SqliteStore {
         event_cols!()
     );
 
+    // Each lane's next jobs, found through `jobs_lanes` (SQLite has no LATERAL: the list
+    // subquery is evaluated per lane and its ids looked up by rowid), numbered within the
+    // lane; the claim takes every lane's first job, then every lane's second, and so on.
+    // Parameters: $1 owner, $2 lease end, $3 now, $4 limit, $5 jobs per location.
     const CLAIM_JOBS: &'static str = concat!(
+        "WITH RECURSIVE ",
+        job_lanes!("INDEXED BY jobs_lanes"),
+        ", due AS (SELECT q.id, q.run_at, ",
+        "ROW_NUMBER() OVER (PARTITION BY q.location_id ORDER BY q.run_at, q.id) AS rn, ",
+        running_in_lane!(),
+        " AS running FROM lanes l JOIN jobs q ON q.id IN (SELECT j.id FROM jobs j INDEXED BY jobs_lanes ",
+        "WHERE j.location_id = l.location_id AND j.state = 'queued' AND j.run_at <= $3 AND ",
+        first_of_its_key!(),
+        " ORDER BY j.run_at, j.id LIMIT $5) WHERE l.location_id IS NOT NULL), ",
+        "expired AS (SELECT j.id, j.lease_until AS run_at, 0 AS rn FROM jobs j INDEXED BY jobs_leases ",
+        "WHERE j.state = 'running' AND j.lease_until < $3 AND ",
+        first_of_its_key!(),
+        " ORDER BY j.lease_until LIMIT $4), ",
+        "picked AS (SELECT id FROM (SELECT id, run_at, rn FROM due WHERE rn + running <= $5 ",
+        "UNION ALL SELECT id, run_at, rn FROM expired) ORDER BY rn, run_at, id LIMIT $4) ",
         "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, claims = claims + 1, updated_at = $3 ",
-        "WHERE id IN (SELECT j.id FROM jobs j WHERE ((j.state = 'queued' AND j.run_at <= $3) ",
-        "OR (j.state = 'running' AND j.lease_until < $3)) AND NOT EXISTS (SELECT 1 FROM jobs k ",
-        "WHERE k.ordering_key = j.ordering_key AND k.id < j.id AND k.state IN ('queued', 'running')) ",
-        "ORDER BY j.run_at, j.id LIMIT $4) RETURNING ",
+        "WHERE id IN (SELECT id FROM picked) RETURNING ",
         job_cols!()
     );
 
     // The write lock is already held (BEGIN IMMEDIATE), so a plain read is exclusive.
-    const SELECT_TAT: &'static str = "SELECT tat FROM rate_limits WHERE key = $1";
+    const LOCK_ROWS: &'static str = "";
 
     /// Opens (creating if needed) `sqlite://PATH`. In-memory databases are refused: the
     /// store's connections must all see one database.
@@ -505,5 +525,46 @@ mod tests {
             "{plan:?}"
         );
         assert!(!plan.contains(&"SCAN inbox"), "{plan:?}");
+    }
+
+    /// A job claim reads each location's lane through the lane indexes, never the whole
+    /// table, however long the backlog.
+    #[tokio::test]
+    async fn job_claims_read_the_lanes_not_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = SqliteStore::connect(&url, Synchronous::Full).await.unwrap();
+        store.migrate().await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            SqliteStore::CLAIM_JOBS
+        )))
+        .bind("w")
+        .bind(1_i64)
+        .bind(1_i64)
+        .bind(10_i64)
+        .bind(8_i64)
+        .fetch_all(store.read())
+        .await
+        .unwrap();
+        let plan: Vec<&str> = plan
+            .iter()
+            .map(|(_, _, _, detail)| detail.as_str())
+            .collect();
+        for index in [
+            "jobs_lanes",
+            "jobs_running",
+            "jobs_leases",
+            "jobs_open_by_key",
+        ] {
+            assert!(
+                plan.iter().any(|d| d.contains(&format!("INDEX {index}"))),
+                "{index}: {plan:?}"
+            );
+        }
+        // The aliases the claim gives the jobs table.
+        for scan in ["SCAN jobs", "SCAN j", "SCAN q", "SCAN o", "SCAN r"] {
+            assert!(!plan.iter().any(|d| d.trim() == scan), "{scan}: {plan:?}");
+        }
     }
 }

@@ -267,9 +267,15 @@ impl Default for ProcessorConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatcherConfig {
-    /// Jobs in flight at once (across locations).
+    /// Jobs in flight at once, across locations, counting jobs that wait for their
+    /// location's next place in GHL's limit: at least `per_location` times the locations
+    /// that should run at full rate together.
     pub concurrency: usize,
-    /// Jobs claimed at once.
+    /// Most jobs of one location running at once (across instances): enough to keep the
+    /// location at GHL's limit while calls take their time, few enough that the others'
+    /// jobs are claimed beside its backlog.
+    pub per_location: u32,
+    /// Most jobs claimed at once.
     pub batch: u32,
     /// How long a claim lasts.
     pub lease_ms: i64,
@@ -293,8 +299,9 @@ pub struct DispatcherConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
-            concurrency: 16,
-            batch: 32,
+            concurrency: 1_024,
+            per_location: 8,
+            batch: 256,
             lease_ms: 120_000,
             poll_ms: 500,
             rate_max: 100,
@@ -391,6 +398,12 @@ impl Config {
         }
         if self.server.worker_threads == Some(0) {
             return invalid("server.worker_threads", "must be at least 1");
+        }
+        if self.dispatcher.per_location == 0 || self.dispatcher.batch == 0 {
+            return invalid(
+                "dispatcher.per_location",
+                "per_location and batch must be positive",
+            );
         }
         if self.processor.workers == 0 || self.dispatcher.concurrency == 0 {
             return invalid(

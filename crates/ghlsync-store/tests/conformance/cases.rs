@@ -9,10 +9,12 @@ use ghlsync_core::gcra::Decision;
 use ghlsync_core::process::{RouteAction, UpsertContactAction};
 use ghlsync_core::{
     ApiKey, Changeset, ContactMirror, ContactSync, EventState, Gcra, GhlCommand, IntegrationType,
-    JobState, Location, Millis, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus,
+    JobId, JobState, Location, Millis, NewEvent, NewJob, NoteMirror, RouteAuth, Source, SyncStatus,
     WorkflowRoute,
 };
-use ghlsync_store::{EventFilter, Inserted, JobFilter, Store};
+use ghlsync_store::{
+    EventFilter, FinishedJob, Inserted, JobFilter, JobOutcome, RateRequest, Store,
+};
 use serde_json::json;
 
 fn event(key: Option<&str>) -> NewEvent {
@@ -27,6 +29,37 @@ fn event(key: Option<&str>) -> NewEvent {
         body: br#"{"type":"ContactCreate"}"#.to_vec(),
         received_at: 0,
     }
+}
+
+/// A lane size that never limits a claim (for cases about something else).
+const ANY: u32 = 1_000;
+
+/// One outcome, recorded alone by owner `d`.
+async fn finish<S: Store>(s: &S, id: JobId, outcome: JobOutcome, now: Millis) -> bool {
+    let recorded = s
+        .finish_jobs("d", &[FinishedJob { id, outcome }], now)
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    recorded[0]
+}
+
+/// One place of the limiter `key`, asked alone.
+async fn reserve<S: Store>(
+    s: &S,
+    key: &str,
+    gcra: Gcra,
+    now: Millis,
+    max_wait: Millis,
+) -> Decision {
+    let request = RateRequest {
+        key: key.into(),
+        gcra,
+        max_wait,
+    };
+    let decisions = s.rate_reserve(&[request], now).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    decisions[0]
 }
 
 fn job(key: &str, ordering: &str, run_at: i64) -> NewJob {
@@ -372,53 +405,97 @@ pub async fn jobs_are_idempotent_by_key_and_ordered_by_key<S: Store>(s: &S) {
         0,
         "same key, same job"
     );
-    let first = s.claim_jobs("d", 1, 10_000, 10).await.unwrap();
+    let first = s.claim_jobs("d", 1, 10_000, 10, ANY).await.unwrap();
     let keys: Vec<_> = first.iter().map(|j| j.idempotency_key.as_str()).collect();
     assert_eq!(
         keys,
         vec!["k1", "k3"],
         "k2 waits for k1 (same ordering key)"
     );
-    assert!(s.claim_jobs("d", 1, 10_000, 10).await.unwrap().is_empty());
+    assert!(
+        s.claim_jobs("d", 1, 10_000, 10, ANY)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let k1 = &first[0];
     assert_eq!(k1.claims, 1);
     assert!(!k1.may_have_run());
     assert!(
-        s.complete_job(k1.id, "d", &json!({"ok": true}), &Changeset::default(), 2)
-            .await
-            .unwrap()
+        finish(
+            s,
+            k1.id,
+            JobOutcome::Done {
+                result: json!({"ok": true}),
+                changes: Changeset::default()
+            },
+            2
+        )
+        .await
     );
-    let next = s.claim_jobs("d", 3, 10_000, 10).await.unwrap();
+    let next = s.claim_jobs("d", 3, 10_000, 10, ANY).await.unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].idempotency_key, "k2");
     // A future job is not due.
     s.enqueue_jobs(&[job("later", "contact:c", 1_000)], 0)
         .await
         .unwrap();
-    assert!(s.claim_jobs("d", 999, 10_000, 10).await.unwrap().is_empty());
-    assert_eq!(s.claim_jobs("d", 1_000, 10_000, 10).await.unwrap().len(), 1);
+    assert!(
+        s.claim_jobs("d", 999, 10_000, 10, ANY)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.claim_jobs("d", 1_000, 10_000, 10, ANY)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
     s.enqueue_jobs(&[job("r1", "contact:a", 0), job("r2", "contact:b", 0)], 0)
         .await
         .unwrap();
-    let jobs = s.claim_jobs("d", 0, 10_000, 10).await.unwrap();
+    let jobs = s.claim_jobs("d", 0, 10_000, 10, ANY).await.unwrap();
     let (r1, r2) = (&jobs[0], &jobs[1]);
     // Held back by the rate limiter: no attempt used.
     assert!(
-        s.reschedule_job(r1.id, "d", 500, false, None, 1)
-            .await
-            .unwrap()
+        finish(
+            s,
+            r1.id,
+            JobOutcome::Queued {
+                run_at: 500,
+                count_attempt: false,
+                error: None
+            },
+            1
+        )
+        .await
     );
     // A transient failure: one attempt used.
     assert!(
-        s.reschedule_job(r2.id, "d", 500, true, Some("503"), 1)
+        finish(
+            s,
+            r2.id,
+            JobOutcome::Queued {
+                run_at: 500,
+                count_attempt: true,
+                error: Some("503".into())
+            },
+            1
+        )
+        .await
+    );
+    assert!(
+        s.claim_jobs("d", 499, 10_000, 10, ANY)
             .await
             .unwrap()
+            .is_empty()
     );
-    assert!(s.claim_jobs("d", 499, 10_000, 10).await.unwrap().is_empty());
-    let again = s.claim_jobs("d", 500, 10_000, 10).await.unwrap();
+    let again = s.claim_jobs("d", 500, 10_000, 10, ANY).await.unwrap();
     let r1 = again.iter().find(|j| j.idempotency_key == "r1").unwrap();
     let r2 = again.iter().find(|j| j.idempotency_key == "r2").unwrap();
     assert_eq!((r1.attempts, r1.claims), (0, 2));
@@ -440,20 +517,28 @@ pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
     };
     s.upsert_location(&location("loc")).await.unwrap();
     assert!(
-        s.dead_letter_job(r1.id, "d", "422: email must be an email", &changes, 600)
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.dead_letter_job(
-            r2.id,
-            "d",
-            "404: Contact not found",
-            &Changeset::default(),
+        finish(
+            s,
+            r1.id,
+            JobOutcome::Dead {
+                error: "422: email must be an email".into(),
+                changes
+            },
             600
         )
         .await
-        .unwrap()
+    );
+    assert!(
+        finish(
+            s,
+            r2.id,
+            JobOutcome::Dead {
+                error: "404: Contact not found".into(),
+                changes: Changeset::default()
+            },
+            600
+        )
+        .await
     );
     assert_eq!(
         s.location(&"loc".into())
@@ -493,9 +578,174 @@ pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
         0,
         "nothing left in the DLQ"
     );
-    let replayed = s.claim_jobs("d", 700, 10_000, 10).await.unwrap();
+    let replayed = s.claim_jobs("d", 700, 10_000, 10, ANY).await.unwrap();
     assert_eq!(replayed.len(), 2);
     assert!(replayed.iter().all(|j| j.attempts == 0));
+}
+
+fn job_of(location: &str, key: &str, run_at: i64) -> NewJob {
+    NewJob {
+        location_id: location.into(),
+        ..job(key, &format!("contact:{key}"), run_at)
+    }
+}
+
+fn locations_of(jobs: &[ghlsync_core::Job]) -> Vec<&str> {
+    jobs.iter().map(|j| j.location_id.as_str()).collect()
+}
+
+/// A claim takes every location's first job, then every location's second, ... so a big
+/// backlog queued first does not go first; no location runs more than its lane allows,
+/// counting what already runs, and an ended lease frees its place.
+pub async fn claims_take_locations_in_turn<S: Store>(s: &S) {
+    let mut jobs: Vec<NewJob> = (0..30)
+        .map(|i| job_of("loc-a", &format!("a{i}"), 0))
+        .collect();
+    jobs.extend((0..3).map(|i| job_of("loc-b", &format!("b{i}"), 0)));
+    jobs.extend((0..3).map(|i| job_of("loc-c", &format!("c{i}"), 5)));
+    s.enqueue_jobs(&jobs, 0).await.unwrap();
+    let first = s.claim_jobs("d", 10, 1_000, 6, 8).await.unwrap();
+    let mut lanes = locations_of(&first);
+    lanes.sort_unstable();
+    assert_eq!(
+        lanes,
+        vec!["loc-a", "loc-a", "loc-b", "loc-b", "loc-c", "loc-c"],
+        "two of each, not six of the backlog queued first"
+    );
+    // Lanes of 3: every location has 2 running, so one more each.
+    let second = s.claim_jobs("d", 10, 1_000, 100, 3).await.unwrap();
+    let mut lanes = locations_of(&second);
+    lanes.sort_unstable();
+    assert_eq!(lanes, vec!["loc-a", "loc-b", "loc-c"]);
+    assert!(
+        s.claim_jobs("d", 10, 1_000, 100, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // One of a's finishes: a's lane takes one more, nobody else has any left.
+    let a = first
+        .iter()
+        .find(|j| j.location_id.as_str() == "loc-a")
+        .unwrap();
+    assert!(
+        finish(
+            s,
+            a.id,
+            JobOutcome::Done {
+                result: json!({}),
+                changes: Changeset::default()
+            },
+            11
+        )
+        .await
+    );
+    let third = s.claim_jobs("d", 12, 1_000, 100, 3).await.unwrap();
+    assert_eq!(locations_of(&third), vec!["loc-a"]);
+    // Leases end at 1,010: the lapsed jobs are claimed again, and a's lane is free again.
+    let after = s.claim_jobs("d2", 1_011, 1_000, 100, 3).await.unwrap();
+    let again = after.iter().filter(|j| j.claims == 2).count();
+    assert_eq!(again, 8, "every job whose lease ended: {after:?}");
+}
+
+/// Outcomes recorded together each apply their own changes, and a job this owner no
+/// longer holds is skipped without its changes, never failing the rest.
+pub async fn outcomes_recorded_together_apply_each_jobs_changes<S: Store>(s: &S) {
+    s.upsert_location(&location("loc")).await.unwrap();
+    s.enqueue_jobs(
+        &[
+            job("o1", "contact:a", 0),
+            job("o2", "contact:b", 0),
+            job("o3", "contact:c", 0),
+            job("o4", "contact:d", 0),
+        ],
+        0,
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_jobs("d", 0, 10_000, 10, ANY).await.unwrap();
+    let id = |key: &str| {
+        claimed
+            .iter()
+            .find(|j| j.idempotency_key == key)
+            .unwrap()
+            .id
+    };
+    let note = |text: &str| Changeset {
+        log: vec![LogEntry {
+            location_id: Some("loc".into()),
+            kind: text.into(),
+            detail: json!({}),
+            at: 5,
+        }],
+        ..Changeset::default()
+    };
+    let recorded = s
+        .finish_jobs(
+            "d",
+            &[
+                FinishedJob {
+                    id: id("o1"),
+                    outcome: JobOutcome::Done {
+                        result: json!({"n": 1}),
+                        changes: note("o1_done"),
+                    },
+                },
+                FinishedJob {
+                    id: id("o2"),
+                    outcome: JobOutcome::Queued {
+                        run_at: 50,
+                        count_attempt: true,
+                        error: Some("503".into()),
+                    },
+                },
+                FinishedJob {
+                    id: id("o3"),
+                    outcome: JobOutcome::Dead {
+                        error: "422".into(),
+                        changes: note("o3_dead"),
+                    },
+                },
+                // Not a running job of this owner any more (already recorded above).
+                FinishedJob {
+                    id: id("o1"),
+                    outcome: JobOutcome::Dead {
+                        error: "late".into(),
+                        changes: note("o1_late"),
+                    },
+                },
+            ],
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded, vec![true, true, true, false]);
+    let log: Vec<String> = s
+        .sync_log(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(log.contains(&"o1_done".to_owned()), "{log:?}");
+    assert!(log.contains(&"o3_dead".to_owned()), "{log:?}");
+    assert!(!log.contains(&"o1_late".to_owned()), "{log:?}");
+    let state = |key: &'static str| async move {
+        s.list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.idempotency_key == key)
+            .unwrap()
+    };
+    assert_eq!(state("o1").await.state, JobState::Done);
+    let o2 = state("o2").await;
+    assert_eq!(
+        (o2.state, o2.attempts, o2.run_at),
+        (JobState::Queued, 1, 50)
+    );
+    assert_eq!(state("o3").await.state, JobState::Dead);
+    assert_eq!(state("o4").await.state, JobState::Running);
 }
 
 pub async fn concurrent_job_claims_never_overlap<S: Store + Clone + 'static>(s: &S) {
@@ -509,7 +759,10 @@ pub async fn concurrent_job_claims_never_overlap<S: Store + Clone + 'static>(s: 
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             loop {
-                let batch = s.claim_jobs(&format!("d{w}"), 1, 30_000, 5).await.unwrap();
+                let batch = s
+                    .claim_jobs(&format!("d{w}"), 1, 30_000, 5, ANY)
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     break;
                 }
@@ -583,7 +836,7 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
     let mut allowed = 0;
     let mut waits = Vec::new();
     for _ in 0..10 {
-        match s.rate_reserve("loc-a", g, 0, 0).await.unwrap() {
+        match reserve(s, "loc-a", g, 0, 0).await {
             Decision::Allow { at, .. } => {
                 assert_eq!(at, 0);
                 allowed += 1;
@@ -601,7 +854,7 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
     );
     assert!(
         matches!(
-            s.rate_reserve("loc-b", g, 0, 0).await.unwrap(),
+            reserve(s, "loc-b", g, 0, 0).await,
             Decision::Allow { at: 0, .. }
         ),
         "limits are per key"
@@ -609,11 +862,11 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
     // GHL said the window is spent: hold the key.
     s.rate_hold("loc-b", 5_000 + g.tolerance_ms).await.unwrap();
     assert_eq!(
-        s.rate_reserve("loc-b", g, 10, 3_000).await.unwrap(),
+        reserve(s, "loc-b", g, 10, 3_000).await,
         Decision::Wait { wait: 4_990 }
     );
     assert!(matches!(
-        s.rate_reserve("loc-b", g, 5_000, 0).await.unwrap(),
+        reserve(s, "loc-b", g, 5_000, 0).await,
         Decision::Allow { at: 5_000, .. }
     ));
     // Many callers at once still get exactly the burst.
@@ -621,10 +874,7 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
     for _ in 0..12 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            matches!(
-                s.rate_reserve("loc-c", g, 0, 0).await.unwrap(),
-                Decision::Allow { .. }
-            )
+            matches!(reserve(&s, "loc-c", g, 0, 0).await, Decision::Allow { .. })
         }));
     }
     let mut granted = 0;
@@ -634,11 +884,65 @@ pub async fn the_rate_limiter_is_atomic<S: Store + Clone + 'static>(s: &S) {
     assert_eq!(granted, 3);
 }
 
+/// Places asked for together are decided in the order asked, each key on its own, and a
+/// refused place counts nothing.
+pub async fn places_asked_together_follow_the_order_asked<S: Store>(s: &S) {
+    let g = Gcra::for_window(10, 1_000, 2);
+    let ask = |key: &str, max_wait| RateRequest {
+        key: key.into(),
+        gcra: g,
+        max_wait,
+    };
+    let decisions = s
+        .rate_reserve(
+            &[
+                ask("lane-a", 10_000),
+                ask("lane-b", 0),
+                ask("lane-a", 10_000),
+                ask("lane-b", 0),
+                ask("lane-b", 0),
+                ask("lane-a", 10_000),
+            ],
+            100,
+        )
+        .await
+        .unwrap();
+    let places: Vec<Option<Millis>> = decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Allow { at, .. } => Some(*at),
+            Decision::Wait { .. } => None,
+        })
+        .collect();
+    let e = g.emission_ms;
+    assert_eq!(
+        places,
+        vec![
+            Some(100),
+            Some(100),
+            Some(100),
+            Some(100),
+            None,
+            Some(100 + e)
+        ],
+        "a burst of 2 per key, then one spacing apart; b's third waits"
+    );
+    // The refused request took nothing: b's next place is the first after its burst.
+    assert_eq!(
+        reserve(s, "lane-b", g, 100, 10_000).await,
+        Decision::Allow {
+            at: 100 + e,
+            tat: 100 + 3 * e
+        }
+    );
+    assert!(s.rate_reserve(&[], 100).await.unwrap().is_empty());
+}
+
 /// `n` places taken at time 0 by callers that wait up to 10 s.
 async fn places_ahead<S: Store>(s: &S, key: &str, g: Gcra, n: usize) -> Vec<Millis> {
     let mut places = Vec::new();
     for _ in 0..n {
-        match s.rate_reserve(key, g, 0, 10_000).await.unwrap() {
+        match reserve(s, key, g, 0, 10_000).await {
             Decision::Allow { at, .. } => places.push(at),
             Decision::Wait { wait } => panic!("refused a place {wait} ms away"),
         }
@@ -872,7 +1176,11 @@ pub async fn contact_syncs_merge_into_the_one_still_queued<S: Store>(s: &S) {
     assert_eq!(merged.custom_fields["lead_score"], 30);
 
     // Once claimed, a sync takes no more changes: the next one queues behind it.
-    let running = s.claim_jobs("d", 0, 10_000, 10).await.unwrap().remove(0);
+    let running = s
+        .claim_jobs("d", 0, 10_000, 10, ANY)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(
         s.enqueue_jobs(&[sync("s4", &["d"], &[], 40)], 1)
             .await
@@ -945,7 +1253,7 @@ pub async fn webhook_lookups_find_the_person_the_jobs_and_the_opportunity<S: Sto
     let o = s.opportunity(&loc, &"o1".into()).await.unwrap().unwrap();
     assert_eq!(o.stage_id.as_deref(), Some("s1"));
     assert!(s.opportunity(&loc, &"o2".into()).await.unwrap().is_none());
-    s.claim_jobs("d", 0, 10_000, 10).await.unwrap();
+    s.claim_jobs("d", 0, 10_000, 10, ANY).await.unwrap();
     let running_of = |key: &str| JobFilter {
         state: Some(JobState::Running),
         ordering_key: Some(key.into()),

@@ -56,8 +56,11 @@ conformance!(
     jobs_are_idempotent_by_key_and_ordered_by_key,
     rescheduling_and_the_dead_letter_queue,
     concurrent_job_claims_never_overlap,
+    claims_take_locations_in_turn,
+    outcomes_recorded_together_apply_each_jobs_changes,
     the_mirror_keeps_the_newest_data,
     the_rate_limiter_is_atomic,
+    places_asked_together_follow_the_order_asked,
     locations_and_routes_round_trip,
     api_keys_are_found_by_hash_and_revoked,
     profiles_are_versioned,
@@ -187,9 +190,14 @@ async fn sqlite_ingest_and_other_writes_share_the_write_lock() {
         tolerance_ms: 1_000_000,
     };
     for n in 0..200 {
+        let request = ghlsync_store::RateRequest {
+            key: "location-1".into(),
+            gcra,
+            max_wait: 0,
+        };
         assert!(matches!(
-            store.rate_reserve("location-1", gcra, n, 0).await.unwrap(),
-            ghlsync_core::gcra::Decision::Allow { .. }
+            store.rate_reserve(&[request], n).await.unwrap()[..],
+            [ghlsync_core::gcra::Decision::Allow { .. }]
         ));
     }
     writer.join().unwrap();

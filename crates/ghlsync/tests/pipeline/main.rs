@@ -7,6 +7,7 @@ mod dedupe;
 mod delivery;
 mod ghl_rules;
 mod ingress;
+mod locations;
 mod rate_limit;
 
 use std::time::Duration;

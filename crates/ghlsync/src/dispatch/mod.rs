@@ -10,6 +10,14 @@
 //!   401, 404 and 422 go to the dead-letter queue at once with GHL's message.
 //! - Every job is idempotent: contacts are upserted, tags added and removed, and a note is
 //!   looked up before it is created again when an earlier run may have reached GHL.
+//!
+//! Scaling with locations: each location is a lane. A claim takes the lanes in turn, at most
+//! `dispatcher.per_location` running jobs per lane, so a location's backlog never delays
+//! another's; a job waiting for its location's next place holds nothing any other location
+//! needs. Limiter places and job outcomes are group-committed ([`group_commit`]): the store
+//! work per call shrinks as the number of locations grows.
+
+mod group_commit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,11 +37,11 @@ use ghlsync_core::{
     Changeset, ContactMirror, ContactSync, Gcra, GhlCommand, Job, Location, Millis, NoteMirror,
     OpportunityMirror, SyncStatus,
 };
-use ghlsync_store::Store;
+use ghlsync_store::{FinishedJob, JobOutcome, RateRequest, Store};
 use rand::Rng;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use tokio::sync::{RwLock, Semaphore, watch};
+use tokio::sync::{Notify, RwLock, Semaphore, watch};
 
 use crate::app::{App, now_ms};
 use crate::metrics as m;
@@ -77,8 +85,15 @@ fn permanent(message: impl Into<String>) -> JobError {
     }
 }
 
+/// Limiter places asked for in one transaction at most.
+const MAX_RESERVATIONS: usize = 1_000;
+/// Job outcomes recorded in one transaction at most.
+const MAX_OUTCOMES: usize = 256;
+/// The shortest time between two claims: finished jobs free their lanes' places many times
+/// a second, and one claim refills them all.
+const CLAIM_GAP: Duration = Duration::from_millis(50);
+
 /// What the dispatcher keeps between jobs.
-#[derive(Default)]
 pub(crate) struct DispatchState {
     /// Custom field key -> id per location, from GHL (refreshed when a key is unknown).
     fields: RwLock<HashMap<LocationId, HashMap<String, String>>>,
@@ -86,32 +101,35 @@ pub(crate) struct DispatchState {
     pipelines: RwLock<HashMap<LocationId, Vec<Pipeline>>>,
     /// One lock per location around custom field creation.
     field_creations: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
-    /// One gate per location: jobs of a location ask the shared limiter one at a time, so
-    /// waiting jobs queue here instead of polling the store.
-    gates: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Limiter places, group-committed in the order asked.
+    reservations: group_commit::GroupCommit<RateRequest, Decision>,
+    /// Job outcomes, group-committed.
+    outcomes: group_commit::GroupCommit<FinishedJob, bool>,
     /// The latest hold per location (GHL's 429 or spent window): a job that took its place
     /// in the schedule before the hold does not go while it lasts.
     holds: std::sync::Mutex<HashMap<LocationId, Millis>>,
 }
 
-/// The lock of a location in a map of locks.
-fn lock_of(
-    locks: &std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
-    location: &LocationId,
-) -> Arc<tokio::sync::Mutex<()>> {
-    let mut locks = locks
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Arc::clone(locks.entry(location.clone()).or_default())
+impl Default for DispatchState {
+    fn default() -> Self {
+        Self {
+            fields: RwLock::default(),
+            pipelines: RwLock::default(),
+            field_creations: std::sync::Mutex::default(),
+            reservations: group_commit::GroupCommit::new(MAX_RESERVATIONS),
+            outcomes: group_commit::GroupCommit::new(MAX_OUTCOMES),
+            holds: std::sync::Mutex::default(),
+        }
+    }
 }
 
 impl DispatchState {
-    fn gate(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
-        lock_of(&self.gates, location)
-    }
-
     fn field_creation(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
-        lock_of(&self.field_creations, location)
+        let mut locks = self
+            .field_creations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(locks.entry(location.clone()).or_default())
     }
 
     fn holds(&self) -> std::sync::MutexGuard<'_, HashMap<LocationId, Millis>> {
@@ -131,11 +149,11 @@ impl DispatchState {
     }
 }
 
-/// The dispatcher loop: claims jobs and runs up to `concurrency` at once.
+/// The dispatcher loop: claims jobs lane by lane and runs up to `concurrency` at once.
 pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
-    let owner = format!("{}-d", app.instance());
     let cfg = app.config().dispatcher.clone();
     let slots = Arc::new(Semaphore::new(cfg.concurrency));
+    let finished = Arc::new(Notify::new());
     loop {
         if *stop.borrow() {
             break;
@@ -146,13 +164,16 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
         notified.as_mut().enable();
         let free = slots.available_permits().min(cfg.batch as usize) as u32;
         if free == 0 {
-            // All slots busy: wait for one to free up.
-            let _ = slots.acquire().await;
+            tokio::select! {
+                _ = finished.notified() => {}
+                _ = stop.changed() => {}
+            }
             continue;
         }
+        let claimed_at = tokio::time::Instant::now();
         let jobs = match app
             .store()
-            .claim_jobs(&owner, now_ms(), cfg.lease_ms, free)
+            .claim_jobs(&owner(&app), now_ms(), cfg.lease_ms, free, cfg.per_location)
             .await
         {
             Ok(jobs) => jobs,
@@ -162,91 +183,132 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
                 continue;
             }
         };
-        if jobs.is_empty() {
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(cfg.poll_ms)) => {}
-                _ = stop.changed() => {}
-            }
-            continue;
-        }
+        let full = jobs.len() as u32 == free;
         for job in jobs {
-            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            // `free` permits were available and only this loop takes them.
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
                 break;
             };
             let app = app.clone();
-            let owner = owner.clone();
+            let finished = Arc::clone(&finished);
             tokio::spawn(async move {
-                execute(&app, &owner, job).await;
+                execute(&app, job).await;
                 drop(slot);
+                finished.notify_one();
             });
         }
+        if !full {
+            // Nothing more is due now: wait for new jobs, a finished one (its lane may take
+            // the next) or the poll interval.
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = finished.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(cfg.poll_ms)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tokio::time::sleep_until(claimed_at + CLAIM_GAP).await;
     }
     // Let jobs in flight finish before returning.
     let _ = slots.acquire_many(cfg.concurrency as u32).await;
 }
 
+/// The lease owner of this instance's dispatcher.
+fn owner(app: &App) -> String {
+    format!("{}-d", app.instance())
+}
+
 /// Runs one job and records its outcome.
-pub async fn execute(app: &App, owner: &str, job: Job) {
+async fn execute(app: &App, job: Job) {
     let kind = job.command.kind();
     let outcome = run_job(app, &job).await;
     let now = now_ms();
-    let store = app.store();
-    let recorded = match outcome {
+    let outcome = match outcome {
         Ok((result, changes)) => {
             metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "done").increment(1);
-            store
-                .complete_job(job.id, owner, &result, &changes, now)
-                .await
+            JobOutcome::Done { result, changes }
         }
         Err(JobError::Held { until }) => {
             metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "held").increment(1);
-            store
-                .reschedule_job(job.id, owner, until, false, None, now)
-                .await
+            JobOutcome::Queued {
+                run_at: until,
+                count_attempt: false,
+                error: None,
+            }
         }
         Err(JobError::Transient(message)) => {
             let backoff = app.config().dispatcher.backoff;
             let attempts = job.attempts + 1;
             if backoff.may_retry(attempts) {
                 metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "retry").increment(1);
-                let run_at = now + backoff.delay(attempts, rand::rng().random());
                 tracing::info!(job = %job.id, attempts, error = %message, "job will be retried");
-                store
-                    .reschedule_job(job.id, owner, run_at, true, Some(&message), now)
-                    .await
+                JobOutcome::Queued {
+                    run_at: now + backoff.delay(attempts, rand::rng().random()),
+                    count_attempt: true,
+                    error: Some(message),
+                }
             } else {
                 metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "dead").increment(1);
                 let message = format!("{message} (gave up after {attempts} attempts)");
-                store
-                    .dead_letter_job(
-                        job.id,
-                        owner,
-                        &message,
-                        &failure_changes(&job, &message, false, now),
-                        now,
-                    )
-                    .await
+                JobOutcome::Dead {
+                    changes: failure_changes(&job, &message, false, now),
+                    error: message,
+                }
             }
         }
         Err(JobError::Permanent { message, partial }) => {
             metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "dead").increment(1);
             tracing::warn!(job = %job.id, error = %message, "job dead-lettered");
-            store
-                .dead_letter_job(
-                    job.id,
-                    owner,
-                    &message,
-                    &failure_changes(&job, &message, partial, now),
-                    now,
-                )
-                .await
+            JobOutcome::Dead {
+                changes: failure_changes(&job, &message, partial, now),
+                error: message,
+            }
         }
     };
-    if let Err(e) = recorded {
+    let finished = FinishedJob {
+        id: job.id,
+        outcome,
+    };
+    if let Err(e) = record(app, finished).await {
         // The lease ends and the job runs again; it is idempotent.
         tracing::warn!(job = %job.id, error = %e, "recording the job outcome failed");
     }
+}
+
+/// Records a job's outcome together with whatever other jobs finished meanwhile. A batch the
+/// store refuses is recorded job by job, so one job's bad changes never cost the others
+/// theirs.
+async fn record(app: &App, finished: FinishedJob) -> Result<bool, String> {
+    let owner = owner(app);
+    let store = app.store();
+    app.dispatch_state()
+        .outcomes
+        .submit(finished, |batch| {
+            let owner = owner.clone();
+            async move {
+                match store.finish_jobs(&owner, &batch, now_ms()).await {
+                    Ok(recorded) => Ok(recorded),
+                    Err(e) if batch.len() > 1 => {
+                        tracing::warn!(error = %e, jobs = batch.len(), "recording a batch of outcomes failed; recording them one by one");
+                        let mut recorded = Vec::with_capacity(batch.len());
+                        for job in batch {
+                            recorded.push(
+                                store
+                                    .finish_jobs(&owner, std::slice::from_ref(&job), now_ms())
+                                    .await
+                                    .map_err(|e| e.to_string())?
+                                    .first()
+                                    .copied()
+                                    .unwrap_or(false),
+                            );
+                        }
+                        Ok(recorded)
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await
 }
 
 fn failure_changes(job: &Job, message: &str, partial: bool, now: Millis) -> Changeset {
@@ -443,26 +505,36 @@ impl<'a> Ghl<'a> {
     }
 
     /// Takes the call's place in the location's schedule and sleeps until it; a place
-    /// further than [`INLINE_WAIT_MS`] away holds the job instead. The gate is held only
-    /// while asking, so the next job takes the next place while this one sleeps: however
-    /// long the store takes to answer, the schedule loses no time.
+    /// further than [`INLINE_WAIT_MS`] away holds the job instead. Places are asked for in
+    /// one transaction with every other call that asked meanwhile, in the order asked, and
+    /// the call sleeps without holding anything: the next call of the location takes the next
+    /// place at once, so however long the store takes to answer, the schedule loses no time.
     async fn permit(&self) -> Result<(), JobError> {
-        let at = {
-            let gate = self.app.dispatch_state().gate(&self.location.id);
-            let _turn = gate.lock().await;
-            let now = now_ms();
-            match self
-                .app
-                .store()
-                .rate_reserve(&self.limiter_key(), self.gcra(), now, INLINE_WAIT_MS)
-                .await
-            {
-                Ok(Decision::Allow { at, .. }) => at,
-                Ok(Decision::Wait { wait }) => {
-                    metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
-                    return Err(JobError::Held { until: now + wait });
-                }
-                Err(e) => return Err(JobError::Transient(e.to_string())),
+        let request = RateRequest {
+            key: self.limiter_key(),
+            gcra: self.gcra(),
+            max_wait: INLINE_WAIT_MS,
+        };
+        let store = self.app.store();
+        let decision = self
+            .app
+            .dispatch_state()
+            .reservations
+            .submit(request, |batch| async move {
+                store
+                    .rate_reserve(&batch, now_ms())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(JobError::Transient)?;
+        let at = match decision {
+            Decision::Allow { at, .. } => at,
+            Decision::Wait { wait } => {
+                metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
+                return Err(JobError::Held {
+                    until: now_ms() + wait,
+                });
             }
         };
         let wait = at - now_ms();
