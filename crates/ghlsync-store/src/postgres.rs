@@ -263,44 +263,60 @@ mod tests {
         }
     }
 
-    /// A claim reads the two partial indexes, never the primary key through done events.
-    #[tokio::test]
-    async fn claims_read_the_claim_indexes_not_done_events() {
-        let Some(db) = crate::testing::postgres_database().await else {
-            return;
-        };
+    /// A fresh database filled by `fill` (then analysed): the plan of `claim` as
+    /// PostgreSQL would run it at `now` for owner `w` with `limit`, and the lane size when
+    /// the statement takes one, in one text.
+    async fn plan_of(
+        fill: &str,
+        claim: &str,
+        now: i64,
+        limit: i64,
+        lane: Option<i64>,
+    ) -> Option<String> {
+        let db = crate::testing::postgres_database().await?;
         let store = PgStore::connect(&db.url).await.unwrap();
         store.migrate().await.unwrap();
-        // Many done events and a backlog, as a long-running inbox has: the planner then
-        // expected an id-ordered walk to meet due events soon.
-        sqlx::query(
-            "INSERT INTO inbox (source, event_type, meta, body, state, run_at, received_at) \
-             SELECT 'ghl', 't', '{}', '\\x00', CASE WHEN i <= 20000 THEN 'done' ELSE 'pending' END, i, i \
-             FROM generate_series(1, 21000) i",
-        )
-        .execute(&store.pool)
-        .await
-        .unwrap();
-        sqlx::query("ANALYZE inbox")
+        sqlx::query(sqlx::AssertSqlSafe(fill))
             .execute(&store.pool)
             .await
             .unwrap();
-        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN {}",
-            PgStore::CLAIM_EVENTS
-        )))
-        .bind("w")
-        .bind(1_i64)
-        .bind(1_000_000_i64)
-        .bind(10_i64)
-        .fetch_all(&store.pool)
+        sqlx::query("ANALYZE").execute(&store.pool).await.unwrap();
+        let explain = format!("EXPLAIN {claim}");
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(explain.as_str()))
+            .bind("w")
+            .bind(1_i64)
+            .bind(now)
+            .bind(limit);
+        if let Some(lane) = lane {
+            query = query.bind(lane);
+        }
+        let plan: Vec<(String,)> = query.fetch_all(&store.pool).await.unwrap();
+        Some(
+            plan.into_iter()
+                .map(|(line,)| line)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
+    /// A claim reads the two partial indexes, never the primary key through done events.
+    #[tokio::test]
+    async fn claims_read_the_claim_indexes_not_done_events() {
+        // Many done events and a backlog, as a long-running inbox has: the planner then
+        // expected an id-ordered walk to meet due events soon.
+        let Some(plan) = plan_of(
+            "INSERT INTO inbox (source, event_type, meta, body, state, run_at, received_at) \
+             SELECT 'ghl', 't', '{}', '\\x00', CASE WHEN i <= 20000 THEN 'done' ELSE 'pending' END, i, i \
+             FROM generate_series(1, 21000) i",
+            PgStore::CLAIM_EVENTS,
+            1_000_000,
+            10,
+            None,
+        )
         .await
-        .unwrap();
-        let plan = plan
-            .iter()
-            .map(|(line,)| line.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
+        else {
+            return;
+        };
         assert!(plan.contains("inbox_pending"), "{plan}");
         assert!(plan.contains("inbox_leases"), "{plan}");
     }
@@ -309,43 +325,22 @@ mod tests {
     /// jobs reads each lane through the lane indexes, never the table.
     #[tokio::test]
     async fn job_claims_read_the_lanes_not_the_table() {
-        let Some(db) = crate::testing::postgres_database().await else {
-            return;
-        };
-        let store = PgStore::connect(&db.url).await.unwrap();
-        store.migrate().await.unwrap();
-        sqlx::query(
+        let Some(plan) = plan_of(
             "INSERT INTO jobs (location_id, kind, command, idempotency_key, ordering_key, state, run_at, \
              lease_until, created_at, updated_at) \
              SELECT 'loc' || (i % 100), 'add_note', '{}', 'k' || i, 'contact:' || i, \
              CASE WHEN i <= 200000 THEN 'done' WHEN i <= 200800 THEN 'running' ELSE 'queued' END, 1, \
              CASE WHEN i > 200000 AND i <= 200800 THEN 5000 END, 1, 1 \
              FROM generate_series(1, 220000) i",
+            PgStore::CLAIM_JOBS,
+            1_000,
+            256,
+            Some(8),
         )
-        .execute(&store.pool)
         .await
-        .unwrap();
-        sqlx::query("ANALYZE jobs")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN {}",
-            PgStore::CLAIM_JOBS
-        )))
-        .bind("w")
-        .bind(1_i64)
-        .bind(1_000_i64)
-        .bind(256_i64)
-        .bind(8_i64)
-        .fetch_all(&store.pool)
-        .await
-        .unwrap();
-        let plan = plan
-            .iter()
-            .map(|(line,)| line.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
+        else {
+            return;
+        };
         for index in ["jobs_lanes", "jobs_running", "jobs_leases"] {
             assert!(plan.contains(index), "{index}: {plan}");
         }

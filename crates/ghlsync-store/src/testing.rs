@@ -105,3 +105,24 @@ fn uuid_like() -> String {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{}_{nanos}_{n}", std::process::id())
 }
+
+/// Who runs the jobs of a PostgreSQL database now: the lease owners of its running jobs,
+/// for tests that check several instances share a backlog.
+#[derive(Debug)]
+pub struct JobOwners(sqlx::PgPool);
+
+impl JobOwners {
+    /// Connects to the database at `url`.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        Ok(Self(sqlx::PgPool::connect(url).await?))
+    }
+
+    /// The distinct lease owners of the jobs running now.
+    pub async fn running(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running' AND lease_owner IS NOT NULL",
+        )
+        .fetch_all(&self.0)
+        .await
+    }
+}

@@ -199,3 +199,95 @@ async fn a_backlog_of_10000_jobs_does_not_delay_another_locations_fresh_job() {
     );
     h.shutdown().await;
 }
+
+/// Two instances on one PostgreSQL database deliver the same locations' backlogs: both
+/// take part, and together they stay within each location's limit (the limiter's state is
+/// in the database, its places taken under row locks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgresql_share_each_locations_limit() {
+    let Some(db) = ghlsync_store::testing::postgres_database().await else {
+        return;
+    };
+    let h = Harness::start(|_| {}).await;
+    h.sim.set_limits(ghl_sim::Limits {
+        max: 10,
+        interval_ms: 1_000,
+        daily: 200_000,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ghlsync::config::Config::default();
+    config.database.url = db.url.clone();
+    config.secrets.key_file = Some(dir.path().join("ghlsync.key"));
+    config.ghl.base_url = h.sim.base_url();
+    config.dispatcher.rate_max = 10;
+    config.dispatcher.rate_interval_ms = 1_000;
+    config.dispatcher.poll_ms = 50;
+    let first = ghlsync::App::open(config.clone()).await.unwrap();
+    let mut locations = Vec::new();
+    for i in 0..2 {
+        let seeded = h
+            .sim
+            .add_location(LocationSpec::new(&format!("Shared {i}")));
+        let id = LocationId::new(seeded.id.as_str());
+        ghlsync::registry::add_location(
+            first.store(),
+            first.cipher(),
+            &id,
+            &format!("Shared {i}"),
+            IntegrationType::Client,
+            &SecretString::from(seeded.token.clone()),
+            json!({}),
+        )
+        .await
+        .unwrap();
+        locations.push(id);
+    }
+    let second = ghlsync::App::open(config).await.unwrap();
+    let backlog: Vec<NewJob> = locations.iter().flat_map(|l| syncs(l, 40)).collect();
+    first
+        .store()
+        .enqueue_jobs(&backlog, ghlsync::app::now_ms())
+        .await
+        .unwrap();
+    let owners = ghlsync_store::testing::JobOwners::connect(&db.url)
+        .await
+        .unwrap();
+    let workers = [first.start_workers(), second.start_workers()];
+    let mut seen = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        seen.extend(owners.running().await.unwrap());
+        let stats = first.store().queue_stats().await.unwrap();
+        if stats.jobs_queued + stats.jobs_running == 0 {
+            assert_eq!(stats.jobs_done, 80, "{stats:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not drained: {stats:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for w in workers {
+        w.stop().await;
+    }
+    assert_eq!(seen.len(), 2, "both instances ran jobs: {seen:?}");
+    let audit = h.sim.audit(0);
+    assert_eq!(
+        audit.iter().filter(|e| e.status == 429).count(),
+        0,
+        "no 429"
+    );
+    for l in &locations {
+        let resource = format!("location:{l}");
+        let times: Vec<i64> = audit
+            .iter()
+            .filter(|e| e.resource.as_deref() == Some(resource.as_str()))
+            .map(|e| e.at_ms)
+            .collect();
+        assert_eq!(times.len(), 40, "{l}: one call per job");
+        let peak = ghlsync::demo::peak_window(&times, 1_000);
+        assert!(peak <= 10, "{l}: {peak} calls in one second");
+    }
+    h.shutdown().await;
+}
