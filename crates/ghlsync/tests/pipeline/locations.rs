@@ -159,6 +159,9 @@ async fn a_backlog_of_10000_jobs_does_not_delay_another_locations_fresh_job() {
         .await
         .unwrap();
     h.app.wake_dispatcher().notify_waiters();
+    // A bound that only a dispatcher serving the backlog first would reach (the backlog
+    // takes over 17 minutes at GHL's limit).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let fresh = loop {
         let audit = h.sim.audit(0);
         if let Some(entry) = audit
@@ -167,6 +170,11 @@ async fn a_backlog_of_10000_jobs_does_not_delay_another_locations_fresh_job() {
         {
             break entry.clone();
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fresh job waited a minute behind the backlog ({} calls made meanwhile)",
+            audit.len()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let busy_calls_meanwhile = h
