@@ -178,7 +178,7 @@ pub async fn serve(mode: Mode, port: u16, db: Option<String>, dir: PathBuf) -> a
                         .unwrap_or_default()
                         .to_owned()
                 };
-                let expected = ghlsync::ingress::workflow::sign(
+                let expected = ghlsync::connectors::ghl::workflow::sign(
                     HMAC_SECRET.as_bytes(),
                     &get("x-ghl-timestamp"),
                     &body,
@@ -319,7 +319,7 @@ fn hmac_requests(n: usize) -> Vec<Request> {
         .map(|i| {
             let body = serde_json::to_vec(&json!({"email": format!("bench{i}@example.com"), "first_name": "Bench", "source": "web"}))
                 .unwrap_or_default();
-            let sig = ghlsync::ingress::workflow::sign(HMAC_SECRET.as_bytes(), &ts, &body);
+            let sig = ghlsync::connectors::ghl::workflow::sign(HMAC_SECRET.as_bytes(), &ts, &body);
             Request { headers: vec![("x-ghl-signature", sig), ("x-ghl-timestamp", ts.clone())], body: Bytes::from(body) }
         })
         .collect()

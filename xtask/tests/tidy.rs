@@ -112,3 +112,57 @@ fn postgres_connections_set_tcp_nodelay() {
         );
     }
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("a readable folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Connectors do not import each other: what two outside systems exchange goes through an
+/// event and the rules, so a connector can be read, changed or removed on its own.
+#[test]
+fn connectors_do_not_import_each_other() {
+    let connectors = root().join("crates/ghlsync/src/connectors");
+    let names: Vec<String> = std::fs::read_dir(&connectors)
+        .expect("the connectors folder")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            path.is_dir()
+                .then(|| path.file_name()?.to_str().map(str::to_owned))
+                .flatten()
+        })
+        .collect();
+    assert!(
+        names.len() >= 2,
+        "connectors found: {names:?} (is this test looking in the right place?)"
+    );
+    let mut crossings = Vec::new();
+    for name in &names {
+        for file in rust_files(&connectors.join(name)) {
+            let text = std::fs::read_to_string(&file).expect("a readable file");
+            for other in names.iter().filter(|o| *o != name) {
+                for path in [
+                    format!("connectors::{other}"),
+                    format!("super::super::{other}"),
+                ] {
+                    if text.contains(&path) {
+                        crossings.push(format!("{} uses {path}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(crossings.is_empty(), "{crossings:#?}");
+}

@@ -230,7 +230,26 @@ pub struct Forward {
     pub body: Value,
 }
 
+/// The outside system a command addresses: the connector that runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// GHL's API, with the location's token and limit.
+    Ghl,
+    /// The business's application (a forwarded GHL event).
+    App,
+}
+
 impl GhlCommand {
+    /// Who runs the command.
+    pub fn target(&self) -> Target {
+        match self {
+            Self::SyncContact(_) | Self::AddNote { .. } | Self::SyncOpportunity { .. } => {
+                Target::Ghl
+            }
+            Self::Forward(_) => Target::App,
+        }
+    }
+
     /// Every [`kind`](Self::kind), for metrics registered before the first job.
     pub const KINDS: [&'static str; 4] =
         ["sync_contact", "add_note", "sync_opportunity", "forward"];

@@ -24,7 +24,7 @@ pub mod time;
 pub use app_event::{AppEvent, AppEventType};
 pub use backoff::Backoff;
 pub use changeset::Changeset;
-pub use command::{ContactSync, GhlCommand, Job, JobId, JobState, NewJob};
+pub use command::{ContactSync, GhlCommand, Job, JobId, JobState, NewJob, Target};
 pub use event::{EventId, EventState, InboxEvent, NewEvent, Source};
 pub use gcra::Gcra;
 pub use location::{

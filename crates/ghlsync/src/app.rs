@@ -114,8 +114,9 @@ struct Inner {
     wake_dispatcher: Arc<Notify>,
     metrics: PrometheusHandle,
     instance: String,
-    dispatch: crate::dispatch::DispatchState,
-    forwarder: Option<crate::forward::Forwarder>,
+    delivery: crate::delivery::DeliveryState,
+    connectors: crate::connectors::ConnectorState,
+    forwarder: Option<crate::connectors::app::forward::Forwarder>,
 }
 
 /// The service. Cheap to clone.
@@ -202,7 +203,7 @@ impl App {
                 rule.origin
             );
         }
-        let forwarder = crate::forward::Forwarder::new(&config.forward)?;
+        let forwarder = crate::connectors::app::forward::Forwarder::new(&config.forward)?;
         let wake_processor = Arc::new(Notify::new());
         let ingest = Ingest::start(
             store.clone(),
@@ -233,12 +234,13 @@ impl App {
             wake_dispatcher: Arc::new(Notify::new()),
             metrics: crate::metrics::handle(),
             instance,
-            dispatch: crate::dispatch::DispatchState::default(),
+            delivery: crate::delivery::DeliveryState::default(),
+            connectors: crate::connectors::ConnectorState::default(),
         })))
     }
 
     /// The application's endpoint for forwarded events, when configured.
-    pub(crate) fn forwarder(&self) -> Option<&crate::forward::Forwarder> {
+    pub(crate) fn forwarder(&self) -> Option<&crate::connectors::app::forward::Forwarder> {
         self.0.forwarder.as_ref()
     }
 
@@ -296,8 +298,12 @@ impl App {
         &self.0.instance
     }
     /// The dispatcher's caches.
-    pub(crate) fn dispatch_state(&self) -> &crate::dispatch::DispatchState {
-        &self.0.dispatch
+    pub(crate) fn delivery_state(&self) -> &crate::delivery::DeliveryState {
+        &self.0.delivery
+    }
+    /// The connectors' caches.
+    pub(crate) fn connector_state(&self) -> &crate::connectors::ConnectorState {
+        &self.0.connectors
     }
     /// Route cache.
     pub fn routes(&self) -> RouteLookup<'_> {
@@ -340,7 +346,7 @@ impl App {
                 rx.clone(),
             )));
         }
-        tasks.push(tokio::spawn(crate::dispatch::run(self.clone(), rx)));
+        tasks.push(tokio::spawn(crate::delivery::run(self.clone(), rx)));
         Workers { stop, tasks }
     }
 

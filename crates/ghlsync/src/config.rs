@@ -427,7 +427,7 @@ impl Config {
                 );
             }
             (_, Some(secret)) => {
-                if let Err(why) = crate::forward::check_secret(secret.expose()) {
+                if let Err(why) = crate::connectors::app::forward::check_secret(secret.expose()) {
                     return invalid(
                         "forward.secret",
                         &format!("{why} (a Standard Webhooks secret)"),

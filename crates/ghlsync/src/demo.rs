@@ -214,7 +214,7 @@ async fn demo(
     for i in 0..leads {
         let body = serde_json::to_vec(&lead(i))?;
         let ts = (now_ms() / 1000).to_string();
-        let sig = crate::ingress::workflow::sign(&key, &ts, &body);
+        let sig = crate::connectors::ghl::workflow::sign(&key, &ts, &body);
         if i == 0 {
             first_request = Some((body.clone(), sig.clone(), ts.clone()));
         }
@@ -229,14 +229,14 @@ async fn demo(
     bad["email"] = json!("not-an-email");
     let body = serde_json::to_vec(&bad)?;
     let ts = (now_ms() / 1000).to_string();
-    let sig = crate::ingress::workflow::sign(&key, &ts, &body);
+    let sig = crate::connectors::ghl::workflow::sign(&key, &ts, &body);
     post(body, Some(sig), ts).await?;
     // A forged request and an unusable one: refused at the door.
     let body = serde_json::to_vec(&lead(leads + 1))?;
     post(body, Some("0".repeat(64)), (now_ms() / 1000).to_string()).await?;
     let body = br#"{"first_name":"Nobody"}"#.to_vec();
     let ts = (now_ms() / 1000).to_string();
-    let sig = crate::ingress::workflow::sign(&key, &ts, &body);
+    let sig = crate::connectors::ghl::workflow::sign(&key, &ts, &body);
     post(body, Some(sig), ts).await?;
     say(format!(
         "sent {} workflow webhooks: answers {:?}",

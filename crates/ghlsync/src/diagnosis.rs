@@ -18,7 +18,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::app::{App, now_ms};
-use crate::dispatch::{Ghl, same_value};
+use ghlsync_core::mirror::same_value;
+
+use crate::connectors::ghl::Ghl;
 use crate::error::ApiError;
 
 /// A contact's tags and fields, custom fields by key.

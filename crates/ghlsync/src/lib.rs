@@ -1,9 +1,10 @@
 //! ghlsync: webhooks and application events in, GHL calls out, nothing lost.
 //!
-//! Data enters through `ingress` (committed before it is acknowledged), is decided on by
-//! `process` (with the pure rules of `ghlsync-core`), and leaves through `dispatch` (rate
-//! limited, retried, idempotent) to GHL, or through `forward` to the application (signed
-//! per Standard Webhooks). `admin` and `cli` operate it, `diagnosis` compares a
+//! Every outside system is a folder of `connectors` (GHL, the application): its routes,
+//! where data enters and `ingress` commits it before it is acknowledged; its client,
+//! limiter, error classes and effects, where data leaves. What an event changes is decided
+//! by `process` (with the pure rules of `ghlsync-core`); `delivery` claims the resulting
+//! jobs lane by lane and hands each to its connector (rate limited, retried, idempotent). `admin` and `cli` operate it, `diagnosis` compares a
 //! person's contact with what the rules want; `demo` shows the whole path
 //! against the built-in simulator.
 
@@ -11,11 +12,11 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod connectors;
+pub mod delivery;
 pub mod demo;
 pub mod diagnosis;
-pub mod dispatch;
 pub mod error;
-pub mod forward;
 pub mod ingress;
 pub mod metrics;
 pub mod process;

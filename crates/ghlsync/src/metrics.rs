@@ -117,7 +117,7 @@ fn register() {
             counter!(JOBS, "kind" => kind, "outcome" => outcome).increment(0);
         }
     }
-    for call in crate::dispatch::GhlCall::ALL {
+    for call in crate::connectors::ghl::GhlCall::ALL {
         for status in ["2xx", "4xx", "429", "5xx", "none"] {
             counter!(GHL_CALLS, "call" => call.as_str(), "status" => status).increment(0);
         }

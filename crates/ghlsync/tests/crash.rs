@@ -146,7 +146,7 @@ key_file = "{}"
             )
             .unwrap();
             let ts = (ghlsync::app::now_ms() / 1000).to_string();
-            let sig = ghlsync::ingress::workflow::sign(SECRET.as_bytes(), &ts, &body);
+            let sig = ghlsync::connectors::ghl::workflow::sign(SECRET.as_bytes(), &ts, &body);
             (body, sig, ts)
         })
         .collect();

@@ -3,50 +3,28 @@
 //! event is committed. "Not now" is always a 429 with `Retry-After`, because GHL retries
 //! 429s and nothing else.
 
-mod app_events;
-mod ghl_webhooks;
-pub mod workflow;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::{Gcra, Millis, NewEvent};
 use ghlsync_store::{AnyStore, Inserted, Store};
-use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::app::App;
 use crate::error::ApiError;
 use crate::metrics as m;
 
-/// The ingress routes.
+/// The ingress routes: every connector's, with the body limit.
 pub fn router(app: &App) -> Router<App> {
-    Router::new()
-        .route("/webhooks/ghl", post(ghl_webhooks::receive))
-        .route("/webhooks/ghl/verify", get(verify).post(verify))
-        .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
-        .route("/api/v1/events", post(app_events::receive))
-        .route(
-            "/api/v1/contacts/{app_id}/diagnosis",
-            get(app_events::diagnosis),
-        )
-        .route("/api/v1/contacts/{app_id}/resync", post(app_events::resync))
-        .layer(DefaultBodyLimit::max(app.config().server.max_body_bytes))
-}
-
-/// `{"status":"ready","version":...}`: the check GHL-facing setups call (seed 001).
-async fn verify() -> Json<Value> {
-    Json(json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}))
+    crate::connectors::routes().layer(DefaultBodyLimit::max(app.config().server.max_body_bytes))
 }
 
 /// The body, or 413 / 400 as JSON.

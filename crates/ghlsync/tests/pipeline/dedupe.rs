@@ -17,7 +17,7 @@ async fn status_of(r: reqwest::Response) -> String {
 /// Signs `body` for the test route secret at `seconds`, as a sender would.
 fn signed(body: &[u8], seconds: i64) -> Vec<(&'static str, String)> {
     let ts = seconds.to_string();
-    let sig = ghlsync::ingress::workflow::sign(ROUTE_SECRET.as_bytes(), &ts, body);
+    let sig = ghlsync::connectors::ghl::workflow::sign(ROUTE_SECRET.as_bytes(), &ts, body);
     vec![("x-ghl-timestamp", ts), ("x-ghl-signature", sig)]
 }
 

@@ -208,7 +208,7 @@ async fn workflow_routes_check_hmac_keys_and_fields() {
     // Wrong secret.
     let body = serde_json::to_vec(&lead(2)).unwrap();
     let ts = (ghlsync::app::now_ms() / 1000).to_string();
-    let sig = ghlsync::ingress::workflow::sign(b"wrong", &ts, &body);
+    let sig = ghlsync::connectors::ghl::workflow::sign(b"wrong", &ts, &body);
     let r = h
         .http
         .post(format!("{}/webhooks/ghl/workflow/new-lead", h.base))
@@ -453,7 +453,8 @@ async fn bodies_the_processor_could_not_read_are_refused_not_acknowledged() {
             "GHL route, {what}: {e}"
         );
         let ts = (ghlsync::app::now_ms() / 1000).to_string();
-        let sig = ghlsync::ingress::workflow::sign(crate::ROUTE_SECRET.as_bytes(), &ts, &body);
+        let sig =
+            ghlsync::connectors::ghl::workflow::sign(crate::ROUTE_SECRET.as_bytes(), &ts, &body);
         let r = h
             .post_workflow_with(
                 "leads",

@@ -145,7 +145,7 @@ impl Harness {
     pub async fn post_workflow(&self, route: &str, payload: &Value) -> reqwest::Response {
         let body = serde_json::to_vec(payload).unwrap();
         let ts = (ghlsync::app::now_ms() / 1000).to_string();
-        let sig = ghlsync::ingress::workflow::sign(ROUTE_SECRET.as_bytes(), &ts, &body);
+        let sig = ghlsync::connectors::ghl::workflow::sign(ROUTE_SECRET.as_bytes(), &ts, &body);
         self.post_workflow_with(
             route,
             body,

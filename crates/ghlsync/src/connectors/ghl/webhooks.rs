@@ -18,9 +18,9 @@ use ghl::webhooks::{
 use ghlsync_core::{NewEvent, Source};
 use serde_json::json;
 
-use super::{Reason, accepted, body, body_digest, reject};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
+use crate::ingress::{Reason, accepted, body, body_digest, reject};
 
 const ROUTE: &str = "ghl";
 
@@ -44,7 +44,7 @@ fn parse(bytes: &[u8]) -> Result<Webhook, ApiError> {
     })
 }
 
-pub(super) async fn receive(
+pub(crate) async fn receive(
     State(app): State<App>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,

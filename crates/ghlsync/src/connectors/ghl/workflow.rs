@@ -21,9 +21,9 @@ use ghlsync_core::{DedupeBy, NewEvent, RouteAuth, Source};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::{Reason, accepted, body, body_digest, reject};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
+use crate::ingress::{Reason, accepted, body, body_digest, reject};
 
 const ROUTE: &str = "workflow";
 
@@ -118,7 +118,7 @@ fn check_hmac(
     })
 }
 
-pub(super) async fn receive(
+pub(crate) async fn receive(
     State(app): State<App>,
     Path(name): Path<String>,
     headers: HeaderMap,

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::app::now_ms;
 use crate::config::ForwardConfig;
-use crate::dispatch::JobError;
+use crate::delivery::JobError;
 
 /// Standard Webhooks asks for secrets of 24 to 64 bytes.
 const MIN_SECRET_BYTES: usize = 24;

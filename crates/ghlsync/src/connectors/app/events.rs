@@ -17,9 +17,9 @@ use ghlsync_core::{ApiKey, AppEvent, NewEvent, Source};
 use ghlsync_store::{Inserted, Store};
 use serde_json::{Value, json};
 
-use super::{Reason, body, reject};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
+use crate::ingress::{Reason, body, reject};
 
 const ROUTE: &str = "app";
 
@@ -63,7 +63,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<ApiKey, ApiError
     }
 }
 
-pub(super) async fn receive(
+pub(crate) async fn receive(
     State(app): State<App>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
@@ -135,7 +135,7 @@ pub(super) async fn receive(
 
 /// `GET /api/v1/contacts/{app_id}/diagnosis`: the person's contact beside what the rules
 /// want, in the API key's location.
-pub(super) async fn diagnosis(
+pub(crate) async fn diagnosis(
     State(app): State<App>,
     Path(app_id): Path<String>,
     headers: HeaderMap,
@@ -146,7 +146,7 @@ pub(super) async fn diagnosis(
 }
 
 /// `POST /api/v1/contacts/{app_id}/resync`: queue a full push of what the rules want.
-pub(super) async fn resync(
+pub(crate) async fn resync(
     State(app): State<App>,
     Path(app_id): Path<String>,
     headers: HeaderMap,

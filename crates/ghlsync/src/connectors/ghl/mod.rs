@@ -1,0 +1,81 @@
+//! GHL: Marketplace webhooks and workflow routes in (`webhooks.rs`, `workflow.rs`); contact,
+//! note and opportunity effects out (`contacts.rs`, `opportunities.rs`), through one call
+//! stack per location (`calls.rs`: client, limiter, error classes) and the location's
+//! custom fields and pipelines (`fields.rs`).
+
+mod calls;
+mod contacts;
+mod fields;
+mod opportunities;
+mod webhooks;
+pub mod workflow;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{get, post};
+use ghl::LocationId;
+use ghl::opportunities::Pipeline;
+use ghlsync_core::{Changeset, GhlCommand, Job, Location};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+pub(crate) use calls::{Ghl, GhlCall};
+pub use webhooks::UNKNOWN_TYPE;
+
+use crate::app::App;
+use crate::delivery::{JobError, permanent};
+
+/// What the GHL connector keeps between jobs.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Custom field key -> id per location, from GHL (refreshed when a key is unknown).
+    fields: RwLock<HashMap<LocationId, HashMap<String, String>>>,
+    /// Pipelines (with their stages) per location, from GHL (refreshed when a name is unknown).
+    pipelines: RwLock<HashMap<LocationId, Vec<Pipeline>>>,
+    /// One lock per location around custom field creation.
+    field_creations: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl State {
+    fn field_creation(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .field_creations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(locks.entry(location.clone()).or_default())
+    }
+}
+
+/// GHL's routes: Marketplace webhooks, the readiness check GHL-facing setups call, and
+/// workflow routes.
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
+        .route("/webhooks/ghl", post(webhooks::receive))
+        .route("/webhooks/ghl/verify", get(verify).post(verify))
+        .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
+}
+
+/// `{"status":"ready","version":...}`: the check GHL-facing setups call (seed 001).
+async fn verify() -> Json<Value> {
+    Json(json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Runs a GHL job for `location`.
+pub(crate) async fn run(
+    app: &App,
+    location: &Location,
+    job: &Job,
+) -> Result<(Value, Changeset), JobError> {
+    let ghl = Ghl::new(app, location)?;
+    match &job.command {
+        GhlCommand::SyncContact(sync) => contacts::sync_contact(&ghl, job, sync).await,
+        GhlCommand::AddNote { contact, body } => contacts::add_note(&ghl, job, contact, body).await,
+        GhlCommand::SyncOpportunity { contact, change } => {
+            opportunities::sync_opportunity(&ghl, job, contact, change).await
+        }
+        other => Err(permanent(format!("{} is not a GHL command", other.kind()))),
+    }
+}
