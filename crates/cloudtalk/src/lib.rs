@@ -1,0 +1,29 @@
+//! A typed client for CloudTalk's REST API (OpenAPI 1.7, `vendor/cloudtalk-openapi`).
+//!
+//! What it follows from CloudTalk's documents:
+//! - HTTP Basic with an API key id and secret; the key pair picks the company.
+//! - `PUT` creates, `POST` updates, `DELETE` deletes; answers are wrapped in `responseData`.
+//! - Field names are the API's: `ContactNumber[{public_number}]`, `ContactEmail[{email}]`,
+//!   `ContactsTag[{name}]`, `ContactAttribute[{attribute_id, value}]`, `ExternalUrl`.
+//! - An edit replaces whole collections (numbers, emails, tags, attributes): the caller
+//!   sends the complete set it wants ([`contacts::ContactInput`]).
+//! - 60 operations per minute per company, reported in `X-CloudTalkAPI-*` headers
+//!   ([`RateLimit`]); a 429 carries the reset time, not `Retry-After`.
+//!
+//! What it tolerates, as real answers show: ids as strings or numbers, phone numbers as
+//! numbers without `+`, tags under `Tag` instead of `ContactsTag`, `null` collections, and
+//! several error envelopes. Like the `ghl` crate it neither retries nor paces calls.
+
+pub mod activities;
+pub mod bulk;
+mod client;
+pub mod contacts;
+mod de;
+mod error;
+pub mod notes;
+mod rate_limit;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, Page, Response};
+pub use de::{ActivityId, AgentId, ContactId, NoteId};
+pub use error::{Error, Reply};
+pub use rate_limit::{RateLimit, header};
