@@ -1,0 +1,186 @@
+//! A CloudTalk simulator for tests and demos: companies reached with their API key pair
+//! (HTTP Basic), contacts with CloudTalk's edit rules, tags, notes, activities and the bulk
+//! endpoint (`world.rs`), behind one gate that plays CloudTalk's edge (`http.rs`): Basic
+//! authentication, the per-company limit with its `X-CloudTalkAPI-*` headers and 429s,
+//! faults (a status, or applying a request and then answering too late), and an audit log
+//! of every request and answer. `openapi.rs` makes CloudTalk's OpenAPI document into
+//! validators for the tests of the client and of the simulator.
+
+mod http;
+pub mod openapi;
+pub mod world;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use world::{Company, Refusal};
+
+/// The per-company limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Operations per minute (CloudTalk's default is 60).
+    pub per_minute: u32,
+    /// A bulk request costs as many operations as it has commands (otherwise one).
+    pub bulk_counts_commands: bool,
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self {
+            per_minute: 60,
+            bulk_counts_commands: true,
+        }
+    }
+}
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Answer this status without serving.
+    Status(u16),
+    /// Serve the request (its changes are applied), then hold the answer back this long,
+    /// so a client with a shorter timeout gives up.
+    ApplyThenTimeout {
+        /// How long the answer is held.
+        hold_ms: u64,
+    },
+}
+
+/// A fault rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// What it does.
+    pub action: FaultAction,
+    /// Only paths (after `/api`) starting with this.
+    pub path_prefix: Option<String>,
+    /// At most this many requests, then it stops.
+    pub count: Option<u64>,
+}
+
+/// One request and its answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When it arrived (ms since the epoch).
+    pub at_ms: i64,
+    /// HTTP method.
+    pub method: String,
+    /// Path after `/api`.
+    pub path: String,
+    /// Query string.
+    pub query: Option<String>,
+    /// The company (its key id), when the credentials were valid.
+    pub company: Option<String>,
+    /// The request body.
+    pub request_body: Value,
+    /// The answer's status.
+    pub status: u16,
+    /// The answer's body.
+    pub response_body: Value,
+    /// The fault applied, if any.
+    pub fault: Option<String>,
+}
+
+/// A company's credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The API key id (Basic user name).
+    pub key_id: String,
+    /// The API key secret (Basic password).
+    pub secret: String,
+}
+
+/// A company and where its current limit window stands.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub(crate) secret: String,
+    pub(crate) data: Company,
+    /// Start of the current minute (Unix seconds) and operations used in it.
+    pub(crate) window: (u64, u32),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) accounts: HashMap<String, Account>,
+    pub(crate) audit: Vec<AuditEntry>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) limit: Limit,
+}
+
+/// A running simulator; clones share it.
+#[derive(Clone, Debug)]
+pub struct SimHandle {
+    state: Arc<Mutex<State>>,
+    base: String,
+}
+
+pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SimHandle {
+    /// Starts a simulator on a free port of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}/api", listener.local_addr()?);
+        let state = Arc::new(Mutex::new(State::default()));
+        let app = http::router(Arc::clone(&state));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { state, base })
+    }
+
+    /// The API root to give a client (`http://127.0.0.1:PORT/api`).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Adds a company and returns its API key pair.
+    pub fn add_company(&self, name: &str) -> Credentials {
+        let mut state = lock(&self.state);
+        let n = state.accounts.len() + 1;
+        let credentials = Credentials {
+            key_id: format!("ct-{n}-{}", name.to_lowercase().replace(' ', "-")),
+            secret: format!("secret-{n}"),
+        };
+        state.accounts.insert(
+            credentials.key_id.clone(),
+            Account {
+                secret: credentials.secret.clone(),
+                data: Company::default(),
+                window: (0, 0),
+            },
+        );
+        credentials
+    }
+
+    /// A copy of a company's data.
+    pub fn company(&self, key_id: &str) -> Option<Company> {
+        lock(&self.state)
+            .accounts
+            .get(key_id)
+            .map(|a| a.data.clone())
+    }
+
+    /// Every request so far.
+    pub fn audit(&self) -> Vec<AuditEntry> {
+        lock(&self.state).audit.clone()
+    }
+
+    /// Changes the limit.
+    pub fn set_limit(&self, limit: Limit) {
+        lock(&self.state).limit = limit;
+    }
+
+    /// Adds a fault rule.
+    pub fn add_fault(&self, fault: Fault) {
+        lock(&self.state).faults.push(fault);
+    }
+}
