@@ -13,6 +13,9 @@
 //! What it tolerates, as real answers show: ids as strings or numbers, phone numbers as
 //! numbers without `+`, tags under `Tag` instead of `ContactsTag`, `null` collections, and
 //! several error envelopes. Like the `ghl` crate it neither retries nor paces calls.
+//!
+//! [`webhooks`] reads the bodies CloudTalk's Workflow Automations send, as leniently as
+//! their admin-built shapes require.
 
 pub mod activities;
 pub mod bulk;
@@ -22,6 +25,7 @@ mod de;
 mod error;
 pub mod notes;
 mod rate_limit;
+pub mod webhooks;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, Page, Response};
 pub use de::{ActivityId, AgentId, ContactId, NoteId};
