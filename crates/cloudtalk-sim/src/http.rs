@@ -195,6 +195,8 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
     let at = now();
     let mut hold = None;
     let mut headers = Vec::new();
+    let mut created = Vec::new();
+    let mut company_key = None;
     let answer = {
         let mut st = lock(&state);
         let company = company_of(&parts.headers, &st);
@@ -238,10 +240,13 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
                     if let Some(FaultAction::ApplyThenTimeout { hold_ms }) = action {
                         hold = Some(Duration::from_millis(hold_ms));
                     }
-                    route(&mut account.data, &method, &path, &query, &request_body)
+                    let answer = route(&mut account.data, &method, &path, &query, &request_body);
+                    created = new_contacts(&account.data, &path, &answer);
+                    answer
                 }
             }
         };
+        company_key.clone_from(&company);
         let seq = st.audit.len() as u64 + 1;
         st.audit.push(AuditEntry {
             seq,
@@ -257,6 +262,12 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
         });
         answer
     };
+    // Contact › Created, for contacts added one by one or in bulk.
+    for body in created {
+        if let Some(company) = &company_key {
+            crate::deliver(&state, company, crate::Trigger::ContactCreated, body).await;
+        }
+    }
     if let Some(hold) = hold {
         tokio::time::sleep(hold).await;
     }
@@ -271,6 +282,42 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
         }
     }
     response
+}
+
+/// The Contact › Created bodies of the contacts an answer created.
+fn new_contacts(company: &Company, path: &str, answer: &Answer) -> Vec<Value> {
+    let id_of_created = |v: &Value| {
+        v.pointer("/data/id")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<u64>().ok())
+    };
+    let ids: Vec<u64> = match path.trim_matches('/') {
+        "contacts/add.json" if answer.status == 201 => {
+            id_of_created(&answer.body).into_iter().collect()
+        }
+        "bulk/contacts.json" => answer.body["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"] == 201)
+            .filter_map(id_of_created)
+            .filter(|id| company.contacts.contains_key(id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    ids.iter()
+        .filter_map(|id| company.contacts.get(id))
+        .map(|c| {
+            json!({
+                "contact_id": c.id,
+                "name": c.fields.get("name"),
+                "company": c.fields.get("company"),
+                "phone": c.numbers.first().map(|n| crate::webhooks::bare(n)),
+                "email": c.emails.first(),
+                "tags": c.tags.join(","),
+            })
+        })
+        .collect()
 }
 
 fn limit_headers(limit: u32, remaining: u32, reset: u64) -> Vec<(&'static str, String)> {

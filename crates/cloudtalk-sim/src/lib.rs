@@ -8,6 +8,7 @@
 
 mod http;
 pub mod openapi;
+pub mod webhooks;
 pub mod world;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use webhooks::{Automation, Call, CallIds, Delivery, Trigger};
 pub use world::{Company, Refusal};
 
 /// The per-company limit.
@@ -109,6 +111,30 @@ pub(crate) struct State {
     pub(crate) audit: Vec<AuditEntry>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) limit: Limit,
+    /// Workflow automations per company and trigger.
+    pub(crate) automations: HashMap<(String, Trigger), Automation>,
+    pub(crate) deliveries: Vec<Delivery>,
+    pub(crate) calls: u64,
+    pub(crate) http: reqwest::Client,
+}
+
+/// Sends `company`'s automation for `trigger`, if it has one, and records the delivery.
+pub(crate) async fn deliver(state: &Mutex<State>, company: &str, trigger: Trigger, body: Value) {
+    let (automation, http) = {
+        let st = lock(state);
+        match st.automations.get(&(company.to_owned(), trigger)) {
+            Some(a) => (a.clone(), st.http.clone()),
+            None => return,
+        }
+    };
+    let status = webhooks::send(&http, &automation, &body).await;
+    lock(state).deliveries.push(Delivery {
+        company: company.to_owned(),
+        trigger,
+        url: automation.url,
+        body,
+        status,
+    });
 }
 
 /// A running simulator; clones share it.
@@ -182,5 +208,68 @@ impl SimHandle {
     /// Adds a fault rule.
     pub fn add_fault(&self, fault: Fault) {
         lock(&self.state).faults.push(fault);
+    }
+
+    /// Sets `company`'s "API Request" action for `trigger`.
+    pub fn set_automation(&self, company: &str, trigger: Trigger, automation: Automation) {
+        lock(&self.state)
+            .automations
+            .insert((company.to_owned(), trigger), automation);
+    }
+
+    /// Every webhook sent so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        lock(&self.state).deliveries.clone()
+    }
+
+    /// Plays a call of `company`: Call Started now (twice if asked), Call Ended after the
+    /// wrap-up, then Recording Uploaded; the contact is the one CloudTalk has with the
+    /// call's number, if any. Returns once Call Started is delivered.
+    pub async fn place_call(&self, company: &str, call: Call) -> CallIds {
+        let (ids, contact) = {
+            let mut st = lock(&self.state);
+            st.calls += 1;
+            let n = st.calls;
+            let ids = CallIds {
+                call_id: 500_000 + n,
+                call_uuid: format!("6f1c{n:04x}-0000-4000-8000-{n:012x}"),
+            };
+            let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+            let contact = st.accounts.get(company).and_then(|a| {
+                a.data
+                    .contacts
+                    .values()
+                    .find(|c| {
+                        c.numbers
+                            .iter()
+                            .any(|x| digits(x) == digits(&call.external_number))
+                    })
+                    .map(|c| (c.id, c.tags.clone()))
+            });
+            (ids, contact)
+        };
+        let bodies = webhooks::call_bodies(&call, &ids, contact);
+        let (now, later): (Vec<_>, Vec<_>) = bodies
+            .into_iter()
+            .partition(|(t, _)| *t == Trigger::CallStarted);
+        for (trigger, body) in now {
+            deliver(&self.state, company, trigger, body).await;
+        }
+        let state = Arc::clone(&self.state);
+        let company = company.to_owned();
+        let wrap_up = call.wrap_up;
+        tokio::spawn(async move {
+            tokio::time::sleep(wrap_up).await;
+            for (trigger, body) in later {
+                deliver(&state, &company, trigger, body).await;
+            }
+        });
+        ids
+    }
+
+    /// An agent's status changes (User › Status Changed).
+    pub async fn set_agent_status(&self, company: &str, agent_id: u64, name: &str, status: &str) {
+        let body = serde_json::json!({"id": agent_id, "agent_name": name, "status": status});
+        deliver(&self.state, company, Trigger::AgentStatusChanged, body).await;
     }
 }
