@@ -12,19 +12,23 @@ use serde_json::json;
 
 use crate::Harness;
 
-/// Registers `n` more locations in the simulator and in ghlsync.
-async fn more_locations(h: &Harness, n: usize) -> Vec<LocationId> {
+/// Registers `n` more locations in the simulator and in `app`.
+async fn register_locations(
+    app: &ghlsync::App,
+    sim: &ghl_sim::SimHandle,
+    prefix: &str,
+    n: usize,
+) -> Vec<LocationId> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let seeded = h
-            .sim
-            .add_location(LocationSpec::new(&format!("Branch {i}")));
+        let name = format!("{prefix} {i}");
+        let seeded = sim.add_location(LocationSpec::new(&name));
         let id = LocationId::new(seeded.id.as_str());
         ghlsync::registry::add_location(
-            h.app.store(),
-            h.app.cipher(),
+            app.store(),
+            app.cipher(),
             &id,
-            &format!("Branch {i}"),
+            &name,
             IntegrationType::Client,
             &SecretString::from(seeded.token.clone()),
             json!({}),
@@ -34,6 +38,11 @@ async fn more_locations(h: &Harness, n: usize) -> Vec<LocationId> {
         ids.push(id);
     }
     ids
+}
+
+/// Registers `n` more locations in the harness's simulator and ghlsync.
+async fn more_locations(h: &Harness, n: usize) -> Vec<LocationId> {
+    register_locations(&h.app, &h.sim, "Branch", n).await
 }
 
 /// `n` contact syncs for `location` (one upsert each), due now.
@@ -231,25 +240,7 @@ async fn two_instances_on_postgresql_share_each_locations_limit() {
     config.dispatcher.rate_interval_ms = 1_000;
     config.dispatcher.poll_ms = 50;
     let first = ghlsync::App::open(config.clone()).await.unwrap();
-    let mut locations = Vec::new();
-    for i in 0..2 {
-        let seeded = h
-            .sim
-            .add_location(LocationSpec::new(&format!("Shared {i}")));
-        let id = LocationId::new(seeded.id.as_str());
-        ghlsync::registry::add_location(
-            first.store(),
-            first.cipher(),
-            &id,
-            &format!("Shared {i}"),
-            IntegrationType::Client,
-            &SecretString::from(seeded.token.clone()),
-            json!({}),
-        )
-        .await
-        .unwrap();
-        locations.push(id);
-    }
+    let locations = register_locations(&first, &h.sim, "Shared", 2).await;
     let second = ghlsync::App::open(config).await.unwrap();
     let backlog: Vec<NewJob> = locations.iter().flat_map(|l| syncs(l, 40)).collect();
     first

@@ -229,34 +229,35 @@ pub(super) async fn sync_contact(
         },
         other => other,
     };
-    // Only what GHL does not have yet: the upsert answer (or the mirror) has the tags.
-    let to_add: Vec<String> = sync
-        .add_tags
-        .iter()
-        .map(|t| t.trim().to_lowercase())
-        .filter(|t| !t.is_empty() && !contact.tags.contains(t))
-        .collect();
-    if !to_add.is_empty() {
+    // Only what GHL does not have yet (the upsert answer or the mirror has the tags), and
+    // removals against the tags the additions left.
+    for add in [true, false] {
+        let wanted = if add {
+            &sync.add_tags
+        } else {
+            &sync.remove_tags
+        };
+        let tags: Vec<String> = wanted
+            .iter()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty() && contact.tags.contains(t) != add)
+            .collect();
+        if tags.is_empty() {
+            continue;
+        }
         let id = contact.contact_id.clone();
+        let what = if add {
+            GhlCall::AddTags
+        } else {
+            GhlCall::RemoveTags
+        };
         contact.tags = ghl
-            .call(GhlCall::AddTags, |c| async move {
-                c.add_tags(&id, &to_add).await
-            })
-            .await
-            .map_err(partial)?;
-        calls += 1;
-    }
-    let to_remove: Vec<String> = sync
-        .remove_tags
-        .iter()
-        .map(|t| t.trim().to_lowercase())
-        .filter(|t| contact.tags.contains(t))
-        .collect();
-    if !to_remove.is_empty() {
-        let id = contact.contact_id.clone();
-        contact.tags = ghl
-            .call(GhlCall::RemoveTags, |c| async move {
-                c.remove_tags(&id, &to_remove).await
+            .call(what, |c| async move {
+                if add {
+                    c.add_tags(&id, &tags).await
+                } else {
+                    c.remove_tags(&id, &tags).await
+                }
             })
             .await
             .map_err(partial)?;
