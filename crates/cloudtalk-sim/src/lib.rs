@@ -195,6 +195,14 @@ impl SimHandle {
             .map(|a| a.data.clone())
     }
 
+    /// Changes a company's data as someone working in CloudTalk would (no webhook is sent).
+    pub fn with_company<R>(&self, key_id: &str, f: impl FnOnce(&mut Company) -> R) -> Option<R> {
+        lock(&self.state)
+            .accounts
+            .get_mut(key_id)
+            .map(|a| f(&mut a.data))
+    }
+
     /// Every request so far.
     pub fn audit(&self) -> Vec<AuditEntry> {
         lock(&self.state).audit.clone()

@@ -1,12 +1,16 @@
 //! Activities: a contact's timeline of events in other systems (orders, tickets, ...).
 //! CloudTalk has no "call" type; an outside system's event is usually `other`.
 
+#[cfg(feature = "client")]
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "client")]
 use crate::client::{Client, Page, Response};
+#[cfg(feature = "client")]
 use crate::contacts::Created;
 use crate::de::{ActivityId, ContactId, opt_id, opt_text};
+#[cfg(feature = "client")]
 use crate::error::Error;
 
 /// The activity types CloudTalk knows.
@@ -86,6 +90,7 @@ pub struct Activity {
     pub activity_date: Option<String>,
 }
 
+#[cfg(feature = "client")]
 #[derive(Deserialize)]
 struct ActivityRow {
     #[serde(rename = "ContactActivity")]
@@ -109,6 +114,7 @@ pub struct ActivityQuery {
     pub limit: Option<u32>,
 }
 
+#[cfg(feature = "client")]
 impl Client {
     /// `PUT /activity/add/{contactId}.json`.
     pub async fn add_activity(

@@ -3,14 +3,17 @@
 //! carries a `command_id` the caller chooses; answers are matched to commands by it, not
 //! by position (CloudTalk's own example answers with an id that differs from its request's).
 
+#[cfg(feature = "client")]
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::activities::NewActivity;
+#[cfg(feature = "client")]
 use crate::client::{Client, Response};
 use crate::contacts::ContactInput;
 use crate::de::{ActivityId, ContactId, NoteId, opt_text};
+#[cfg(feature = "client")]
 use crate::error::Error;
 
 /// Most commands in one request.
@@ -160,12 +163,14 @@ fn status<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u16, D::Error> {
     }
 }
 
+#[cfg(feature = "client")]
 #[derive(Deserialize)]
 struct Answer {
     #[serde(default, deserialize_with = "crate::de::null_default")]
     data: Vec<CommandResult>,
 }
 
+#[cfg(feature = "client")]
 impl Client {
     /// `POST /bulk/contacts.json`: the commands in one request (at most [`MAX_COMMANDS`]);
     /// the answer has one result per command, matched by `command_id`.

@@ -4,12 +4,15 @@
 //! tags, attributes) replaces the contact's whole collection: to add one tag, send every
 //! tag the contact should keep, or use [`Client::add_tags`].
 
+#[cfg(feature = "client")]
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
+#[cfg(feature = "client")]
 use crate::client::{Client, Page, Response};
 use crate::de::{AgentId, ContactId, null_default, opt_id, opt_text, phone};
+#[cfg(feature = "client")]
 use crate::error::Error;
 
 /// A custom field value: the attribute's id (from `GET /contacts/attributes.json`) and at
@@ -367,12 +370,14 @@ pub struct ContactQuery {
     pub limit: Option<u32>,
 }
 
+#[cfg(feature = "client")]
 /// The answer of an add: `{"status": 201, "data": {"id": ...}}`.
 #[derive(Deserialize)]
 pub(crate) struct Created<T> {
     pub(crate) data: CreatedData<T>,
 }
 
+#[cfg(feature = "client")]
 #[derive(Deserialize)]
 pub(crate) struct CreatedData<T> {
     pub(crate) id: T,
@@ -383,6 +388,7 @@ pub fn digits(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
 
+#[cfg(feature = "client")]
 impl Client {
     /// `PUT /contacts/add.json`: creates a contact (`name` is required).
     pub async fn add_contact(&self, contact: &ContactInput) -> Result<Response<ContactId>, Error> {

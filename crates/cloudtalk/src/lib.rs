@@ -17,17 +17,27 @@
 //! [`webhooks`] reads the bodies CloudTalk's Workflow Automations send, as leniently as
 //! their admin-built shapes require.
 
+//!
+//! Without the default `client` feature only the types and the webhook readers are built
+//! (no HTTP), for code that decides without calling CloudTalk.
+
 pub mod activities;
 pub mod bulk;
+#[cfg(feature = "client")]
 mod client;
 pub mod contacts;
 mod de;
+#[cfg(feature = "client")]
 mod error;
 pub mod notes;
+#[cfg(feature = "client")]
 mod rate_limit;
 pub mod webhooks;
 
+#[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, Page, Response};
 pub use de::{ActivityId, AgentId, ContactId, NoteId};
+#[cfg(feature = "client")]
 pub use error::{Error, Reply};
+#[cfg(feature = "client")]
 pub use rate_limit::{RateLimit, header};

@@ -1,11 +1,15 @@
 //! Notes on a contact.
 
+#[cfg(feature = "client")]
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "client")]
 use crate::client::{Client, Page, Response};
+#[cfg(feature = "client")]
 use crate::contacts::Created;
 use crate::de::{AgentId, ContactId, NoteId, opt_id, opt_text};
+#[cfg(feature = "client")]
 use crate::error::Error;
 
 /// A note to add.
@@ -37,6 +41,7 @@ pub struct Note {
     pub created: Option<String>,
 }
 
+#[cfg(feature = "client")]
 #[derive(Deserialize)]
 struct NoteRow {
     #[serde(rename = "ContactNote")]
@@ -63,6 +68,7 @@ pub struct NoteQuery {
     pub limit: Option<u32>,
 }
 
+#[cfg(feature = "client")]
 impl Client {
     /// `PUT /notes/add/{contactId}.json`.
     pub async fn add_note(

@@ -96,6 +96,9 @@ pub struct Changeset {
     pub location_sync: Vec<LocationSync>,
     /// Person profiles.
     pub profiles: Vec<ProfileWrite>,
+    /// GHL <-> CloudTalk contact links.
+    #[serde(default)]
+    pub cloudtalk_links: Vec<crate::bridge::CloudTalkLink>,
 }
 
 impl Changeset {

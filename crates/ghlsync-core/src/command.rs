@@ -219,6 +219,8 @@ pub enum GhlCommand {
     /// Not a GHL call: send a GHL event on to the application (`[forward] url`), signed
     /// per Standard Webhooks.
     Forward(Forward),
+    /// Not a GHL call: change the bridge's CloudTalk contact (seed 003).
+    CloudTalk(crate::bridge::CloudTalkJob),
 }
 
 /// A GHL event for the application, normalized.
@@ -237,6 +239,8 @@ pub enum Target {
     Ghl,
     /// The business's application (a forwarded GHL event).
     App,
+    /// CloudTalk's API, with the bridge's company credentials and limit.
+    CloudTalk,
 }
 
 impl GhlCommand {
@@ -247,12 +251,21 @@ impl GhlCommand {
                 Target::Ghl
             }
             Self::Forward(_) => Target::App,
+            Self::CloudTalk(_) => Target::CloudTalk,
         }
     }
 
     /// Every [`kind`](Self::kind), for metrics registered before the first job.
-    pub const KINDS: [&'static str; 4] =
-        ["sync_contact", "add_note", "sync_opportunity", "forward"];
+    pub const KINDS: [&'static str; 8] = [
+        "sync_contact",
+        "add_note",
+        "sync_opportunity",
+        "forward",
+        "cloudtalk_contact",
+        "cloudtalk_add_tags",
+        "cloudtalk_add_note",
+        "cloudtalk_add_activity",
+    ];
 
     /// A short name for logs, metrics and DLQ filters.
     pub fn kind(&self) -> &'static str {
@@ -261,6 +274,12 @@ impl GhlCommand {
             Self::AddNote { .. } => "add_note",
             Self::SyncOpportunity { .. } => "sync_opportunity",
             Self::Forward(_) => "forward",
+            Self::CloudTalk(job) => match job.step {
+                crate::bridge::CloudTalkStep::Contact { .. } => "cloudtalk_contact",
+                crate::bridge::CloudTalkStep::AddTags { .. } => "cloudtalk_add_tags",
+                crate::bridge::CloudTalkStep::AddNote { .. } => "cloudtalk_add_note",
+                crate::bridge::CloudTalkStep::AddActivity { .. } => "cloudtalk_add_activity",
+            },
         }
     }
 }

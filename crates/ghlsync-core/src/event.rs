@@ -30,6 +30,10 @@ pub enum Source {
     Workflow,
     /// The business's own application (`/api/v1/events`).
     App,
+    /// A CloudTalk Workflow Automation (`/api/cloudtalk-webhooks/{trigger}`).
+    CloudTalk,
+    /// Seed 003's GHL workflow routes (`/api/ghl-webhooks/{event}`).
+    Bridge,
 }
 
 impl Source {
@@ -39,6 +43,8 @@ impl Source {
             Self::Ghl => "ghl",
             Self::Workflow => "workflow",
             Self::App => "app",
+            Self::CloudTalk => "cloudtalk",
+            Self::Bridge => "bridge",
         }
     }
 }
@@ -50,6 +56,8 @@ impl FromStr for Source {
             "ghl" => Ok(Self::Ghl),
             "workflow" => Ok(Self::Workflow),
             "app" => Ok(Self::App),
+            "cloudtalk" => Ok(Self::CloudTalk),
+            "bridge" => Ok(Self::Bridge),
             other => Err(UnknownValue(other.to_owned())),
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod app_event;
 pub mod backoff;
+pub mod bridge;
 pub mod changeset;
 pub mod command;
 pub mod event;

@@ -234,6 +234,7 @@ pub fn rule_outcome(
         kind: match event.trigger {
             Trigger::App(t) => t.as_str().replace('.', "_"),
             Trigger::Ghl(_) => format!("ghl_{}", event.trigger.app_name().replace('.', "_")),
+            Trigger::Bridge(t) => t.replace('.', "_"),
         },
         detail,
         at: received_at,

@@ -19,6 +19,7 @@ pub mod testing;
 use std::future::Future;
 
 use ghl::{ContactId, LocationId, OpportunityId};
+use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -410,6 +411,28 @@ pub trait Store: Send + Sync {
         location: Option<&LocationId>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<LogEntry>, StoreError>> + Send;
+    /// The CloudTalk twin of a GHL contact in a bridge.
+    fn cloudtalk_link(
+        &self,
+        bridge: &BridgeName,
+        ghl_contact: &ContactId,
+    ) -> impl Future<Output = Result<Option<CloudTalkLink>, StoreError>> + Send;
+    /// The GHL twin of a CloudTalk contact in a bridge.
+    fn cloudtalk_link_of(
+        &self,
+        bridge: &BridgeName,
+        cloudtalk_contact: cloudtalk::ContactId,
+    ) -> impl Future<Output = Result<Option<CloudTalkLink>, StoreError>> + Send;
+    /// Takes up to `want` units of `key`'s fixed window that starts at `window_start` (at
+    /// most `limit` per window) and returns how many it got: `0` when the window is spent,
+    /// or when the key already counts a later window. Atomic across instances.
+    fn window_take(
+        &self,
+        key: &str,
+        window_start: Millis,
+        limit: u32,
+        want: u32,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 }
 
 /// SQLite or PostgreSQL, chosen by URL.
@@ -505,4 +528,7 @@ delegate! {
     fn linked_subject(&self, location: &LocationId, contact: &ContactId) -> Result<Option<String>, StoreError>;
     fn linked_opportunity(&self, location: &LocationId, key: &str) -> Result<Option<OpportunityId>, StoreError>;
     fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+    fn cloudtalk_link(&self, bridge: &BridgeName, ghl_contact: &ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
+    fn cloudtalk_link_of(&self, bridge: &BridgeName, cloudtalk_contact: cloudtalk::ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
+    fn window_take(&self, key: &str, window_start: Millis, limit: u32, want: u32) -> Result<u32, StoreError>;
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ghl::{ContactId, LocationId, OpportunityId};
+use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -16,7 +17,8 @@ use ghlsync_core::{
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::rows::{
-    ApiKeyRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
+    ApiKeyRow, CloudTalkLinkRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow,
+    OpportunityRow, RouteRow,
 };
 use crate::shared::{
     INSERT_CHUNK, event_cols, finish, first_of_its_key, impl_store, insert_events_query, job_cols,

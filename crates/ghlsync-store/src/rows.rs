@@ -295,3 +295,24 @@ impl LogRow {
         })
     }
 }
+
+#[derive(FromRow)]
+pub(crate) struct CloudTalkLinkRow {
+    bridge: String,
+    location_id: String,
+    ghl_contact_id: String,
+    cloudtalk_contact_id: i64,
+    created_by_bridge: bool,
+}
+
+impl CloudTalkLinkRow {
+    pub(crate) fn into_link(self) -> ghlsync_core::bridge::CloudTalkLink {
+        ghlsync_core::bridge::CloudTalkLink {
+            bridge: ghlsync_core::bridge::BridgeName(self.bridge),
+            location_id: LocationId::from(self.location_id),
+            ghl_contact: ContactId::from(self.ghl_contact_id),
+            cloudtalk_contact: cloudtalk::ContactId(self.cloudtalk_contact_id as u64),
+            created_by_bridge: self.created_by_bridge,
+        }
+    }
+}

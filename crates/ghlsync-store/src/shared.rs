@@ -214,6 +214,33 @@ macro_rules! impl_store {
                 .execute(&mut *conn)
                 .await?;
             }
+            for link in &c.cloudtalk_links {
+                // One twin each way: a CloudTalk contact linked to another GHL contact before
+                // is linked to this one now.
+                sqlx::query(
+                    "DELETE FROM cloudtalk_links WHERE bridge = $1 AND cloudtalk_contact_id = $2 AND ghl_contact_id <> $3",
+                )
+                .bind(&link.bridge.0)
+                .bind(link.cloudtalk_contact.0 as i64)
+                .bind(link.ghl_contact.as_str())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO cloudtalk_links (bridge, location_id, ghl_contact_id, cloudtalk_contact_id, \
+                     created_by_bridge, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (bridge, ghl_contact_id) DO UPDATE SET cloudtalk_contact_id = excluded.cloudtalk_contact_id, \
+                     created_by_bridge = (cloudtalk_links.created_by_bridge OR excluded.created_by_bridge), \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&link.bridge.0)
+                .bind(link.location_id.as_str())
+                .bind(link.ghl_contact.as_str())
+                .bind(link.cloudtalk_contact.0 as i64)
+                .bind(link.created_by_bridge)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
             for link in &c.opportunity_links {
                 sqlx::query(
                     "INSERT INTO opportunity_links (location_id, app_key, opportunity_id) VALUES ($1, $2, $3) \
@@ -936,6 +963,63 @@ macro_rules! impl_store {
                         .fetch_optional(self.read())
                         .await?;
                 Ok(id.map(OpportunityId::from))
+            }
+
+            async fn cloudtalk_link(&self, bridge: &BridgeName, ghl_contact: &ContactId) -> Result<Option<CloudTalkLink>, StoreError> {
+                let row: Option<CloudTalkLinkRow> = sqlx::query_as(
+                    "SELECT bridge, location_id, ghl_contact_id, cloudtalk_contact_id, created_by_bridge \
+                     FROM cloudtalk_links WHERE bridge = $1 AND ghl_contact_id = $2",
+                )
+                .bind(&bridge.0)
+                .bind(ghl_contact.as_str())
+                .fetch_optional(self.read())
+                .await?;
+                Ok(row.map(CloudTalkLinkRow::into_link))
+            }
+
+            async fn cloudtalk_link_of(&self, bridge: &BridgeName, cloudtalk_contact: cloudtalk::ContactId) -> Result<Option<CloudTalkLink>, StoreError> {
+                let row: Option<CloudTalkLinkRow> = sqlx::query_as(
+                    "SELECT bridge, location_id, ghl_contact_id, cloudtalk_contact_id, created_by_bridge \
+                     FROM cloudtalk_links WHERE bridge = $1 AND cloudtalk_contact_id = $2",
+                )
+                .bind(&bridge.0)
+                .bind(cloudtalk_contact.0 as i64)
+                .fetch_optional(self.read())
+                .await?;
+                Ok(row.map(CloudTalkLinkRow::into_link))
+            }
+
+            async fn window_take(&self, key: &str, window_start: Millis, limit: u32, want: u32) -> Result<u32, StoreError> {
+                let mut tx = self.write().await?;
+                // The row exists before it is locked, so takers of a new key queue on it.
+                sqlx::query("INSERT INTO rate_windows (key, window_start, used) VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(window_start)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT window_start, used FROM rate_windows WHERE key = ");
+                qb.push_bind(key);
+                qb.push(Self::LOCK_ROWS);
+                let held: Option<(i64, i64)> = qb.build_query_as().fetch_optional(&mut *tx).await?;
+                let used = match held {
+                    Some((start, used)) if start == window_start => used,
+                    Some((start, _)) if start > window_start => return Ok(0),
+                    _ => 0,
+                };
+                let granted = (i64::from(limit) - used).clamp(0, i64::from(want));
+                if granted > 0 {
+                    sqlx::query(
+                        "INSERT INTO rate_windows (key, window_start, used) VALUES ($1, $2, $3) \
+                         ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, used = excluded.used",
+                    )
+                    .bind(key)
+                    .bind(window_start)
+                    .bind(used + granted)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(granted as u32)
             }
 
             async fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError> {

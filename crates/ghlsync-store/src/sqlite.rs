@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ghl::{ContactId, LocationId, OpportunityId};
+use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -26,7 +27,8 @@ use sqlx::sqlite::{
 };
 
 use crate::rows::{
-    ApiKeyRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow, OpportunityRow, RouteRow,
+    ApiKeyRow, CloudTalkLinkRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow,
+    OpportunityRow, RouteRow,
 };
 use crate::shared::{
     event_cols, finish, first_of_its_key, impl_store, job_cols, job_lanes, running_in_lane,

@@ -222,11 +222,16 @@ pub enum RulesCommand {
     /// Print what the configured rules would do with an application event, and why. No
     /// call is made and nothing is stored.
     Explain {
-        /// The event, as sent to POST /api/v1/events.
+        /// The event, as sent to POST /api/v1/events, or a GHL webhook, or (with --route) a
+        /// bridge route's body.
         event: PathBuf,
         /// Start from the person's stored profile in this location (default: a new person).
         #[arg(long)]
         location: Option<String>,
+        /// The bridge route the body is sent to: `ghl-webhooks/new-note`,
+        /// `cloudtalk-webhooks/call-ended`, ...
+        #[arg(long)]
+        route: Option<String>,
     },
 }
 
@@ -624,12 +629,19 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                     .map_err(|_| anyhow::anyhow!("no built-in pack {name:?}"))?;
                 say(pack.source());
             }
-            RulesCommand::Explain { event, location } => {
+            RulesCommand::Explain {
+                event,
+                location,
+                route,
+            } => {
                 let text = std::fs::read_to_string(&event)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", event.display()))?;
                 let value: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", event.display()))?;
-                let event = explained_event(&value)?;
+                let event = match route {
+                    Some(route) => explained_bridge_event(&value, &route)?,
+                    None => explained_event(&value)?,
+                };
                 let rules = config.rules.load()?;
                 let mut profile = ghlsync_core::profile::Profile::new(&event.subject);
                 if let Some(location) = location {
@@ -646,7 +658,7 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                         &ghlsync_core::AppEvent::from_json(&value)
                             .map_err(|e| anyhow::anyhow!("invalid event: {e}"))?,
                     ),
-                    Trigger::Ghl(_) => profile.apply_ghl(&event),
+                    Trigger::Ghl(_) | Trigger::Bridge(_) => profile.apply_ghl(&event),
                 }
                 let outcome = rules
                     .evaluate(event.clone(), &profile, &[])
@@ -828,8 +840,15 @@ fn explained_event(value: &serde_json::Value) -> anyhow::Result<RuleInput> {
         .and_then(serde_json::Value::as_str)
         .and_then(ghlsync_core::time::parse_rfc3339_ms)
         .unwrap_or_else(now_ms);
+    let bridge_contact = ghlsync_core::bridge::BridgeContact::read(value);
+    let tags_added = if trigger.as_str() == "ContactTagUpdate" {
+        bridge_contact.tags.clone()
+    } else {
+        Vec::new()
+    };
     Ok(RuleInput {
         trigger,
+        bridge: ghlsync_core::bridge::ghl_view(value, &bridge_contact, &tags_added),
         id: data
             .get("webhookId")
             .and_then(serde_json::Value::as_str)
@@ -845,6 +864,63 @@ fn explained_event(value: &serde_json::Value) -> anyhow::Result<RuleInput> {
             .collect(),
         data,
     })
+}
+
+/// A bridge route's body for `rules explain --route`: `ghl-webhooks/<route>` or
+/// `cloudtalk-webhooks/<trigger>`.
+fn explained_bridge_event(value: &serde_json::Value, route: &str) -> anyhow::Result<RuleInput> {
+    use ghlsync_core::bridge;
+    let data = value.as_object().cloned().unwrap_or_default();
+    let routes = || {
+        let ghl = bridge::GhlRoute::ALL.map(|r| format!("ghl-webhooks/{}", r.route()));
+        let ct =
+            cloudtalk::webhooks::Trigger::ALL.map(|t| format!("cloudtalk-webhooks/{}", t.route()));
+        ghl.into_iter().chain(ct).collect::<Vec<_>>().join(", ")
+    };
+    let route = route.trim_start_matches('/').trim_start_matches("api/");
+    if let Some(r) = route.strip_prefix("ghl-webhooks/") {
+        let r: bridge::GhlRoute = r
+            .parse()
+            .map_err(|_| anyhow::anyhow!("no bridge route {route:?}; the routes: {}", routes()))?;
+        let contact = bridge::BridgeContact::read(value);
+        let id = contact
+            .id
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the body names no contact (contact.id)"))?;
+        let trigger = Trigger::ghl(r.trigger())
+            .or_else(|| Trigger::bridge(r.trigger()))
+            .ok_or_else(|| anyhow::anyhow!("no trigger {}", r.trigger()))?;
+        return Ok(RuleInput {
+            trigger,
+            id: "explain".into(),
+            subject: ghl_subject(id.as_str()),
+            occurred_at: now_ms(),
+            contact_id: Some(id.to_string()),
+            bridge: bridge::ghl_view(value, &contact, &[]),
+            data,
+            changes: Vec::new(),
+        });
+    }
+    if let Some(t) = route.strip_prefix("cloudtalk-webhooks/")
+        && let Some(t) = cloudtalk::webhooks::Trigger::from_route(t)
+    {
+        let event = cloudtalk::webhooks::Event::read(t, value);
+        let trigger = Trigger::bridge(bridge::cloudtalk_trigger(t))
+            .ok_or_else(|| anyhow::anyhow!("no trigger for {route}"))?;
+        return Ok(RuleInput {
+            trigger,
+            id: "explain".into(),
+            subject: bridge::cloudtalk_person(&event)
+                .subject()
+                .unwrap_or_else(|| "cloudtalk:unknown".into()),
+            occurred_at: now_ms(),
+            contact_id: None,
+            bridge: bridge::cloudtalk_view(&event),
+            data,
+            changes: Vec::new(),
+        });
+    }
+    anyhow::bail!("no bridge route {route:?}; the routes: {}", routes())
 }
 
 /// How a route recognises repeats, in a line of `routes list`.

@@ -62,6 +62,92 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Where rules with `forward = true` send GHL events.
     pub forward: ForwardConfig,
+    /// CloudTalk's API and the bridges between GHL locations and CloudTalk companies.
+    pub cloudtalk: CloudTalkConfig,
+}
+
+/// CloudTalk's API, and seed 003's bridges.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudTalkConfig {
+    /// The API's base URL.
+    pub base_url: String,
+    /// How long CloudTalk may take to answer.
+    pub timeout_ms: u64,
+    /// Operations per minute per company (CloudTalk's default is 60).
+    pub per_minute: u32,
+    /// A bulk request counts as many operations as it has commands (as CloudTalk's
+    /// documents leave open, the safe reading).
+    pub bulk_counts_commands: bool,
+    /// No call goes this close to the start or end of CloudTalk's minute, so a clock a
+    /// little off or a slow request is still counted in the minute it was meant for.
+    pub window_margin_ms: i64,
+    /// The bridges.
+    pub bridges: Vec<BridgeConfig>,
+}
+
+impl Default for CloudTalkConfig {
+    fn default() -> Self {
+        Self {
+            base_url: cloudtalk::DEFAULT_BASE_URL.to_owned(),
+            timeout_ms: 10_000,
+            per_minute: 60,
+            bulk_counts_commands: true,
+            window_margin_ms: 500,
+            bridges: Vec::new(),
+        }
+    }
+}
+
+/// One GHL location and one CloudTalk company kept in step (seed 003).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// Its name, in jobs, links and logs.
+    pub name: String,
+    /// The GHL location (registered with `ghlsync locations add`).
+    pub location: String,
+    /// CloudTalk's API key id.
+    pub key_id: String,
+    /// CloudTalk's API key secret.
+    pub key_secret: Secret,
+    /// The secret CloudTalk's Workflow Automations send (header `X-Bridge-Secret` or the
+    /// URL's `?secret=`): CloudTalk cannot sign its webhooks.
+    pub webhook_secret: Secret,
+    /// How seed 003's GHL workflow routes authenticate: `webhook_key` (`X-Webhook-Key` or
+    /// the body's `webhook_key`) or `hmac` (`X-GHL-Signature` of `timestamp.body`).
+    #[serde(default = "default_ghl_auth")]
+    pub ghl_auth: ghlsync_core::RouteAuth,
+    /// The key or HMAC secret of those routes.
+    pub ghl_secret: Secret,
+    /// The source of the contacts the bridge adds to CloudTalk.
+    #[serde(default = "default_contact_source")]
+    pub contact_source: String,
+}
+
+fn default_ghl_auth() -> ghlsync_core::RouteAuth {
+    ghlsync_core::RouteAuth::WebhookKey
+}
+
+fn default_contact_source() -> String {
+    "GoHighLevel Webhook".to_owned()
+}
+
+impl CloudTalkConfig {
+    /// The bridge of a name.
+    pub fn bridge(&self, name: &str) -> Option<&BridgeConfig> {
+        self.bridges.iter().find(|b| b.name == name)
+    }
+
+    /// The bridges of a GHL location.
+    pub fn bridges_of<'a>(
+        &'a self,
+        location: &'a ghl::LocationId,
+    ) -> impl Iterator<Item = &'a BridgeConfig> + 'a {
+        self.bridges
+            .iter()
+            .filter(move |b| b.location == location.as_str())
+    }
 }
 
 /// The application's endpoint for forwarded GHL events, signed per Standard Webhooks.
@@ -413,6 +499,35 @@ impl Config {
         }
         if url::Url::parse(&self.ghl.base_url).is_err() {
             return invalid("ghl.base_url", "must be a URL");
+        }
+        if url::Url::parse(&self.cloudtalk.base_url).is_err() {
+            return invalid("cloudtalk.base_url", "must be a URL");
+        }
+        if self.cloudtalk.per_minute == 0 {
+            return invalid("cloudtalk.per_minute", "must be positive");
+        }
+        if !(0..15_000).contains(&self.cloudtalk.window_margin_ms) {
+            return invalid("cloudtalk.window_margin_ms", "must be 0 to 15000");
+        }
+        let mut names = std::collections::HashSet::new();
+        for b in &self.cloudtalk.bridges {
+            if b.name.trim().is_empty() || !names.insert(b.name.as_str()) {
+                return invalid("cloudtalk.bridges", "every bridge needs a name of its own");
+            }
+            for (secret, what) in [
+                (&b.webhook_secret, "webhook_secret"),
+                (&b.ghl_secret, "ghl_secret"),
+            ] {
+                if secret.expose().len() < 16 {
+                    return Err(ConfigError::Invalid {
+                        key: "cloudtalk.bridges",
+                        message: format!(
+                            "bridge {}: {what} must be at least 16 characters",
+                            b.name
+                        ),
+                    });
+                }
+            }
         }
         if let Some(u) = &self.forward.url
             && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))

@@ -21,6 +21,8 @@ pub const EVENTS_PROCESSED: &str = "ghlsync_events_processed_total";
 pub const JOBS: &str = "ghlsync_jobs_total";
 /// GHL calls by call and status class (`2xx`, `4xx`, `429`, `5xx`, `none` without an answer).
 pub const GHL_CALLS: &str = "ghlsync_ghl_calls_total";
+/// CloudTalk calls by call and status class, as for GHL.
+pub const CLOUDTALK_CALLS: &str = "ghlsync_cloudtalk_calls_total";
 /// Times a job waited for the per-location limiter.
 pub const RATE_LIMIT_WAITS: &str = "ghlsync_rate_limit_waits_total";
 /// GHL webhooks that changed nothing (echoes of ghlsync's own writes), by type: they run
@@ -85,6 +87,10 @@ fn register() {
     );
     describe_counter!(GHL_CALLS, "Calls made to GHL, by call and status class");
     describe_counter!(
+        CLOUDTALK_CALLS,
+        "Calls made to CloudTalk, by call and status class (a bulk request once)"
+    );
+    describe_counter!(
         RATE_LIMIT_WAITS,
         "Times a job waited for its location's rate limiter"
     );
@@ -120,6 +126,11 @@ fn register() {
     for call in crate::connectors::ghl::GhlCall::ALL {
         for status in ["2xx", "4xx", "429", "5xx", "none"] {
             counter!(GHL_CALLS, "call" => call.as_str(), "status" => status).increment(0);
+        }
+    }
+    for call in crate::connectors::cloudtalk::CALLS {
+        for status in ["2xx", "4xx", "429", "5xx", "none"] {
+            counter!(CLOUDTALK_CALLS, "call" => call, "status" => status).increment(0);
         }
     }
     counter!(RATE_LIMIT_WAITS).increment(0);

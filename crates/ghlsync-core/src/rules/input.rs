@@ -50,6 +50,9 @@ pub enum Trigger {
     App(AppEventType),
     /// A GHL webhook (`ContactUpdate`), one of [`GHL_TRIGGERS`].
     Ghl(&'static str),
+    /// A bridge event that is no Marketplace webhook (`cloudtalk.call_ended`,
+    /// `ghl.status_changed`), one of [`crate::bridge::bridge_triggers`].
+    Bridge(&'static str),
 }
 
 impl Trigger {
@@ -57,8 +60,20 @@ impl Trigger {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::App(t) => t.as_str(),
-            Self::Ghl(t) => t,
+            Self::Ghl(t) | Self::Bridge(t) => t,
         }
+    }
+
+    /// A bridge trigger.
+    pub fn bridge(name: &str) -> Option<Self> {
+        crate::bridge::bridge_triggers()
+            .find(|t| *t == name)
+            .map(Self::Bridge)
+    }
+
+    /// A CloudTalk event.
+    pub fn is_cloudtalk(self) -> bool {
+        matches!(self, Self::Bridge(t) if t.starts_with("cloudtalk."))
     }
 
     /// A GHL webhook type rules may run on.
@@ -78,6 +93,7 @@ impl Trigger {
                 .iter()
                 .find(|(ghl, _)| *ghl == t)
                 .map_or("ghl.event", |(_, name)| name),
+            Self::Bridge(t) => t,
         }
     }
 
@@ -86,6 +102,8 @@ impl Trigger {
         match self {
             Self::App(_) => "app",
             Self::Ghl(_) => "ghl",
+            Self::Bridge(_) if self.is_cloudtalk() => "cloudtalk",
+            Self::Bridge(_) => "ghl",
         }
     }
 }
@@ -120,6 +138,9 @@ pub struct RuleInput {
     /// For a GHL webhook: what it changed in the mirror (`field:firstName`, `tag:vip`,
     /// `custom:<id>`); empty for an application event.
     pub changes: Vec<String>,
+    /// For a bridge event (GHL's or CloudTalk's): the `bridge` view of
+    /// [`crate::bridge`]; `null` otherwise.
+    pub bridge: Value,
 }
 
 impl From<&AppEvent> for RuleInput {
@@ -132,6 +153,7 @@ impl From<&AppEvent> for RuleInput {
             contact_id: None,
             data: e.data.clone(),
             changes: Vec::new(),
+            bridge: Value::Null,
         }
     }
 }

@@ -134,6 +134,94 @@ struct RawRule {
     opportunity: Option<OpportunityRule>,
     #[serde(default)]
     forward: bool,
+    #[serde(default)]
+    cloudtalk: Option<CloudTalkRule>,
+}
+
+/// A rule's CloudTalk action (seed 003's bridge): what to do to the CloudTalk twin of the
+/// event's GHL contact. Every string is a template; tags keep their case, as CloudTalk
+/// shows them.
+///
+/// ```toml
+/// [rule.cloudtalk]
+/// contact = true                       # find it (id map, number, email) or add it
+/// add_tags = ["GHL-{{ bridge.status | upper }}"]
+/// note = "[GHL Note] {{ bridge.note.body }}"
+/// activity = { name = "Pipeline Stage Change", description = "...", type = "other" }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudTalkRule {
+    /// Make sure the contact exists in CloudTalk.
+    #[serde(default)]
+    pub contact: bool,
+    /// Tags to add, keeping the contact's others.
+    #[serde(default)]
+    pub add_tags: Vec<String>,
+    /// A note to add.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// An activity to add to the contact's timeline.
+    #[serde(default)]
+    pub activity: Option<ActivityRule>,
+}
+
+/// A CloudTalk activity of a rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityRule {
+    /// Its name (template).
+    pub name: String,
+    /// Its text (template).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// CloudTalk's activity type.
+    #[serde(rename = "type", default = "other_activity")]
+    pub kind: cloudtalk::activities::ActivityType,
+}
+
+fn other_activity() -> cloudtalk::activities::ActivityType {
+    cloudtalk::activities::ActivityType::Other
+}
+
+impl CloudTalkRule {
+    fn templates(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        self.add_tags
+            .iter()
+            .map(|t| ("cloudtalk.add_tags", t))
+            .chain(self.note.iter().map(|t| ("cloudtalk.note", t)))
+            .chain(self.activity.iter().flat_map(|a| {
+                std::iter::once(("cloudtalk.activity.name", &a.name)).chain(
+                    a.description
+                        .iter()
+                        .map(|d| ("cloudtalk.activity.description", d)),
+                )
+            }))
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.contact && self.add_tags.is_empty() && self.note.is_none() && self.activity.is_none()
+    }
+}
+
+/// What the rules decided for CloudTalk (seed 003's bridge).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CloudTalkOutcome {
+    /// Make sure the contact exists.
+    pub contact: bool,
+    /// Tags to add.
+    pub tags: Vec<String>,
+    /// Notes to add.
+    pub notes: Vec<String>,
+    /// Activities to add.
+    pub activities: Vec<crate::bridge::ActivitySpec>,
+}
+
+impl CloudTalkOutcome {
+    /// True when nothing is asked of CloudTalk.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A rule's opportunity action: every string but `action` and `status` is a template.
@@ -232,6 +320,8 @@ pub struct Rule {
     pub opportunity: Option<OpportunityRule>,
     /// Send the GHL event to the application (`[forward]` in the configuration).
     pub forward: bool,
+    /// Change the contact's CloudTalk twin.
+    pub cloudtalk: Option<CloudTalkRule>,
 }
 
 /// Loaded rules, in order, with their conditions and templates compiled once at load.
@@ -336,6 +426,8 @@ impl RuleSet {
                 on.push(Trigger::App(app));
             } else if let Some(ghl) = Trigger::ghl(t) {
                 on.push(ghl);
+            } else if let Some(bridge) = Trigger::bridge(t) {
+                on.push(bridge);
             } else if ghl::webhooks::WebhookEvent::KNOWN_TYPES.contains(&t.as_str()) {
                 problems.push(format!(
                     "rule {name:?}: the GHL webhook {t} is about no contact; rules run on {}",
@@ -344,13 +436,16 @@ impl RuleSet {
             } else {
                 problems.push(format!(
                     "rule {name:?}: unknown event type {t:?} in `on` (application events: {}; \
-                     GHL webhooks: {})",
+                     GHL webhooks: {}; bridge events: {})",
                     AppEventType::ALL
                         .iter()
                         .map(|t| t.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    input::ghl_trigger_names()
+                    input::ghl_trigger_names(),
+                    crate::bridge::bridge_triggers()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
@@ -358,6 +453,16 @@ impl RuleSet {
             problems.push(format!(
                 "rule {name:?}: `forward` sends GHL events to the application; it cannot run \
                  on the application's own events"
+            ));
+        }
+        if raw.cloudtalk.is_some()
+            && on
+                .iter()
+                .any(|t| matches!(t, Trigger::App(_)) || t.is_cloudtalk())
+        {
+            problems.push(format!(
+                "rule {name:?}: `cloudtalk` changes the CloudTalk twin of a GHL contact; it runs \
+                 on GHL events only"
             ));
         }
         if let Some(when) = &raw.when {
@@ -377,13 +482,15 @@ impl RuleSet {
             .chain(raw.remove_tags.iter().map(|t| ("remove_tags", t)))
             .chain(raw.set_fields.values().map(|t| ("set_fields", t)))
             .chain(raw.note.iter().map(|t| ("note", t)))
-            .chain(raw.opportunity.iter().flat_map(OpportunityRule::templates));
+            .chain(raw.opportunity.iter().flat_map(OpportunityRule::templates))
+            .chain(raw.cloudtalk.iter().flat_map(CloudTalkRule::templates));
         for (key, template) in templates {
             if let Err(e) = env.add_template_owned(format!("t:{template}"), template.clone()) {
                 problems.push(format!("rule {name:?}: {key} template {template:?}: {e}"));
             }
         }
-        for template in raw.set_fields.values() {
+        let cloudtalk_tags = raw.cloudtalk.iter().flat_map(|c| c.add_tags.iter());
+        for template in raw.set_fields.values().chain(cloudtalk_tags) {
             if let Some(expr) = single_expression(template)
                 && let Err(e) = env.compile_expression(expr)
             {
@@ -398,6 +505,7 @@ impl RuleSet {
             && raw.note.is_none()
             && raw.opportunity.is_none()
             && !raw.forward
+            && raw.cloudtalk.as_ref().is_none_or(CloudTalkRule::is_empty)
         {
             problems.push(format!("rule {name:?} has no action"));
         }
@@ -420,6 +528,7 @@ impl RuleSet {
             note: raw.note,
             opportunity: raw.opportunity,
             forward: raw.forward,
+            cloudtalk: raw.cloudtalk,
         })
     }
 
@@ -434,6 +543,11 @@ impl RuleSet {
             r.on.iter()
                 .any(|t| matches!(t, Trigger::Ghl(g) if *g == ghl_type))
         })
+    }
+
+    /// True when some rule runs on this trigger.
+    pub fn listens_to_trigger(&self, trigger: Trigger) -> bool {
+        self.rules.iter().any(|r| r.on.contains(&trigger))
     }
 
     /// True when some rule forwards events to the application.
@@ -485,6 +599,7 @@ impl RuleSet {
                 "changes": event.changes,
             },
             "data": event.data,
+            "bridge": event.bridge,
             "profile": profile_value,
             "contact": {"tags": contact_tags},
         })));
@@ -630,6 +745,67 @@ impl RuleSet {
                 effects.push("forward the event to the application".into());
                 out.forward = true;
             }
+            if let Some(ct) = &rule.cloudtalk {
+                if ct.contact && !out.cloudtalk.contact {
+                    effects.push("cloudtalk: find or add the contact".into());
+                    out.cloudtalk.contact = true;
+                }
+                for t in &ct.add_tags {
+                    // `{{ bridge.tags_added }}` alone adds every tag of the list.
+                    let tags = match single_expression(t).map(|expr| {
+                        env.compile_expression(expr)
+                            .and_then(|e| e.eval(&context))
+                            .map(|v| typed(&v))
+                            .map_err(|e| fail(t, e))
+                    }) {
+                        Some(value) => match value? {
+                            Some(Value::Array(items)) => items
+                                .iter()
+                                .filter_map(|i| match i {
+                                    Value::String(s) => {
+                                        Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+                                    }
+                                    Value::Null => None,
+                                    other => Some(other.to_string()),
+                                })
+                                .collect(),
+                            Some(Value::String(s)) => vec![s],
+                            Some(other) => vec![other.to_string()],
+                            None => Vec::new(),
+                        },
+                        None => render(t)?.into_iter().collect(),
+                    };
+                    for tag in tags {
+                        if !out.cloudtalk.tags.contains(&tag) {
+                            effects.push(format!("cloudtalk: add tag {tag}"));
+                            out.cloudtalk.tags.push(tag);
+                        }
+                    }
+                }
+                if let Some(t) = &ct.note
+                    && let Some(note) = render(t)?
+                {
+                    effects.push(format!("cloudtalk: add note {note:?}"));
+                    out.cloudtalk.notes.push(note);
+                }
+                if let Some(a) = &ct.activity
+                    && let Some(name) = render(&a.name)?
+                {
+                    let description = a.description.as_deref().map(&render).transpose()?.flatten();
+                    effects.push(format!(
+                        "cloudtalk: add activity {name:?}{}",
+                        description
+                            .as_ref()
+                            .map(|d| format!(" ({d:?})"))
+                            .unwrap_or_default()
+                    ));
+                    out.cloudtalk.activities.push(crate::bridge::ActivitySpec {
+                        name,
+                        description,
+                        kind: a.kind,
+                    });
+                }
+            }
             out.matched.push(Matched {
                 rule: rule.name.clone(),
                 origin: rule.origin.clone(),
@@ -703,6 +879,8 @@ pub struct Outcome {
     pub lead: Option<LeadInsight>,
     /// Send the event to the application.
     pub forward: bool,
+    /// What changes in CloudTalk.
+    pub cloudtalk: CloudTalkOutcome,
 }
 
 /// The expression of a template that is one `{{ expression }}` and nothing else.
@@ -773,7 +951,7 @@ impl Outcome {
 
     /// True when no rule does anything.
     pub fn is_empty(&self) -> bool {
-        !self.changes_ghl() && !self.forward
+        !self.changes_ghl() && !self.forward && self.cloudtalk.is_empty()
     }
 }
 

@@ -16,17 +16,20 @@ pub enum Pack {
     Marketplace,
     /// Seed 001: lead scoring on every interaction.
     LeadScoring,
+    /// Seed 003: the GHL <-> CloudTalk bridge.
+    CloudTalkBridge,
 }
 
 impl Pack {
     /// Every pack.
-    pub const ALL: &'static [Pack] = &[Pack::Marketplace, Pack::LeadScoring];
+    pub const ALL: &'static [Pack] = &[Pack::Marketplace, Pack::LeadScoring, Pack::CloudTalkBridge];
 
     /// Its name in configuration.
     pub fn name(self) -> &'static str {
         match self {
             Self::Marketplace => "marketplace",
             Self::LeadScoring => "lead-scoring",
+            Self::CloudTalkBridge => "cloudtalk-bridge",
         }
     }
 
@@ -35,6 +38,7 @@ impl Pack {
         match self {
             Self::Marketplace => include_str!("../../packs/marketplace.toml"),
             Self::LeadScoring => include_str!("../../packs/lead-scoring.toml"),
+            Self::CloudTalkBridge => include_str!("../../packs/cloudtalk-bridge.toml"),
         }
     }
 

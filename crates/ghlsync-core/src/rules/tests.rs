@@ -119,6 +119,7 @@ fn ghl_input(t: &str, data: Value, changes: &[&str]) -> RuleInput {
         contact_id: Some("c1".into()),
         data: data.as_object().cloned().unwrap_or_default(),
         changes: changes.iter().map(|c| (*c).to_owned()).collect(),
+        bridge: Value::Null,
     }
 }
 
@@ -588,4 +589,146 @@ key = "deal"
     );
     let err = rules.evaluate(&e, &Profile::new("u1"), &[]).unwrap_err();
     assert!(err.to_string().contains("not a number"), "{err}");
+}
+
+fn bridge_pack() -> RuleSet {
+    RuleSet::load(&[("pack:cloudtalk-bridge", Pack::CloudTalkBridge.source())]).unwrap()
+}
+
+/// A bridge event as the processor hands it to the rules: the view built from the body.
+fn bridge_input(trigger: Trigger, body: Value) -> RuleInput {
+    let contact = crate::bridge::BridgeContact::read(&body);
+    let view = if trigger.is_cloudtalk() {
+        let t = cloudtalk::webhooks::Trigger::ALL
+            .into_iter()
+            .find(|t| crate::bridge::cloudtalk_trigger(*t) == trigger.as_str())
+            .unwrap();
+        crate::bridge::cloudtalk_view(&cloudtalk::webhooks::Event::read(t, &body))
+    } else {
+        crate::bridge::ghl_view(&body, &contact, &[])
+    };
+    RuleInput {
+        trigger,
+        id: "b-1".into(),
+        subject: "ghl:ghl_123456".into(),
+        occurred_at: crate::time::parse_rfc3339_ms("2025-09-16T13:37:30Z").unwrap(),
+        contact_id: contact.id.map(|c| c.to_string()),
+        data: body.as_object().cloned().unwrap_or_default(),
+        changes: Vec::new(),
+        bridge: view,
+    }
+}
+
+#[test]
+fn the_bridge_pack_writes_seed_003s_cloudtalk_commands() {
+    let rules = bridge_pack();
+    let profile = Profile::new("ghl:ghl_123456");
+    let run = |t: &str, body: Value| {
+        let trigger = Trigger::ghl(t).or_else(|| Trigger::bridge(t)).unwrap();
+        rules
+            .evaluate(bridge_input(trigger, body), &profile, &[])
+            .unwrap()
+    };
+    let created = run(
+        "ContactCreate",
+        json!({"contact": {"id": "ghl_123456", "name": "Mario Rossi", "phone": "+393501234567"}}),
+    );
+    assert!(created.cloudtalk.contact);
+    assert!(!created.changes_ghl(), "nothing goes back to GHL");
+    let tag = run(
+        "ContactTagUpdate",
+        json!({"contact": {"id": "ghl_123456"}, "tag": {"name": "VIP Cliente"}}),
+    );
+    assert_eq!(
+        tag.cloudtalk.tags,
+        ["VIP Cliente"],
+        "CloudTalk keeps the case"
+    );
+    let note = run(
+        "NoteCreate",
+        json!({"contact": {"id": "ghl_123456"}, "note": {"body": "Cliente interessato al prodotto premium", "userId": "agent_789"}}),
+    );
+    assert_eq!(
+        note.cloudtalk.notes,
+        [
+            "[GHL Note] Cliente interessato al prodotto premium - Added by User ID: agent_789 - 2025-09-16T13:37:30Z"
+        ]
+    );
+    let stage = run(
+        "OpportunityStageUpdate",
+        json!({"contact": {"id": "ghl_123456"}, "pipeline": {"name": "Sales Pipeline"},
+            "stage": {"name": "Qualified Lead"}, "previous_stage": {"name": "Cold Lead"}}),
+    );
+    let activity = &stage.cloudtalk.activities[0];
+    assert_eq!(activity.name, "Pipeline Stage Change");
+    assert_eq!(
+        activity.description.as_deref(),
+        Some(
+            "[GHL Pipeline Change] Contact moved to \"Qualified Lead\" stage in \"Sales Pipeline\" pipeline (from \"Cold Lead\") - 2025-09-16T13:37:30Z"
+        )
+    );
+    let status = run(
+        "ghl.status_changed",
+        json!({"contact": {"id": "ghl_123456"}, "status": "customer", "previous_status": "lead",
+            "status_reason": "Purchase completed"}),
+    );
+    assert_eq!(status.cloudtalk.tags, ["GHL-CUSTOMER"]);
+    assert_eq!(
+        status.cloudtalk.notes,
+        ["[GHL Status Change] lead → customer (Purchase completed) - 2025-09-16T13:37:30Z"]
+    );
+}
+
+#[test]
+fn the_bridge_pack_writes_calls_to_ghl_notes_and_fields() {
+    let rules = bridge_pack();
+    let profile = Profile::new("phone:+393513416607");
+    let ended = rules
+        .evaluate(
+            bridge_input(
+                Trigger::bridge("cloudtalk.call_ended").unwrap(),
+                json!({"call_uuid": "u1", "external_number": 393513416607_u64, "agent_name": "Roberto",
+                    "talking_time": 125, "status": "answered", "transcript": "[object Object]"}),
+            ),
+            &profile,
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        ended.notes,
+        ["[CloudTalk] Call ended: answered, 125 s, agent Roberto - 2025-09-16T13:37:30Z"]
+    );
+    assert_eq!(ended.custom_fields["last_call_duration"], 125);
+    assert_eq!(ended.custom_fields["last_call_outcome"], "answered");
+    assert!(ended.cloudtalk.is_empty());
+    let started = rules
+        .evaluate(
+            bridge_input(
+                Trigger::bridge("cloudtalk.call_started").unwrap(),
+                json!({"Call_id": "123456", "Call_uuid": "uuid-123", "Agent_name": "Roberto"}),
+            ),
+            &profile,
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        started.notes,
+        ["[CloudTalk] call started with Roberto - 2025-09-16T13:37:30Z"]
+    );
+}
+
+#[test]
+fn a_cloudtalk_action_runs_on_ghl_events_only() {
+    let err = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"loop\"\non = \"cloudtalk.call_ended\"\ncloudtalk.note = \"x\"\n",
+    )])
+    .unwrap_err();
+    assert!(err[0].message.contains("GHL events only"), "{err:?}");
+    let err = RuleSet::load(&[(
+        "r.toml",
+        "[[rule]]\nname = \"typo\"\non = \"cloudtalk.call_ende\"\nnote = \"x\"\n",
+    )])
+    .unwrap_err();
+    assert!(err[0].message.contains("cloudtalk.call_ended"), "{err:?}");
 }

@@ -1269,3 +1269,104 @@ pub async fn webhook_lookups_find_the_person_the_jobs_and_the_opportunity<S: Sto
             .is_empty()
     );
 }
+
+pub async fn cloudtalk_links_keep_one_twin_each_way<S: Store>(s: &S) {
+    use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
+    let bridge = BridgeName("main".into());
+    let link = |ghl: &str, ct: u64, created: bool| CloudTalkLink {
+        bridge: bridge.clone(),
+        location_id: "loc".into(),
+        ghl_contact: ghl.into(),
+        cloudtalk_contact: cloudtalk::ContactId(ct),
+        created_by_bridge: created,
+    };
+    s.insert_events(&[event(Some("a")), event(Some("b"))])
+        .await
+        .unwrap();
+    let events = s.claim_events("w", 0, 10_000, 2).await.unwrap();
+    let first = Changeset {
+        cloudtalk_links: vec![link("g1", 7, true), link("g2", 8, false)],
+        ..Changeset::default()
+    };
+    assert!(
+        s.complete_event(events[0].id, "w", &first, 10)
+            .await
+            .unwrap()
+    );
+    let found = s
+        .cloudtalk_link(&bridge, &ContactId::new("g1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.cloudtalk_contact.0, found.created_by_bridge),
+        (7, true)
+    );
+    let back = s
+        .cloudtalk_link_of(&bridge, cloudtalk::ContactId(8))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.ghl_contact.as_str(), "g2");
+    // CloudTalk's contact 7 now belongs to g3; g1 loses its twin. A later link keeps
+    // knowing that the bridge created the contact.
+    let second = Changeset {
+        cloudtalk_links: vec![link("g3", 7, false), link("g2", 8, false)],
+        ..Changeset::default()
+    };
+    assert!(
+        s.complete_event(events[1].id, "w", &second, 20)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.cloudtalk_link(&bridge, &ContactId::new("g1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let moved = s
+        .cloudtalk_link_of(&bridge, cloudtalk::ContactId(7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.ghl_contact.as_str(), "g3");
+    assert!(
+        s.cloudtalk_link(&BridgeName("other".into()), &ContactId::new("g2"))
+            .await
+            .unwrap()
+            .is_none(),
+        "links are per bridge"
+    );
+}
+
+pub async fn windows_grant_up_to_their_limit<S: Store>(s: &S) {
+    assert_eq!(s.window_take("ct:1", 60_000, 60, 10).await.unwrap(), 10);
+    assert_eq!(s.window_take("ct:1", 60_000, 60, 45).await.unwrap(), 45);
+    assert_eq!(
+        s.window_take("ct:1", 60_000, 60, 10).await.unwrap(),
+        5,
+        "only what is left"
+    );
+    assert_eq!(s.window_take("ct:1", 60_000, 60, 1).await.unwrap(), 0);
+    assert_eq!(
+        s.window_take("ct:2", 60_000, 60, 1).await.unwrap(),
+        1,
+        "per key"
+    );
+    assert_eq!(
+        s.window_take("ct:1", 120_000, 60, 10).await.unwrap(),
+        10,
+        "a new window starts afresh"
+    );
+    assert_eq!(
+        s.window_take("ct:1", 60_000, 60, 1).await.unwrap(),
+        0,
+        "a window before the key's current one gives nothing"
+    );
+    // Many takers at once never get more than the limit between them.
+    let takes =
+        futures::future::join_all((0..20).map(|_| s.window_take("ct:3", 60_000, 60, 7))).await;
+    let granted: u32 = takes.into_iter().map(Result::unwrap).sum();
+    assert_eq!(granted, 60);
+}

@@ -46,6 +46,8 @@ macro_rules! conformance {
 
 conformance!(
     migrations_are_idempotent,
+    cloudtalk_links_keep_one_twin_each_way,
+    windows_grant_up_to_their_limit,
     duplicate_events_are_stored_once,
     windowed_keys_repeat_only_within_their_window,
     claims_are_exclusive,

@@ -17,6 +17,7 @@
 //! event and the rules.
 
 pub mod app;
+pub mod cloudtalk;
 pub mod ghl;
 
 use axum::Router;
@@ -31,11 +32,16 @@ use crate::delivery::{JobError, permanent};
 pub(crate) struct ConnectorState {
     /// GHL's.
     pub(crate) ghl: ghl::State,
+    /// CloudTalk's.
+    pub(crate) cloudtalk: cloudtalk::State,
 }
 
 /// Every connector's routes.
 pub(crate) fn routes() -> Router<App> {
-    Router::new().merge(ghl::routes()).merge(app::routes())
+    Router::new()
+        .merge(ghl::routes())
+        .merge(app::routes())
+        .merge(cloudtalk::routes())
 }
 
 /// Runs a job with the connector of its target. Every job belongs to a registered, active
@@ -52,5 +58,6 @@ pub(crate) async fn run(app: &App, job: &Job) -> Result<(Value, Changeset), JobE
     match job.command.target() {
         Target::Ghl => ghl::run(app, &location, job).await,
         Target::App => app::run(app, job).await,
+        Target::CloudTalk => cloudtalk::run(app, &location, job).await,
     }
 }

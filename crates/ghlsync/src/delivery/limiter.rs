@@ -1,8 +1,10 @@
-//! The limiter every connector calls through. A limiter is a key (`ghl:<location>`) and a
-//! spacing ([`Gcra`]); its state is in the store, so instances share one budget, and a call
-//! takes its place together with every other call that asked meanwhile (one transaction
-//! for them all). A hold (the remote system said stop) pushes the stored schedule back and
-//! is remembered here, so calls that took their places before it wait too.
+//! The limiters every connector calls through, their state in the store so instances
+//! share one budget. [`Limiter`] is a key (`ghl:<location>`) and a spacing ([`Gcra`]), for
+//! limits over a sliding interval: a call takes its place together with every other call
+//! that asked meanwhile (one transaction for them all). [`WindowLimiter`] counts operations
+//! per fixed window, as CloudTalk does. A hold (the remote system said stop) pushes the
+//! stored schedule back and is remembered here, so calls that took their places before it
+//! wait too.
 
 use std::time::Duration;
 
@@ -92,10 +94,100 @@ impl<'a> Limiter<'a> {
     }
 
     fn holds(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Millis>> {
-        self.app
-            .delivery_state()
-            .holds
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        holds(self.app)
     }
+}
+
+/// A fixed-window limiter (CloudTalk counts operations per company per calendar minute):
+/// a key, a limit per window and the window's length. The windows' counts are in the store,
+/// so instances share one budget. A call never goes within `margin` of a window's edge, so
+/// a clock a little off or a slow request is still counted in the window it was meant for.
+pub(crate) struct WindowLimiter<'a> {
+    app: &'a App,
+    key: String,
+    limit: u32,
+    window_ms: Millis,
+    margin_ms: Millis,
+}
+
+impl<'a> WindowLimiter<'a> {
+    /// The limiter `key`: `limit` operations per `window_ms`, `margin_ms` from the edges.
+    pub(crate) fn new(
+        app: &'a App,
+        key: String,
+        limit: u32,
+        window_ms: Millis,
+        margin_ms: Millis,
+    ) -> Self {
+        Self {
+            app,
+            key,
+            limit,
+            window_ms,
+            margin_ms,
+        }
+    }
+
+    /// Takes up to `want` operations of the current window (or, within `margin` of its end,
+    /// the next one) and sleeps until they may go: how many were granted, at least one. A
+    /// spent window holds the job until the next one, using no attempt.
+    pub(crate) async fn permit(&self, want: u32) -> Result<u32, JobError> {
+        if let Some(until) = self.held_until()
+            && until > now_ms()
+        {
+            return Err(JobError::Held { until });
+        }
+        let now = now_ms();
+        let mut start = now - now.rem_euclid(self.window_ms);
+        if start + self.window_ms - now <= self.margin_ms {
+            start += self.window_ms;
+        }
+        let granted = self
+            .app
+            .store()
+            .window_take(&self.key, start, self.limit, want.max(1))
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))?;
+        if granted == 0 {
+            metrics::counter!(m::RATE_LIMIT_WAITS).increment(1);
+            return Err(JobError::Held {
+                until: start + self.window_ms + self.margin_ms,
+            });
+        }
+        let wait = start + self.margin_ms - now_ms();
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+        Ok(granted)
+    }
+
+    /// Spends the rest of the window that ends at or after `until` and holds the key until
+    /// then: the remote system said stop.
+    pub(crate) async fn hold(&self, until: Millis) {
+        {
+            let mut holds = holds(self.app);
+            let held = holds.entry(self.key.clone()).or_default();
+            *held = (*held).max(until);
+        }
+        let start = (until - 1) - (until - 1).rem_euclid(self.window_ms);
+        if let Err(e) = self
+            .app
+            .store()
+            .window_take(&self.key, start, self.limit, self.limit)
+            .await
+        {
+            tracing::warn!(error = %e, key = %self.key, "holding the window limiter failed");
+        }
+    }
+
+    fn held_until(&self) -> Option<Millis> {
+        holds(self.app).get(&self.key).copied()
+    }
+}
+
+fn holds(app: &App) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Millis>> {
+    app.delivery_state()
+        .holds
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

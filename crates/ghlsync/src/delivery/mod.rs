@@ -16,7 +16,7 @@
 //! needs. Limiter places and job outcomes are group-committed: the store work per call
 //! shrinks as the number of locations grows.
 
-mod group_commit;
+pub(crate) mod group_commit;
 pub(crate) mod limiter;
 
 use std::collections::HashMap;

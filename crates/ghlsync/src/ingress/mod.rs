@@ -57,7 +57,7 @@ pub(crate) fn body_digest(bytes: &[u8]) -> String {
 }
 
 /// The ingress routes, as metrics label them.
-pub const ROUTES: [&str; 3] = ["ghl", "workflow", "app"];
+pub const ROUTES: [&str; 5] = ["ghl", "workflow", "app", "cloudtalk", "bridge"];
 
 /// Why ingress refused a request, as `ghlsync_ingress_rejections_total` labels it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

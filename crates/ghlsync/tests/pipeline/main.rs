@@ -3,6 +3,7 @@
 
 mod admin;
 mod app_events;
+mod bridge;
 mod dedupe;
 mod delivery;
 mod ghl_rules;
@@ -46,6 +47,11 @@ impl std::fmt::Debug for Harness {
 
 impl Harness {
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(|c, _| tweak(c)).await
+    }
+
+    /// As [`start`](Self::start), the tweak also seeing the simulator's location.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config, &SeededLocation)) -> Self {
         let keys = SigningKeys::generate();
         let (ed, rsa) = keys.pkcs8();
         let sim_keys = SigningKeys::from_pkcs8(ed, rsa).unwrap();
@@ -88,7 +94,7 @@ impl Harness {
             max_ms: 500,
             max_attempts: 3,
         };
-        tweak(&mut config);
+        tweak(&mut config, &loc);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = App::open(config).await.unwrap();

@@ -1,8 +1,10 @@
-//! GHL: Marketplace webhooks and workflow routes in (`webhooks.rs`, `workflow.rs`); contact,
+//! GHL: Marketplace webhooks, workflow routes and seed 003's bridge routes in
+//! (`webhooks.rs`, `workflow.rs`, `bridge.rs`); contact,
 //! note and opportunity effects out (`contacts.rs`, `opportunities.rs`), through one call
 //! stack per location (`calls.rs`: client, limiter, error classes) and the location's
 //! custom fields and pipelines (`fields.rs`).
 
+mod bridge;
 mod calls;
 mod contacts;
 mod fields;
@@ -56,6 +58,8 @@ pub(crate) fn routes() -> Router<App> {
         .route("/webhooks/ghl", post(webhooks::receive))
         .route("/webhooks/ghl/verify", get(verify).post(verify))
         .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
+        .route("/api/ghl-webhooks/test", get(bridge::test))
+        .route("/api/ghl-webhooks/{route}", post(bridge::receive))
 }
 
 /// `{"status":"ready","version":...}`: the check GHL-facing setups call (seed 001).

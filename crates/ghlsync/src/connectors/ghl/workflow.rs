@@ -36,7 +36,7 @@ pub const KEY_HEADER: &str = "x-webhook-key";
 /// The sender's own id for the event; a repeat of it is stored once.
 pub const IDEMPOTENCY_HEADER: &str = "x-idempotency-key";
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -56,7 +56,7 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 }
 
 /// Decodes a signature sent as hex or base64.
-fn decode_signature(raw: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_signature(raw: &str) -> Option<Vec<u8>> {
     let raw = raw.strip_prefix("sha256=").unwrap_or(raw);
     if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         return hex::decode(raw).ok();
@@ -65,7 +65,7 @@ fn decode_signature(raw: &str) -> Option<Vec<u8>> {
 }
 
 /// Checks `X-GHL-Signature` / `X-GHL-Timestamp` against the route's key.
-fn check_hmac(
+pub(super) fn check_hmac(
     key: &hmac::Key,
     headers: &HeaderMap,
     body: &[u8],

@@ -1,7 +1,8 @@
 //! Processing: workers claim inbox events under a lease, decide what each one changes
 //! (`ghlsync_core::process`), and commit the event's completion, the local state and the
 //! outbox jobs in one transaction. A failing event is retried with backoff and, after the
-//! configured attempts, dead-lettered with its error.
+//! configured attempts, dead-lettered with its error. Seed 003's bridge events (CloudTalk's
+//! webhooks, GHL's workflow routes) are read in `bridge.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +20,8 @@ use tokio::sync::watch;
 
 use crate::app::{App, now_ms};
 use crate::metrics as m;
+
+mod bridge;
 
 /// Why an event was not processed.
 #[derive(Debug)]
@@ -165,6 +168,8 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
             process::workflow_event(&route.action, &route.location_id, event.id, &payload, now)
                 .map_err(|e| Failure::Permanent(e.to_string()))
         }
+        Source::CloudTalk => bridge::cloudtalk_event(app, event).await,
+        Source::Bridge => bridge::ghl_route_event(app, event).await,
         Source::App => {
             let app_event: AppEvent = serde_json::from_slice(&event.body)
                 .map_err(|e| Failure::Permanent(format!("stored application event: {e}")))?;
@@ -189,7 +194,7 @@ async fn decide(app: &App, event: &InboxEvent, now: Millis) -> Result<Changeset,
                 None => Vec::new(),
             };
             let input = RuleInput::from(&app_event);
-            run_rules(app, &location, event, &input, (profile, version), &tags)
+            run_rules(app, &location, event, &input, (profile, version), &tags).map(|(c, _)| c)
         }
     }
 }
@@ -212,7 +217,8 @@ async fn load_profile(
         .unwrap_or_else(|| (Profile::new(subject), 0)))
 }
 
-/// What the rules decide on `input`: jobs, sync log and the profile's new state.
+/// What the rules decide on `input`: jobs, sync log and the profile's new state, and the
+/// outcome itself (its CloudTalk part becomes a bridge's jobs).
 fn run_rules(
     app: &App,
     location: &LocationId,
@@ -220,12 +226,12 @@ fn run_rules(
     input: &RuleInput,
     (profile, version): (Profile, i64),
     tags: &[String],
-) -> Result<Changeset, Failure> {
+) -> Result<(Changeset, ghlsync_core::rules::Outcome), Failure> {
     let outcome = app
         .rules()
         .evaluate(input.clone(), &profile, tags)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
-    Ok(process::rule_outcome(
+    let changes = process::rule_outcome(
         location,
         event.id,
         input,
@@ -233,7 +239,8 @@ fn run_rules(
         version,
         &outcome,
         event.received_at,
-    ))
+    );
+    Ok((changes, outcome))
 }
 
 /// How long a GHL webhook about a contact waits for a job of that contact that is running:
@@ -339,6 +346,15 @@ async fn ghl_rules(
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
+    let contact = bridge::contact_of(
+        app,
+        &location,
+        &contact_id,
+        &serde_json::Value::Object(data.clone()),
+        changes.contacts.first(),
+    )
+    .await?;
+    let tags_added = bridge::tags_added(&changed, changes.contacts.first());
     let input = RuleInput {
         trigger,
         id: webhook
@@ -348,6 +364,11 @@ async fn ghl_rules(
         subject: subject.clone(),
         occurred_at,
         contact_id: Some(contact_id.to_string()),
+        bridge: ghlsync_core::bridge::ghl_view(
+            &serde_json::Value::Object(data.clone()),
+            &contact,
+            &tags_added,
+        ),
         data,
         changes: changed,
     };
@@ -361,7 +382,12 @@ async fn ghl_rules(
             .map(|c| c.tags)
             .unwrap_or_default(),
     };
-    let decided = run_rules(app, &location, event, &input, (profile, version), &tags)?;
+    let (decided, outcome) = run_rules(app, &location, event, &input, (profile, version), &tags)?;
+    for b in app.config().cloudtalk.bridges_of(&location) {
+        changes
+            .jobs
+            .extend(bridge::cloudtalk_jobs(app, b, &location, event, &contact, &outcome).jobs);
+    }
     changes.jobs.extend(decided.jobs);
     changes.log.extend(decided.log);
     changes.profiles.extend(decided.profiles);

@@ -1,0 +1,89 @@
+//! CloudTalk (seed 003's bridge): its Workflow Automations' webhooks in (`webhooks.rs`,
+//! one route per trigger, authenticated by the bridge's secret), contacts, tags, notes and
+//! activities out (`effects.rs`), through one call stack per bridge (`calls.rs`: client,
+//! window limiter, error classes, bulk batcher).
+//!
+//! A bridge is one GHL location and one CloudTalk company (`[[cloudtalk.bridges]]`). What a
+//! CloudTalk event does in GHL is decided by the rules and done by the GHL connector; what
+//! a GHL event does here arrives as [`ghlsync_core::bridge::CloudTalkJob`]s.
+
+mod calls;
+mod effects;
+mod webhooks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::{get, post};
+use cloudtalk::bulk::Command;
+use ghlsync_core::{Changeset, GhlCommand, Job, Location};
+use serde_json::Value;
+
+pub use webhooks::SECRET_HEADER;
+
+use crate::app::App;
+use crate::delivery::group_commit::GroupCommit;
+use crate::delivery::{JobError, permanent};
+
+/// Every CloudTalk call ghlsync makes, as `ghlsync_cloudtalk_calls_total` names them.
+pub const CALLS: [&str; 6] = [
+    "add_tags",
+    "bulk",
+    "find_contacts_by_number",
+    "list_activities",
+    "list_contacts",
+    "list_notes",
+];
+
+/// What the CloudTalk connector keeps between jobs.
+#[derive(Default)]
+pub(crate) struct State {
+    /// One client per bridge.
+    clients: Mutex<HashMap<String, cloudtalk::Client>>,
+    /// One bulk batcher per bridge.
+    batchers: Mutex<HashMap<String, Arc<GroupCommit<Command, calls::Answer>>>>,
+}
+
+impl State {
+    fn batcher(&self, bridge: &str) -> Arc<GroupCommit<Command, calls::Answer>> {
+        let mut batchers = self
+            .batchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            batchers
+                .entry(bridge.to_owned())
+                .or_insert_with(|| Arc::new(GroupCommit::new(cloudtalk::bulk::MAX_COMMANDS))),
+        )
+    }
+}
+
+/// CloudTalk's routes.
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/cloudtalk-webhooks/test", get(webhooks::test))
+        .route("/api/cloudtalk-webhooks/{trigger}", post(webhooks::receive))
+}
+
+/// Runs a CloudTalk job for `location` (its bridge's GHL location).
+pub(crate) async fn run(
+    app: &App,
+    location: &Location,
+    job: &Job,
+) -> Result<(Value, Changeset), JobError> {
+    let GhlCommand::CloudTalk(cj) = &job.command else {
+        return Err(permanent(format!(
+            "{} is not a CloudTalk command",
+            job.command.kind()
+        )));
+    };
+    let bridge = app.config().cloudtalk.bridge(&cj.bridge.0).ok_or_else(|| {
+        permanent(format!(
+            "bridge {} is not configured ([[cloudtalk.bridges]]); replay once it is",
+            cj.bridge
+        ))
+    })?;
+    let ct = calls::CloudTalk::new(app, bridge)?;
+    effects::run(&ct, location, job, cj).await
+}

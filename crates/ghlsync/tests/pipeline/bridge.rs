@@ -1,0 +1,403 @@
+//! Seed 003's bridge end to end: GHL's workflow routes and Marketplace webhooks into
+//! CloudTalk, CloudTalk's automations into GHL, both simulators in the loop.
+
+use std::time::Duration;
+
+use cloudtalk_sim::{Automation, Call, Fault, FaultAction, SimHandle as CloudTalkSim, Trigger};
+use ghlsync::config::{BridgeConfig, Config, Secret};
+use ghlsync_core::RouteAuth;
+use serde_json::{Value, json};
+
+use crate::Harness;
+
+const WEBHOOK_SECRET: &str = "cloudtalk-bridge-secret";
+const GHL_KEY: &str = "ghl-bridge-webhook-key";
+
+pub struct Bridge {
+    pub h: Harness,
+    pub ct: CloudTalkSim,
+    pub company: String,
+}
+
+impl Bridge {
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        let ct = CloudTalkSim::start().await.unwrap();
+        let creds = ct.add_company("Acme Calls");
+        let base = ct.base_url().to_owned();
+        let company = creds.key_id.clone();
+        let h = Harness::start_with(|c, loc| {
+            c.rules.packs = vec!["cloudtalk-bridge".into()];
+            c.cloudtalk.base_url = base;
+            c.cloudtalk.timeout_ms = 500;
+            c.cloudtalk.window_margin_ms = 0;
+            c.cloudtalk.per_minute = 6_000;
+            c.cloudtalk.bridges = vec![BridgeConfig {
+                name: "main".into(),
+                location: loc.id.to_string(),
+                key_id: creds.key_id.clone(),
+                key_secret: Secret::new(creds.secret.clone()),
+                webhook_secret: Secret::new(WEBHOOK_SECRET),
+                ghl_auth: RouteAuth::WebhookKey,
+                ghl_secret: Secret::new(GHL_KEY),
+                contact_source: "GoHighLevel Webhook".into(),
+            }];
+            tweak(c);
+        })
+        .await;
+        for trigger in [
+            Trigger::CallStarted,
+            Trigger::CallEnded,
+            Trigger::RecordingUploaded,
+            Trigger::ContactCreated,
+        ] {
+            let route = match trigger {
+                Trigger::CallStarted => "call-started",
+                Trigger::CallEnded => "call-ended",
+                Trigger::RecordingUploaded => "recording-available",
+                Trigger::AgentStatusChanged => "agent-status-change",
+                Trigger::ContactCreated => "contact-created",
+            };
+            ct.set_automation(
+                &company,
+                trigger,
+                Automation {
+                    url: format!("{}/api/cloudtalk-webhooks/{route}", h.base),
+                    headers: vec![("X-Bridge-Secret".into(), WEBHOOK_SECRET.into())],
+                },
+            );
+        }
+        Self { h, ct, company }
+    }
+
+    pub async fn post_ghl_route(&self, route: &str, body: &Value) -> reqwest::Response {
+        self.h
+            .http
+            .post(format!("{}/api/ghl-webhooks/{route}", self.h.base))
+            .header("x-webhook-key", GHL_KEY)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn contacts(&self) -> Vec<cloudtalk_sim::world::Contact> {
+        self.ct
+            .company(&self.company)
+            .unwrap()
+            .contacts
+            .into_values()
+            .collect()
+    }
+
+    pub fn notes(&self) -> Vec<String> {
+        self.ct
+            .company(&self.company)
+            .unwrap()
+            .notes
+            .into_values()
+            .map(|n| n.note)
+            .collect()
+    }
+
+    /// Waits for the pipeline, then for CloudTalk's webhooks to be answered and processed.
+    pub async fn settle(&self) {
+        self.h.drain().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.h.drain().await;
+    }
+}
+
+fn mario() -> Value {
+    json!({"contact": {"id": "ghl_123456", "name": "Mario Rossi", "firstName": "Mario",
+        "lastName": "Rossi", "email": "mario@example.com", "phone": "+393501234567",
+        "tags": ["lead", "priority"]}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003s_ghl_routes_reach_cloudtalk() {
+    let b = Bridge::start(|_| {}).await;
+    assert_eq!(
+        b.post_ghl_route("new-contact", &mario()).await.status(),
+        200
+    );
+    b.settle().await;
+    let contacts = b.contacts();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let c = &contacts[0];
+    assert_eq!(c.fields["name"], "Mario Rossi");
+    assert_eq!(c.numbers, ["+393501234567"]);
+    assert_eq!(c.emails, ["mario@example.com"]);
+    assert_eq!(c.external_urls[0].0, "GoHighLevel Webhook");
+    // A tag is added, the others kept; a note and an activity as the seed writes them.
+    b.ct.with_company(&b.company, |co| {
+        co.contacts
+            .get_mut(&c.id)
+            .unwrap()
+            .tags
+            .push("set in CloudTalk".into());
+    });
+    let tag = json!({"contact": {"id": "ghl_123456", "name": "Mario Rossi"}, "tag": {"name": "VIP Cliente"}});
+    assert_eq!(b.post_ghl_route("new-tag", &tag).await.status(), 200);
+    let note = json!({"contact": {"id": "ghl_123456", "name": "Mario Rossi"},
+        "note": {"body": "Cliente interessato al prodotto premium", "userId": "agent_789"}});
+    assert_eq!(b.post_ghl_route("new-note", &note).await.status(), 200);
+    let stage = json!({"contact": {"id": "ghl_123456"}, "pipeline": {"name": "Sales Pipeline"},
+        "stage": {"name": "Qualified Lead"}, "previous_stage": {"name": "Cold Lead"}});
+    assert_eq!(
+        b.post_ghl_route("pipeline-change", &stage).await.status(),
+        200
+    );
+    let status = json!({"contact": {"id": "ghl_123456"}, "status": "customer",
+        "previous_status": "lead", "status_reason": "Purchase completed"});
+    assert_eq!(
+        b.post_ghl_route("status-change", &status).await.status(),
+        200
+    );
+    b.settle().await;
+    let contacts = b.contacts();
+    assert_eq!(
+        contacts.len(),
+        1,
+        "found through the id map, never added twice"
+    );
+    let mut tags = contacts[0].tags.clone();
+    tags.sort();
+    assert_eq!(tags, ["GHL-CUSTOMER", "VIP Cliente", "set in CloudTalk"]);
+    let notes = b.notes();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().any(|n| n.starts_with(
+        "[GHL Note] Cliente interessato al prodotto premium - Added by User ID: agent_789 - "
+    )));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("[GHL Status Change] lead → customer (Purchase completed)"))
+    );
+    let company = b.ct.company(&b.company).unwrap();
+    let activity = company.activities.values().next().unwrap();
+    assert_eq!(activity.fields["name"], "Pipeline Stage Change");
+    assert!(activity.fields["description"].as_str().unwrap().starts_with(
+        "[GHL Pipeline Change] Contact moved to \"Qualified Lead\" stage in \"Sales Pipeline\" pipeline (from \"Cold Lead\")"
+    ));
+    // Every command went in a bulk request.
+    let audit = b.ct.audit();
+    assert!(audit.iter().all(|a| a.status < 400), "{audit:#?}");
+    assert!(
+        audit
+            .iter()
+            .filter(|a| a.method != "GET" && !a.path.contains("addTags"))
+            .all(|a| a.path == "/bulk/contacts.json"),
+        "{audit:#?}"
+    );
+    b.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_routes_refuse_what_they_cannot_process() {
+    let b = Bridge::start(|_| {}).await;
+    let no_key =
+        b.h.http
+            .post(format!("{}/api/ghl-webhooks/new-contact", b.h.base))
+            .json(&mario())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(no_key.status(), 401);
+    let e: Value = no_key.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "missing_credentials");
+    let missing = b
+        .post_ghl_route("new-note", &json!({"contact": {"id": "c1"}, "note": {}}))
+        .await;
+    assert_eq!(missing.status(), 400);
+    let e: Value = missing.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "note.body");
+    let unknown = b.post_ghl_route("new-deal", &mario()).await;
+    assert_eq!(unknown.status(), 404);
+    let test =
+        b.h.http
+            .get(format!("{}/api/ghl-webhooks/test", b.h.base))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(test.status(), 200);
+    // CloudTalk's side: the bridge's secret, or 401.
+    let url = format!("{}/api/cloudtalk-webhooks/call-started", b.h.base);
+    let seed_test = json!({"Call_id": "123456", "Call_uuid": "uuid-123", "Agent_name": "Roberto"});
+    let r = b.h.http.post(&url).json(&seed_test).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r =
+        b.h.http
+            .post(format!("{url}?secret=wrong-secret-wrong"))
+            .json(&seed_test)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 401);
+    let r =
+        b.h.http
+            .post(format!("{url}?secret={WEBHOOK_SECRET}"))
+            .json(&seed_test)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let t =
+        b.h.http
+            .get(format!("{}/api/cloudtalk-webhooks/test", b.h.base))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(t.status(), 401);
+    let t: Value =
+        b.h.http
+            .get(format!("{}/api/cloudtalk-webhooks/test", b.h.base))
+            .header("x-bridge-secret", WEBHOOK_SECRET)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(t["bridge"], "main");
+    assert_eq!(t["routes"].as_array().unwrap().len(), 7);
+    b.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_reach_ghl_as_notes_and_fields_once() {
+    let b = Bridge::start(|_| {}).await;
+    // A call from a number GHL does not know yet, reported as seen in the wild: Call
+    // Started twice within milliseconds and without ids, numbers without +.
+    b.ct.place_call(
+        &b.company,
+        Call {
+            external_number: "+34611000222".into(),
+            with_ids: false,
+            started_twice: true,
+            talking_time: 125,
+            ..Call::default()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.settle().await;
+    let contacts = b.h.sim.contacts(b.h.loc.id.as_str());
+    let contact = contacts
+        .iter()
+        .find(|c| c["phone"] == "+34611000222")
+        .expect("the caller's GHL contact");
+    let id = contact["id"].as_str().unwrap();
+    let notes: Vec<String> =
+        b.h.person()
+            .list_notes(&id.into())
+            .await
+            .unwrap()
+            .data
+            .into_iter()
+            .filter_map(|n| n.body)
+            .collect();
+    let started = notes.iter().filter(|n| n.contains("call started")).count();
+    assert_eq!(
+        started, 1,
+        "the same call reported twice is one note: {notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("[CloudTalk] Call ended: answered, 125 s, agent Roberto Rossi")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("[CloudTalk] Call recording: https://")),
+        "{notes:?}"
+    );
+    assert_eq!(
+        crate::number(b.h.custom_value(contact, "last_call_duration").await),
+        Some(125.0)
+    );
+    assert_eq!(
+        b.h.custom_value(contact, "last_call_outcome").await,
+        Some(json!("answered"))
+    );
+    // ghlsync's notes coming back from GHL's workflow cause nothing in CloudTalk.
+    for n in &notes {
+        let echo = json!({"contact": {"id": id}, "note": {"body": n}});
+        assert_eq!(b.post_ghl_route("new-note", &echo).await.status(), 200);
+    }
+    b.settle().await;
+    assert!(
+        b.notes().is_empty(),
+        "echoes add no CloudTalk note: {:?}",
+        b.notes()
+    );
+    b.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_request_applied_then_timed_out_adds_nothing_twice() {
+    let b = Bridge::start(|_| {}).await;
+    b.ct.add_fault(Fault {
+        action: FaultAction::ApplyThenTimeout { hold_ms: 1_500 },
+        path_prefix: Some("/bulk".into()),
+        count: Some(2),
+    });
+    assert_eq!(
+        b.post_ghl_route("new-contact", &mario()).await.status(),
+        200
+    );
+    let note = json!({"contact": {"id": "ghl_123456"}, "note": {"body": "once", "userId": "u1"}});
+    assert_eq!(b.post_ghl_route("new-note", &note).await.status(), 200);
+    b.settle().await;
+    assert_eq!(
+        b.contacts().len(),
+        1,
+        "the contact added before the timeout is found"
+    );
+    assert_eq!(b.notes().len(), 1, "{:?}", b.notes());
+    let faults = b.ct.audit().iter().filter(|a| a.fault.is_some()).count();
+    assert_eq!(
+        faults, 2,
+        "both bulk requests were applied and then timed out"
+    );
+    b.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_cloudtalk_refuses_fails_alone() {
+    let b = Bridge::start(|_| {}).await;
+    assert_eq!(
+        b.post_ghl_route("new-contact", &mario()).await.status(),
+        200
+    );
+    b.settle().await;
+    // A contact without a name or a usable number: CloudTalk refuses its add (406).
+    let bad = json!({"contact": {"id": "ghl_bad", "phone": "12"}});
+    assert_eq!(b.post_ghl_route("new-contact", &bad).await.status(), 200);
+    let note =
+        json!({"contact": {"id": "ghl_123456"}, "note": {"body": "neighbour", "userId": "u1"}});
+    assert_eq!(b.post_ghl_route("new-note", &note).await.status(), 200);
+    b.settle().await;
+    let notes = b.notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].starts_with("[GHL Note] neighbour - Added by User ID: u1 - "));
+    let dead: Value =
+        b.h.admin(reqwest::Method::GET, "/admin/dlq")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let dead = dead["jobs"].as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cloudtalk refused command"),
+        "{dead:?}"
+    );
+    b.h.shutdown().await;
+}
