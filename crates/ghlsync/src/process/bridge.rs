@@ -210,6 +210,34 @@ pub(super) async fn ghl_route_event(app: &App, event: &InboxEvent) -> Result<Cha
     Ok(changes)
 }
 
+/// How long a CloudTalk contact report waits for the bridge's running CloudTalk jobs.
+const ECHO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits while a CloudTalk job of the location is running (at most [`ECHO_WAIT`]).
+async fn wait_for_cloudtalk_jobs(app: &App, location: &LocationId) {
+    let deadline = tokio::time::Instant::now() + ECHO_WAIT;
+    let kinds = ghlsync_core::GhlCommand::KINDS
+        .into_iter()
+        .filter(|k| k.starts_with("cloudtalk_"));
+    for kind in kinds {
+        let filter = ghlsync_store::JobFilter {
+            state: Some(ghlsync_core::JobState::Running),
+            location_id: Some(location.clone()),
+            kind: Some(kind.to_owned()),
+            limit: Some(1),
+            ..ghlsync_store::JobFilter::default()
+        };
+        while tokio::time::Instant::now() < deadline {
+            match app.store().list_jobs(&filter).await {
+                Ok(running) if !running.is_empty() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
 /// A CloudTalk Workflow Automation's body (`/api/cloudtalk-webhooks/{trigger}`).
 pub(super) async fn cloudtalk_event(app: &App, event: &InboxEvent) -> Result<Changeset, Failure> {
     let bridge = bridge_of(app, event)?;
@@ -240,13 +268,22 @@ pub(super) async fn cloudtalk_event(app: &App, event: &InboxEvent) -> Result<Cha
             .text(&["agent_email", "email"])
             .map(|e| e.to_lowercase());
     }
-    let linked = match person.contact_id {
+    let mut linked = match person.contact_id {
         Some(id) => store
             .cloudtalk_link_of(&name, id)
             .await
             .map_err(transient)?,
         None => None,
     };
+    if let (Event::Contact(_), None, Some(id)) = (&ct_event, &linked, person.contact_id) {
+        // CloudTalk reports a contact while the request that added it is still being
+        // answered: the job that sent it links it once it has the answer.
+        wait_for_cloudtalk_jobs(app, &location).await;
+        linked = store
+            .cloudtalk_link_of(&name, id)
+            .await
+            .map_err(transient)?;
+    }
     if let (Event::Contact(_), Some(link)) = (&ct_event, &linked) {
         // The bridge added it (or already knows it): nothing new for GHL.
         metrics::counter!(m::ECHOES, "type" => "cloudtalk.contact_created").increment(1);

@@ -17,6 +17,8 @@ pub struct Bridge {
     pub h: Harness,
     pub ct: CloudTalkSim,
     pub company: String,
+    /// A client acting as someone working in CloudTalk.
+    pub person: cloudtalk::Client,
 }
 
 impl Bridge {
@@ -66,7 +68,19 @@ impl Bridge {
                 },
             );
         }
-        Self { h, ct, company }
+        let person = cloudtalk::Client::builder()
+            .base_url(ct.base_url())
+            .build(
+                creds.key_id.clone(),
+                secrecy::SecretString::from(creds.secret.clone()),
+            )
+            .unwrap();
+        Self {
+            h,
+            ct,
+            company,
+            person,
+        }
     }
 
     pub async fn post_ghl_route(&self, route: &str, body: &Value) -> reqwest::Response {
@@ -399,5 +413,81 @@ async fn a_command_cloudtalk_refuses_fails_alone() {
             .contains("cloudtalk refused command"),
         "{dead:?}"
     );
+    b.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marketplace_webhooks_run_the_same_bridge_and_its_echoes_cause_nothing() {
+    let b = Bridge::start(|_| {}).await;
+    let created = b.h.ghl_payload(
+        "ContactCreate",
+        json!({"id": "c-m1", "email": "ana@example.com", "phone": "+34611000333",
+            "firstName": "Ana", "lastName": "Diaz", "tags": []}),
+    );
+    assert_eq!(b.h.post_ghl(created).await.status(), 200);
+    b.settle().await;
+    let contacts = b.contacts();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].fields["name"], "Ana Diaz");
+    // CloudTalk reported the contact the bridge added; that reached GHL as nothing.
+    let reported = b.ct.deliveries();
+    assert!(
+        reported
+            .iter()
+            .any(|d| d.trigger == Trigger::ContactCreated && d.status == Some(200)),
+        "{reported:?}"
+    );
+    assert!(
+        b.h.sim.contacts(b.h.loc.id.as_str()).is_empty(),
+        "no GHL contact made from the echo"
+    );
+    let note = b.h.ghl_payload(
+        "NoteCreate",
+        json!({"id": "n-1", "contactId": "c-m1", "body": "hola", "userId": "u-9"}),
+    );
+    assert_eq!(b.h.post_ghl(note).await.status(), 200);
+    let tagged = b.h.ghl_payload(
+        "ContactTagUpdate",
+        json!({"id": "c-m1", "email": "ana@example.com", "phone": "+34611000333", "tags": ["vip"]}),
+    );
+    assert_eq!(b.h.post_ghl(tagged).await.status(), 200);
+    b.settle().await;
+    let notes = b.notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].starts_with("[GHL Note] hola - Added by User ID: u-9 - "));
+    assert_eq!(b.contacts()[0].tags, ["vip"]);
+    b.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_made_in_cloudtalk_becomes_a_ghl_contact_and_its_twin() {
+    let b = Bridge::start(|_| {}).await;
+    let id = b
+        .person
+        .add_contact(&cloudtalk::contacts::ContactInput {
+            name: Some("Luis Gomez".into()),
+            company: Some("Gomez SL".into()),
+            numbers: Some(vec!["+34611000444".into()]),
+            emails: Some(vec!["luis@example.com".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.settle().await;
+    let contacts = b.h.sim.contacts(b.h.loc.id.as_str());
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    let c = &contacts[0];
+    assert_eq!(c["phone"], "+34611000444");
+    assert_eq!(c["companyName"], "Gomez SL");
+    assert_eq!(c["source"], "CloudTalk");
+    // GHL's note on that contact goes to the same CloudTalk contact.
+    let note = json!({"contact": {"id": c["id"]}, "note": {"body": "follow up", "userId": "u1"}});
+    assert_eq!(b.post_ghl_route("new-note", &note).await.status(), 200);
+    b.settle().await;
+    let company = b.ct.company(&b.company).unwrap();
+    assert_eq!(company.contacts.len(), 1);
+    assert_eq!(company.notes.values().next().unwrap().contact_id, id.0);
     b.h.shutdown().await;
 }
