@@ -31,6 +31,15 @@ use crate::rules::CloudTalkOutcome;
 #[serde(transparent)]
 pub struct BridgeName(pub String);
 
+impl BridgeName {
+    /// The lane of the bridge's CloudTalk jobs (`cloudtalk:<bridge>`), in place of a
+    /// location: CloudTalk's limit is the company's, so its backlog never holds back the
+    /// GHL jobs of the bridge's location, nor theirs its.
+    pub fn lane(&self) -> LocationId {
+        LocationId::new(format!("cloudtalk:{}", self.0))
+    }
+}
+
 impl fmt::Display for BridgeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -442,12 +451,11 @@ fn digest(parts: &[&str]) -> String {
     format!("{h:016x}")
 }
 
-/// The CloudTalk jobs of what the rules decided, in order (the contact first; all share
-/// the contact's ordering key). A note or activity is keyed by its content, so the same
+/// The CloudTalk jobs of what the rules decided about a GHL contact, in order
+/// (the contact first; all share the contact's ordering key), in the bridge's lane. A note or activity is keyed by its content, so the same
 /// change heard twice (from a Marketplace webhook and from a workflow route) is one job.
 pub fn cloudtalk_jobs(
     bridge: &BridgeName,
-    location: &LocationId,
     event: EventId,
     contact: &CloudTalkContact,
     outcome: &CloudTalkOutcome,
@@ -459,7 +467,7 @@ pub fn cloudtalk_jobs(
     let mut jobs = Vec::new();
     let mut push = |key: String, step: CloudTalkStep| {
         jobs.push(NewJob {
-            location_id: location.clone(),
+            location_id: bridge.lane(),
             command: GhlCommand::CloudTalk(CloudTalkJob {
                 bridge: bridge.clone(),
                 contact: contact.clone(),
@@ -599,9 +607,8 @@ mod tests {
             activities: vec![],
         };
         let bridge = BridgeName("main".into());
-        let location = LocationId::from("L");
-        let a = cloudtalk_jobs(&bridge, &location, EventId(1), &contact, &outcome, "s", 5);
-        let b = cloudtalk_jobs(&bridge, &location, EventId(2), &contact, &outcome, "s", 9);
+        let a = cloudtalk_jobs(&bridge, EventId(1), &contact, &outcome, "s", 5);
+        let b = cloudtalk_jobs(&bridge, EventId(2), &contact, &outcome, "s", 9);
         let kinds: Vec<_> = a
             .jobs
             .iter()

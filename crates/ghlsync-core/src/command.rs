@@ -287,7 +287,8 @@ impl GhlCommand {
 /// A job to enqueue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
-    /// The location whose token and rate limit the job uses.
+    /// The location whose token and rate limit the job uses: its lane. A CloudTalk job's
+    /// lane is its bridge's ([`crate::bridge::BridgeName::lane`]).
     pub location_id: LocationId,
     /// What to do.
     pub command: GhlCommand,

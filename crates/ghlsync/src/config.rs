@@ -357,9 +357,10 @@ pub struct DispatcherConfig {
     /// location's next place in GHL's limit: at least `per_location` times the locations
     /// that should run at full rate together.
     pub concurrency: usize,
-    /// Most jobs of one location running at once (across instances): enough to keep the
-    /// location at GHL's limit while calls take their time, few enough that the others'
-    /// jobs are claimed beside its backlog.
+    /// Most jobs of one location (or bridge) running at once (across instances): enough to
+    /// keep the location at GHL's limit while calls take their time, and a CloudTalk bulk
+    /// request full (10 commands); few enough that the others' jobs are claimed beside its
+    /// backlog.
     pub per_location: u32,
     /// Most jobs claimed at once.
     pub batch: u32,
@@ -386,7 +387,7 @@ impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
             concurrency: 1_024,
-            per_location: 8,
+            per_location: 10,
             batch: 256,
             lease_ms: 120_000,
             poll_ms: 500,

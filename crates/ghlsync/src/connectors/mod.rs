@@ -44,20 +44,34 @@ pub(crate) fn routes() -> Router<App> {
         .merge(cloudtalk::routes())
 }
 
-/// Runs a job with the connector of its target. Every job belongs to a registered, active
-/// location.
+/// Runs a job with the connector of its target.
 pub(crate) async fn run(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
+    match job.command.target() {
+        Target::Ghl => {
+            let location = active_location(app, &job.location_id).await?;
+            ghl::run(app, &location, job).await
+        }
+        Target::App => {
+            active_location(app, &job.location_id).await?;
+            app::run(app, job).await
+        }
+        // Its lane is its bridge's; its location is the bridge's.
+        Target::CloudTalk => cloudtalk::run(app, job).await,
+    }
+}
+
+/// A registered, active location: every job belongs to one.
+pub(crate) async fn active_location(
+    app: &App,
+    id: &::ghl::LocationId,
+) -> Result<std::sync::Arc<ghlsync_core::Location>, JobError> {
     let location = app
-        .location(&job.location_id)
+        .location(id)
         .await
         .map_err(|e| JobError::Transient(e.to_string()))?
-        .ok_or_else(|| permanent(format!("location {} is not registered", job.location_id)))?;
+        .ok_or_else(|| permanent(format!("location {id} is not registered")))?;
     if !location.active {
         return Err(permanent(format!("location {} is inactive", location.id)));
     }
-    match job.command.target() {
-        Target::Ghl => ghl::run(app, &location, job).await,
-        Target::App => app::run(app, job).await,
-        Target::CloudTalk => cloudtalk::run(app, &location, job).await,
-    }
+    Ok(location)
 }

@@ -23,6 +23,9 @@ pub(crate) struct GroupCommit<Req, Resp> {
     /// the reservations of one location take consecutive places.
     turn: Mutex<()>,
     max_batch: usize,
+    /// How long the caller whose turn it is waits for a batch to fill before committing
+    /// less (zero: never waits).
+    linger: std::time::Duration,
 }
 
 impl<Req, Resp> GroupCommit<Req, Resp> {
@@ -33,6 +36,16 @@ impl<Req, Resp> GroupCommit<Req, Resp> {
             queue: std::sync::Mutex::default(),
             turn: Mutex::const_new(()),
             max_batch: max_batch.max(1),
+            linger: std::time::Duration::ZERO,
+        }
+    }
+
+    /// As [`new`](Self::new), but a batch short of `max_batch` waits up to `linger` for
+    /// company: for writes whose cost is per request, not per item.
+    pub(crate) fn with_linger(max_batch: usize, linger: std::time::Duration) -> Self {
+        Self {
+            linger,
+            ..Self::new(max_batch)
         }
     }
 
@@ -55,6 +68,14 @@ impl<Req, Resp> GroupCommit<Req, Resp> {
                     return Err("the commit was abandoned".into());
                 }
                 Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            if !self.linger.is_zero() {
+                let until = tokio::time::Instant::now() + self.linger;
+                while self.lock_queue().len() < self.max_batch
+                    && tokio::time::Instant::now() < until
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
             }
             let batch = {
                 let mut queue = self.lock_queue();
@@ -173,6 +194,44 @@ mod tests {
             assert_eq!(caller.await.unwrap(), Ok(n as u32));
         }
         assert!(largest.load(Ordering::Relaxed) <= 3);
+    }
+
+    /// With a linger, requests that arrive one by one still go in one full batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_linger_fills_the_batch() {
+        for (linger, most) in [(100, 10), (0, 1)] {
+            let group = Arc::new(GroupCommit::<u32, u32>::with_linger(
+                10,
+                std::time::Duration::from_millis(linger),
+            ));
+            let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut callers = Vec::new();
+            for n in 0..10 {
+                let group = Arc::clone(&group);
+                let sizes = Arc::clone(&sizes);
+                callers.push(tokio::spawn(async move {
+                    group
+                        .submit(n, |batch: Vec<u32>| {
+                            let sizes = Arc::clone(&sizes);
+                            async move {
+                                sizes.lock().unwrap().push(batch.len());
+                                Ok(batch)
+                            }
+                        })
+                        .await
+                }));
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            }
+            for caller in callers {
+                caller.await.unwrap().unwrap();
+            }
+            let sizes = sizes.lock().unwrap();
+            assert_eq!(
+                sizes.iter().copied().max(),
+                Some(most),
+                "linger {linger}: {sizes:?}"
+            );
+        }
     }
 
     /// A failed commit fails every request of its batch with the store's message.

@@ -103,9 +103,7 @@ pub(super) fn tags_added(changed: &[String], row: Option<&ContactMirror>) -> Vec
 
 /// The bridge's CloudTalk jobs of what the rules decided about a GHL contact.
 pub(super) fn cloudtalk_jobs(
-    app: &App,
     bridge: &BridgeConfig,
-    location: &LocationId,
     event: &InboxEvent,
     contact: &BridgeContact,
     outcome: &Outcome,
@@ -116,10 +114,8 @@ pub(super) fn cloudtalk_jobs(
     if outcome.cloudtalk.is_empty() {
         return Changeset::default();
     }
-    let _ = app;
     bridge::cloudtalk_jobs(
         &BridgeName(bridge.name.clone()),
-        location,
         event.id,
         &CloudTalkContact {
             ghl_id,
@@ -199,7 +195,7 @@ pub(super) async fn ghl_route_event(app: &App, event: &InboxEvent) -> Result<Cha
     )?;
     changes
         .jobs
-        .extend(cloudtalk_jobs(app, bridge, &location, event, &contact, &outcome).jobs);
+        .extend(cloudtalk_jobs(bridge, event, &contact, &outcome).jobs);
     if subject.starts_with("ghl:") {
         changes.id_links.push(IdLink {
             location_id: location,
@@ -213,8 +209,8 @@ pub(super) async fn ghl_route_event(app: &App, event: &InboxEvent) -> Result<Cha
 /// How long a CloudTalk contact report waits for the bridge's running CloudTalk jobs.
 const ECHO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Waits while a CloudTalk job of the location is running (at most [`ECHO_WAIT`]).
-async fn wait_for_cloudtalk_jobs(app: &App, location: &LocationId) {
+/// Waits while a CloudTalk job of the bridge's lane is running (at most [`ECHO_WAIT`]).
+async fn wait_for_cloudtalk_jobs(app: &App, lane: &LocationId) {
     let deadline = tokio::time::Instant::now() + ECHO_WAIT;
     let kinds = ghlsync_core::GhlCommand::KINDS
         .into_iter()
@@ -222,7 +218,7 @@ async fn wait_for_cloudtalk_jobs(app: &App, location: &LocationId) {
     for kind in kinds {
         let filter = ghlsync_store::JobFilter {
             state: Some(ghlsync_core::JobState::Running),
-            location_id: Some(location.clone()),
+            location_id: Some(lane.clone()),
             kind: Some(kind.to_owned()),
             limit: Some(1),
             ..ghlsync_store::JobFilter::default()
@@ -278,7 +274,7 @@ pub(super) async fn cloudtalk_event(app: &App, event: &InboxEvent) -> Result<Cha
     if let (Event::Contact(_), None, Some(id)) = (&ct_event, &linked, person.contact_id) {
         // CloudTalk reports a contact while the request that added it is still being
         // answered: the job that sent it links it once it has the answer.
-        wait_for_cloudtalk_jobs(app, &location).await;
+        wait_for_cloudtalk_jobs(app, &name.lane()).await;
         linked = store
             .cloudtalk_link_of(&name, id)
             .await

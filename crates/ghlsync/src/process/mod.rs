@@ -386,7 +386,7 @@ async fn ghl_rules(
     for b in app.config().cloudtalk.bridges_of(&location) {
         changes
             .jobs
-            .extend(bridge::cloudtalk_jobs(app, b, &location, event, &contact, &outcome).jobs);
+            .extend(bridge::cloudtalk_jobs(b, event, &contact, &outcome).jobs);
     }
     changes.jobs.extend(decided.jobs);
     changes.log.extend(decided.log);

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::routing::{get, post};
 use cloudtalk::bulk::Command;
-use ghlsync_core::{Changeset, GhlCommand, Job, Location};
+use ghlsync_core::{Changeset, GhlCommand, Job};
 use serde_json::Value;
 
 pub use webhooks::SECRET_HEADER;
@@ -36,6 +36,10 @@ pub const CALLS: [&str; 6] = [
     "list_notes",
 ];
 
+/// How long a bulk request short of 10 commands waits for more: a request costs its
+/// commands either way, so the wait only saves requests.
+const BULK_LINGER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What the CloudTalk connector keeps between jobs.
 #[derive(Default)]
 pub(crate) struct State {
@@ -51,11 +55,12 @@ impl State {
             .batchers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(
-            batchers
-                .entry(bridge.to_owned())
-                .or_insert_with(|| Arc::new(GroupCommit::new(cloudtalk::bulk::MAX_COMMANDS))),
-        )
+        Arc::clone(batchers.entry(bridge.to_owned()).or_insert_with(|| {
+            Arc::new(GroupCommit::with_linger(
+                cloudtalk::bulk::MAX_COMMANDS,
+                BULK_LINGER,
+            ))
+        }))
     }
 }
 
@@ -66,12 +71,10 @@ pub(crate) fn routes() -> Router<App> {
         .route("/api/cloudtalk-webhooks/{trigger}", post(webhooks::receive))
 }
 
-/// Runs a CloudTalk job for `location` (its bridge's GHL location).
-pub(crate) async fn run(
-    app: &App,
-    location: &Location,
-    job: &Job,
-) -> Result<(Value, Changeset), JobError> {
+/// Runs a CloudTalk job for its bridge's GHL location. The job's lane is its
+/// bridge's (`cloudtalk:<bridge>`), so CloudTalk's limit never holds the location's GHL
+/// jobs back.
+pub(crate) async fn run(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
     let GhlCommand::CloudTalk(cj) = &job.command else {
         return Err(permanent(format!(
             "{} is not a CloudTalk command",
@@ -84,6 +87,7 @@ pub(crate) async fn run(
             cj.bridge
         ))
     })?;
+    let location = super::active_location(app, &ghl::LocationId::new(&bridge.location)).await?;
     let ct = calls::CloudTalk::new(app, bridge)?;
-    effects::run(&ct, location, job, cj).await
+    effects::run(&ct, &location, job, cj).await
 }
