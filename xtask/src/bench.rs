@@ -34,6 +34,8 @@ pub enum Bench {
     Rules,
     /// Delivery to many locations at once, each at GHL's limit.
     Locations,
+    /// GHL events into CloudTalk's bulk endpoint at CloudTalk's limit.
+    Bridge,
 }
 
 /// `bench ingest`'s options.

@@ -6,11 +6,14 @@
 //!   group commit), in interleaved rounds, printed as JSON.
 //! - `cargo xtask bench rules`: application events through the marketplace pack to the GHL
 //!   simulator: events per second and GHL calls per event, coalescing on and off.
+//! - `cargo xtask bench bridge`: a backlog of GHL events for one CloudTalk company through
+//!   the bulk endpoint; the share of CloudTalk's per-minute limit used, never over it.
 //! - `cargo xtask bench locations`: 1, 10 and 100 locations with a backlog each, on SQLite
 //!   and PostgreSQL: each location's calls per 10 s against GHL's limit, the most in any
 //!   10 s, 429s, and the dispatcher's CPU.
 
 mod bench;
+mod bridge_bench;
 mod locations_bench;
 mod rules_bench;
 
@@ -38,6 +41,8 @@ enum Task {
         ingest: bench::IngestOptions,
         #[command(flatten)]
         locations: locations_bench::LocationsOptions,
+        #[command(flatten)]
+        bridge: bridge_bench::BridgeOptions,
         /// `rules`: people in the event mix (half companies, half experts).
         #[arg(long, default_value_t = 100)]
         people: usize,
@@ -86,6 +91,7 @@ fn main() -> anyhow::Result<()> {
             what,
             ingest,
             locations,
+            bridge,
             people,
             rate,
         } => match what {
@@ -94,6 +100,7 @@ fn main() -> anyhow::Result<()> {
             bench::Bench::Locations => {
                 runtime.block_on(locations_bench::run(locations, ingest.postgres))
             }
+            bench::Bench::Bridge => runtime.block_on(bridge_bench::run(bridge)),
         },
         Task::ServeSim { port } => runtime.block_on(locations_bench::serve_sim(port)),
         Task::ServeBench {

@@ -152,6 +152,9 @@ pub enum JobOutcome {
         run_at: Millis,
         /// Whether this run counts as an attempt.
         count_attempt: bool,
+        /// Whether this run's claim is forgotten: it applied nothing the next run's
+        /// look-ups would not find, so the next run may act as a first one.
+        forget_claim: bool,
         /// Why, kept as the job's last error.
         error: Option<String>,
     },

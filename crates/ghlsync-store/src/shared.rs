@@ -366,9 +366,9 @@ macro_rules! impl_store {
                     .await?,
                     Some(changes),
                 ),
-                JobOutcome::Queued { run_at, count_attempt, error } => (
+                JobOutcome::Queued { run_at, count_attempt, forget_claim, error } => (
                     sqlx::query(
-                        "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts + $2, \
+                        "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts + $2, claims = claims - $7, \
                          last_error = COALESCE($3, last_error), lease_owner = NULL, lease_until = NULL, updated_at = $4 \
                          WHERE id = $5 AND state = 'running' AND lease_owner = $6",
                     )
@@ -378,6 +378,7 @@ macro_rules! impl_store {
                     .bind(now)
                     .bind(job.id.0)
                     .bind(owner)
+                    .bind(i64::from(*forget_claim))
                     .execute(&mut *conn)
                     .await?,
                     None,

@@ -6,7 +6,9 @@
 //! rejects, one with a bad signature, one without email or phone), while the simulator
 //! injects 503s and an "applied, then timed out" call. The simulator's own signed webhooks
 //! for every change flow back into the gateway's mirror, as do a note and an opportunity a
-//! person adds in GHL. It then reports what happened and checks it.
+//! person adds in GHL. Seed 000's marketplace runs through the application's events, and
+//! seed 003's bridge joins a second location to a CloudTalk simulator both ways. It then
+//! reports what happened and checks it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -98,6 +100,17 @@ async fn demo(
         .ok_or_else(|| anyhow::anyhow!("seed"))?
         .clone();
     let location = LocationId::new(&market.id);
+    // Seed 003's bridge joins the agency's client location to a CloudTalk company.
+    let agency = seeded
+        .locations
+        .iter()
+        .find(|l| l.name == "Agency Client")
+        .ok_or_else(|| anyhow::anyhow!("seed"))?
+        .clone();
+    let cloudtalk = cloudtalk_sim::SimHandle::start().await?;
+    let company = cloudtalk.add_company("Agency Calls");
+    let bridge_secret = crate::registry::generate_secret();
+    let bridge_key = crate::registry::generate_secret();
 
     // The gateway, configured for this simulator.
     let (ed25519, rsa) = sim.webhook_public_keys();
@@ -119,7 +132,19 @@ async fn demo(
     config.ghl.webhook_rsa_keys = vec![rsa];
     config.processor.poll_ms = 100;
     config.dispatcher.poll_ms = 100;
-    config.rules.packs = vec!["marketplace".into()];
+    config.rules.packs = vec!["marketplace".into(), "cloudtalk-bridge".into()];
+    config.cloudtalk.base_url = cloudtalk.base_url().to_owned();
+    config.cloudtalk.timeout_ms = 1_500;
+    config.cloudtalk.bridges = vec![crate::config::BridgeConfig {
+        name: "agency".into(),
+        location: agency.id.clone(),
+        key_id: company.key_id.clone(),
+        key_secret: crate::config::Secret::new(company.secret.clone()),
+        webhook_secret: crate::config::Secret::new(bridge_secret.expose_secret()),
+        ghl_auth: RouteAuth::WebhookKey,
+        ghl_secret: crate::config::Secret::new(bridge_key.expose_secret()),
+        contact_source: "GoHighLevel Webhook".into(),
+    }];
     config.dispatcher.backoff = Backoff {
         base_ms: 300,
         max_ms: 3_000,
@@ -135,6 +160,16 @@ async fn demo(
         &market.name,
         IntegrationType::Internal,
         &SecretString::from(market.token.clone()),
+        json!({}),
+    )
+    .await?;
+    crate::registry::add_location(
+        app.store(),
+        app.cipher(),
+        &LocationId::new(&agency.id),
+        &agency.name,
+        IntegrationType::Client,
+        &SecretString::from(agency.token.clone()),
         json!({}),
     )
     .await?;
@@ -283,7 +318,16 @@ async fn demo(
 
     let ok = report(&app, &sim, &market.id, leads, &sent, first.as_deref()).await?;
     let marketplace_ok = marketplace(&app, &sim, &format!("http://{addr}"), &location).await?;
-    let ok = ok && marketplace_ok;
+    let bridge = Bridge {
+        base: format!("http://{addr}"),
+        location: &agency,
+        cloudtalk: &cloudtalk,
+        company: &company.key_id,
+        webhook_secret: bridge_secret.expose_secret(),
+        ghl_key: bridge_key.expose_secret(),
+    };
+    let bridge_ok = bridge.run(&app, &sim).await?;
+    let ok = ok && marketplace_ok && bridge_ok;
     say(format!(
         "demo finished in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -473,6 +517,153 @@ async fn marketplace(
         "  FAILED: see above"
     });
     Ok(ok)
+}
+
+/// Seed 003's bridge, both ways, on the agency's client location.
+struct Bridge<'a> {
+    base: String,
+    location: &'a ghl_sim::SeededLocation,
+    cloudtalk: &'a cloudtalk_sim::SimHandle,
+    company: &'a str,
+    webhook_secret: &'a str,
+    ghl_key: &'a str,
+}
+
+impl Bridge<'_> {
+    /// A person adds a contact in GHL (its Marketplace webhook adds it to CloudTalk); GHL
+    /// workflows post seed 003's tag, note, stage and status bodies; the contact calls in
+    /// CloudTalk, which reports the call twice and without ids, as it does in the wild.
+    /// Prints both sides and checks them.
+    async fn run(&self, app: &App, sim: &ghl_sim::SimHandle) -> anyhow::Result<bool> {
+        use cloudtalk_sim::{Automation, Call, Trigger};
+        for (trigger, route) in [
+            (Trigger::CallStarted, "call-started"),
+            (Trigger::CallEnded, "call-ended"),
+            (Trigger::RecordingUploaded, "recording-available"),
+            (Trigger::ContactCreated, "contact-created"),
+        ] {
+            self.cloudtalk.set_automation(
+                self.company,
+                trigger,
+                Automation {
+                    url: format!("{}/api/cloudtalk-webhooks/{route}", self.base),
+                    headers: vec![("X-Bridge-Secret".into(), self.webhook_secret.to_owned())],
+                },
+            );
+        }
+        let person = app.ghl().with_token(&self.location.token);
+        let mut mario = ghl::contacts::UpsertContact::new(self.location.id.as_str());
+        mario.fields = ghl::contacts::ContactFields {
+            first_name: Some("Mario".into()),
+            last_name: Some("Rossi".into()),
+            email: Some("mario@example.com".into()),
+            phone: Some("+393501234567".into()),
+            ..Default::default()
+        };
+        let created = person.upsert_contact(&mario).await?;
+        let id = created.data.contact.id.to_string();
+        wait_until_quiet(app, sim, Duration::from_secs(60)).await?;
+        let http = reqwest::Client::new();
+        let contact = json!({"id": id, "name": "Mario Rossi"});
+        for (route, body) in [
+            (
+                "new-tag",
+                json!({"contact": contact, "tag": {"name": "VIP Cliente"}}),
+            ),
+            (
+                "new-note",
+                json!({"contact": contact, "note": {"body": "Cliente interessato al prodotto premium", "userId": "agent_789"}}),
+            ),
+            (
+                "pipeline-change",
+                json!({"contact": contact, "pipeline": {"name": "Sales Pipeline"}, "stage": {"name": "Qualified Lead"}, "previous_stage": {"name": "Cold Lead"}}),
+            ),
+            (
+                "status-change",
+                json!({"contact": contact, "status": "customer", "previous_status": "lead", "status_reason": "Purchase completed"}),
+            ),
+        ] {
+            http.post(format!("{}/api/ghl-webhooks/{route}", self.base))
+                .header("x-webhook-key", self.ghl_key)
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+        wait_until_quiet(app, sim, Duration::from_secs(60)).await?;
+        self.cloudtalk
+            .place_call(
+                self.company,
+                Call {
+                    external_number: "+393501234567".into(),
+                    with_ids: false,
+                    started_twice: true,
+                    talking_time: 125,
+                    ..Call::default()
+                },
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        wait_until_quiet(app, sim, Duration::from_secs(60)).await?;
+
+        say("");
+        say("cloudtalk-bridge pack (seed 003: GHL <-> CloudTalk)");
+        let company = self
+            .cloudtalk
+            .company(self.company)
+            .ok_or_else(|| anyhow::anyhow!("no CloudTalk company"))?;
+        let mut ok = company.contacts.len() == 1;
+        for c in company.contacts.values() {
+            say(format!(
+                "  CloudTalk contact {} {:?}: tags {}",
+                c.id,
+                c.fields.get("name").and_then(Value::as_str).unwrap_or(""),
+                c.tags.join(", ")
+            ));
+            ok &= c.tags.iter().any(|t| t == "VIP Cliente")
+                && c.tags.iter().any(|t| t == "GHL-CUSTOMER");
+        }
+        for n in company.notes.values() {
+            say(format!("  CloudTalk note: {}", n.note));
+        }
+        for a in company.activities.values() {
+            say(format!(
+                "  CloudTalk activity: {}",
+                a.fields
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ));
+        }
+        ok &= company.notes.len() == 2 && company.activities.len() == 1;
+        let notes = person.list_notes(&id.as_str().into()).await?.data;
+        let bodies: Vec<String> = notes.into_iter().filter_map(|n| n.body).collect();
+        for b in &bodies {
+            say(format!(
+                "  GHL note: {}",
+                b.lines().next().unwrap_or_default()
+            ));
+        }
+        let started = bodies.iter().filter(|b| b.contains("call started")).count();
+        ok &= started == 1
+            && bodies
+                .iter()
+                .any(|b| b.contains("Call ended: answered, 125 s"));
+        ok &= sim.contacts(&self.location.id).len() == 1;
+        let bulk = self
+            .cloudtalk
+            .audit()
+            .iter()
+            .filter(|a| a.path == "/bulk/contacts.json")
+            .count();
+        say(format!("  {bulk} bulk requests to CloudTalk"));
+        say(if ok {
+            "  OK: one contact on each side, twinned; the call reported twice made one note"
+        } else {
+            "  FAILED: see above"
+        });
+        Ok(ok)
+    }
 }
 
 /// Waits until no event or job is pending and the simulator has delivered every webhook,

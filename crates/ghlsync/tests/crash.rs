@@ -294,3 +294,264 @@ async fn killed_at_random_on_postgres_every_event_once() {
     let dir = tempfile::tempdir().unwrap();
     crash_run(&db.url, dir.path()).await;
 }
+
+const BRIDGE_CONTACTS: usize = 20;
+const BRIDGE_NOTES: usize = 60;
+const BRIDGE_CALLS: usize = 40;
+const BRIDGE_WEBHOOK_SECRET: &str = "crash-cloudtalk-secret-0123";
+const BRIDGE_GHL_KEY: &str = "crash-ghl-webhook-key-0123";
+
+/// Seed 003's bridge under SIGKILL: GHL's workflow bodies go to CloudTalk and CloudTalk's
+/// calls come back to GHL while the server is killed and restarted. Every acknowledged
+/// event's effects are there exactly once on both sides.
+async fn bridge_crash_run(db_url: &str, dir: &Path) {
+    let sim = Simulator::builder()
+        .limits(Limits {
+            max: 100_000,
+            interval_ms: 10_000,
+            daily: 10_000_000,
+        })
+        .start()
+        .await
+        .unwrap();
+    let loc = sim.add_location(LocationSpec::new("Bridge"));
+    let ct = cloudtalk_sim::SimHandle::start().await.unwrap();
+    ct.set_limit(cloudtalk_sim::Limit {
+        per_minute: 100_000,
+        bulk_counts_commands: true,
+    });
+    let creds = ct.add_company("Crash Calls");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let key_file = dir.join("ghlsync.key");
+    let config = dir.join("ghlsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[database]
+url = "{db_url}"
+[server]
+listen = "127.0.0.1:{port}"
+route_requests_per_minute = 100000
+[ghl]
+base_url = "{}"
+timeout_ms = 1000
+[processor]
+poll_ms = 50
+lease_ms = 2000
+backoff = {{ base_ms = 50, max_ms = 500, max_attempts = 50 }}
+[dispatcher]
+poll_ms = 50
+lease_ms = 2000
+rate_max = 100000
+backoff = {{ base_ms = 50, max_ms = 500, max_attempts = 50 }}
+[secrets]
+key_file = "{}"
+[rules]
+packs = ["cloudtalk-bridge"]
+[cloudtalk]
+base_url = "{}"
+timeout_ms = 1000
+per_minute = 100000
+window_margin_ms = 0
+[[cloudtalk.bridges]]
+name = "crash"
+location = "{}"
+key_id = "{}"
+key_secret = "{}"
+webhook_secret = "{BRIDGE_WEBHOOK_SECRET}"
+ghl_secret = "{BRIDGE_GHL_KEY}"
+"#,
+            sim.base_url(),
+            key_file.display(),
+            ct.base_url(),
+            loc.id,
+            creds.key_id,
+            creds.secret,
+        ),
+    )
+    .unwrap();
+    let store = AnyStore::connect(db_url, Synchronous::Full).await.unwrap();
+    store.migrate().await.unwrap();
+    let (cipher, _) = ghlsync::secrets::Cipher::from_key_file(&key_file).unwrap();
+    ghlsync::registry::add_location(
+        &store,
+        &cipher,
+        &loc.id.as_str().into(),
+        "Bridge",
+        IntegrationType::Internal,
+        &SecretString::from(loc.token.clone()),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let log = dir.join("ghlsync.log");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut child = spawn(&config, &log);
+    wait_ready(&http, &base).await;
+
+    let phone = |c: usize| format!("+3462{:07}", c);
+    // GHL's side: each contact, then notes on them; CloudTalk's side: calls from the
+    // contacts' numbers, each with its own UUID. Interleaved, each kept byte for byte
+    // across retries.
+    let mut requests: Vec<(String, Vec<(&str, String)>, Vec<u8>)> = Vec::new();
+    let ghl = |route: &str| format!("{base}/api/ghl-webhooks/{route}");
+    let key = vec![("x-webhook-key", BRIDGE_GHL_KEY.to_owned())];
+    let secret = vec![("x-bridge-secret", BRIDGE_WEBHOOK_SECRET.to_owned())];
+    for c in 0..BRIDGE_CONTACTS {
+        let body = json!({"contact": {"id": format!("ghl_{c}"), "name": format!("Crash {c}"), "phone": phone(c)}});
+        requests.push((
+            ghl("new-contact"),
+            key.clone(),
+            serde_json::to_vec(&body).unwrap(),
+        ));
+    }
+    for i in 0..BRIDGE_NOTES.max(BRIDGE_CALLS) {
+        if i < BRIDGE_NOTES {
+            let c = i % BRIDGE_CONTACTS;
+            let body = json!({"contact": {"id": format!("ghl_{c}"), "phone": phone(c)},
+                "note": {"body": format!("note {i}"), "userId": "crash"}});
+            requests.push((
+                ghl("new-note"),
+                key.clone(),
+                serde_json::to_vec(&body).unwrap(),
+            ));
+        }
+        if i < BRIDGE_CALLS {
+            let c = i % BRIDGE_CONTACTS;
+            let digits = phone(c).trim_start_matches('+').parse::<u64>().unwrap();
+            let body = json!({"call_uuid": format!("call-{i}"), "external_number": digits,
+                "talking_time": 30 + i, "status": "answered", "agent_name": "Crash Agent"});
+            requests.push((
+                format!("{base}/api/cloudtalk-webhooks/call-ended"),
+                secret.clone(),
+                serde_json::to_vec(&body).unwrap(),
+            ));
+        }
+    }
+    let total = requests.len();
+    let sender = {
+        let http = http.clone();
+        tokio::spawn(async move {
+            let mut acknowledged = 0;
+            for (url, headers, body) in &requests {
+                loop {
+                    let mut rb = http
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body.clone());
+                    for (k, v) in headers {
+                        rb = rb.header(*k, v);
+                    }
+                    if let Ok(r) = rb.send().await
+                        && r.status() == 200
+                    {
+                        acknowledged += 1;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            acknowledged
+        })
+    };
+    let mut kills = 0;
+    let mut after_sending = 0;
+    loop {
+        let pause = rand::rng().random_range(300..1_200);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if sender.is_finished() {
+            if after_sending == 2 {
+                break;
+            }
+            after_sending += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        child = spawn(&config, &log);
+        wait_ready(&http, &base).await;
+    }
+    assert_eq!(sender.await.unwrap(), total);
+    assert!(kills >= 4, "only {kills} kills");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let q = store.queue_stats().await.unwrap();
+        if q.events_pending + q.events_running + q.jobs_queued + q.jobs_running == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not drain: {q:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let q = store.queue_stats().await.unwrap();
+    assert_eq!(q.jobs_dead, 0, "{q:?}");
+    assert_eq!(q.events_dead, 0, "{q:?}");
+
+    // CloudTalk: one contact per GHL contact, one note per GHL note.
+    let company = ct.company(&creds.key_id).unwrap();
+    assert_eq!(
+        company.contacts.len(),
+        BRIDGE_CONTACTS,
+        "a contact added twice"
+    );
+    let mut notes: Vec<String> = company.notes.values().map(|n| n.note.clone()).collect();
+    notes.sort();
+    let before = notes.len();
+    notes.dedup();
+    assert_eq!(before, notes.len(), "a CloudTalk note added twice");
+    assert_eq!(notes.len(), BRIDGE_NOTES);
+    // GHL: one contact per number, one "call ended" note per call.
+    let contacts = sim.contacts(&loc.id);
+    assert_eq!(contacts.len(), BRIDGE_CONTACTS, "{contacts:?}");
+    let mut ended = Vec::new();
+    let ghl_client = ghl::Client::builder()
+        .base_url(sim.base_url())
+        .build()
+        .unwrap()
+        .with_token(loc.token.clone());
+    for c in &contacts {
+        let id = c["id"].as_str().unwrap();
+        for n in ghl_client.list_notes(&id.into()).await.unwrap().data {
+            if let Some(body) = n.body.filter(|b| b.contains("Call ended")) {
+                ended.push(body);
+            }
+        }
+    }
+    assert_eq!(
+        ended.len(),
+        BRIDGE_CALLS,
+        "a call's note added twice or lost"
+    );
+    eprintln!(
+        "bridge crash test ({}): {total} events both ways, {kills} kills, {} CloudTalk requests, every change exactly once",
+        store.dialect(),
+        ct.audit().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_killed_at_random_every_effect_once_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
+    bridge_crash_run(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_killed_at_random_on_postgres_every_effect_once_both_ways() {
+    let Some(db) = ghlsync_store::testing::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    bridge_crash_run(&db.url, dir.path()).await;
+}

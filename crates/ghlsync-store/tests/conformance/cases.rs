@@ -469,6 +469,7 @@ pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
             JobOutcome::Queued {
                 run_at: 500,
                 count_attempt: false,
+                forget_claim: false,
                 error: None
             },
             1
@@ -483,6 +484,7 @@ pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
             JobOutcome::Queued {
                 run_at: 500,
                 count_attempt: true,
+                forget_claim: false,
                 error: Some("503".into())
             },
             1
@@ -505,6 +507,29 @@ pub async fn rescheduling_and_the_dead_letter_queue<S: Store>(s: &S) {
     );
     assert_eq!(r2.attempts, 1);
     assert_eq!(r2.last_error.as_deref(), Some("503"));
+    // A hold before anything was sent: the claim is forgotten, the next run is a first.
+    assert!(
+        finish(
+            s,
+            r1.id,
+            JobOutcome::Queued {
+                run_at: 500,
+                count_attempt: false,
+                forget_claim: true,
+                error: None
+            },
+            501
+        )
+        .await
+    );
+    let r1 = s
+        .claim_jobs("d", 501, 10_000, 10, ANY)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.idempotency_key == "r1")
+        .unwrap();
+    assert_eq!((r1.attempts, r1.claims), (0, 2), "still the second claim");
     // Permanent failure: straight to the DLQ, with the location's status.
     let changes = Changeset {
         location_sync: vec![LocationSync {
@@ -696,6 +721,7 @@ pub async fn outcomes_recorded_together_apply_each_jobs_changes<S: Store>(s: &S)
                     outcome: JobOutcome::Queued {
                         run_at: 50,
                         count_attempt: true,
+                        forget_claim: false,
                         error: Some("503".into()),
                     },
                 },

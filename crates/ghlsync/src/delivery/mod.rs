@@ -42,6 +42,13 @@ pub enum JobError {
         /// When to try again.
         until: Millis,
     },
+    /// Held as [`Held`](Self::Held), and this run applied nothing its next run's look-ups
+    /// would not find: the claim is forgotten, so the next run acts as a first run (no
+    /// looking for what it might have done before).
+    Unsent {
+        /// When to try again.
+        until: Millis,
+    },
     /// Worth retrying with backoff.
     Transient(String),
     /// Retrying cannot help: dead-letter with this message.
@@ -56,7 +63,9 @@ pub enum JobError {
 impl std::fmt::Display for JobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Held { until } => write!(f, "held by the rate limit until {until}"),
+            Self::Held { until } | Self::Unsent { until } => {
+                write!(f, "held by the rate limit until {until}")
+            }
             Self::Transient(m) | Self::Permanent { message: m, .. } => f.write_str(m),
         }
     }
@@ -177,11 +186,17 @@ async fn execute(app: &App, job: Job) {
             metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "done").increment(1);
             JobOutcome::Done { result, changes }
         }
-        Err(JobError::Held { until }) => {
+        Err(e @ (JobError::Held { .. } | JobError::Unsent { .. })) => {
             metrics::counter!(m::JOBS, "kind" => kind, "outcome" => "held").increment(1);
+            let (until, forget_claim) = match e {
+                JobError::Unsent { until } => (until, true),
+                JobError::Held { until } => (until, false),
+                _ => unreachable!("matched above"),
+            };
             JobOutcome::Queued {
                 run_at: until,
                 count_attempt: false,
+                forget_claim,
                 error: None,
             }
         }
@@ -194,6 +209,7 @@ async fn execute(app: &App, job: Job) {
                 JobOutcome::Queued {
                     run_at: now + backoff.delay(attempts, rand::rng().random()),
                     count_attempt: true,
+                    forget_claim: false,
                     error: Some(message),
                 }
             } else {

@@ -45,7 +45,7 @@ pub(super) enum Answer {
 impl Answer {
     fn of(error: &JobError) -> Self {
         match error {
-            JobError::Held { until } => Self::Held(*until),
+            JobError::Held { until } | JobError::Unsent { until } => Self::Held(*until),
             JobError::Transient(message) => Self::Failed {
                 transient: true,
                 message: message.clone(),

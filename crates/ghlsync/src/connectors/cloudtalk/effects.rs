@@ -152,7 +152,13 @@ async fn twin(
         }],
         ..Changeset::default()
     };
+    let state = &ct.app.connector_state().cloudtalk;
+    let ghl_id = cj.contact.ghl_id.as_str();
+    if let Some(id) = state.twin(&bridge.0, ghl_id) {
+        return Ok((id, link(id, false)));
+    }
     if let Some(id) = find(ct, &cj.contact).await? {
+        state.remember_twin(&bridge.0, ghl_id, id);
         return Ok((id, link(id, false)));
     }
     let c = &cj.contact;
@@ -174,6 +180,7 @@ async fn twin(
     let id = result.created_id().map(ContactId).ok_or_else(|| {
         JobError::Transient("cloudtalk add_contact answered without the new id".into())
     })?;
+    state.remember_twin(&bridge.0, ghl_id, id);
     Ok((id, link(id, true)))
 }
 

@@ -47,9 +47,27 @@ pub(crate) struct State {
     clients: Mutex<HashMap<String, cloudtalk::Client>>,
     /// One bulk batcher per bridge.
     batchers: Mutex<HashMap<String, Arc<GroupCommit<Command, calls::Answer>>>>,
+    /// Twins found or added by jobs that have not finished (a job held by the limit after
+    /// finding its contact records nothing): the next run needs no second look.
+    twins: Mutex<HashMap<(String, String), cloudtalk::ContactId>>,
 }
 
 impl State {
+    fn twin(&self, bridge: &str, ghl_contact: &str) -> Option<cloudtalk::ContactId> {
+        self.twins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(bridge.to_owned(), ghl_contact.to_owned()))
+            .copied()
+    }
+
+    fn remember_twin(&self, bridge: &str, ghl_contact: &str, id: cloudtalk::ContactId) {
+        self.twins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((bridge.to_owned(), ghl_contact.to_owned()), id);
+    }
+
     fn batcher(&self, bridge: &str) -> Arc<GroupCommit<Command, calls::Answer>> {
         let mut batchers = self
             .batchers
@@ -89,5 +107,13 @@ pub(crate) async fn run(app: &App, job: &Job) -> Result<(Value, Changeset), JobE
     })?;
     let location = super::active_location(app, &ghl::LocationId::new(&bridge.location)).await?;
     let ct = calls::CloudTalk::new(app, bridge)?;
-    effects::run(&ct, &location, job, cj).await
+    // Every hold comes before the held command is sent (the window was spent, or CloudTalk
+    // answered 429 and applied nothing), and a contact added before it is found again by
+    // its number or email: the next run need not look for what this one did.
+    effects::run(&ct, &location, job, cj)
+        .await
+        .map_err(|e| match e {
+            JobError::Held { until } => JobError::Unsent { until },
+            e => e,
+        })
 }
