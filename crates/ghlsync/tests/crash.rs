@@ -301,6 +301,9 @@ const BRIDGE_CALLS: usize = 40;
 const BRIDGE_WEBHOOK_SECRET: &str = "crash-cloudtalk-secret-0123";
 const BRIDGE_GHL_KEY: &str = "crash-ghl-webhook-key-0123";
 
+/// A request to send: its URL, headers and body.
+type Request = (String, Vec<(&'static str, String)>, Vec<u8>);
+
 /// Seed 003's bridge under SIGKILL: GHL's workflow bodies go to CloudTalk and CloudTalk's
 /// calls come back to GHL while the server is killed and restarted. Every acknowledged
 /// event's effects are there exactly once on both sides.
@@ -398,7 +401,7 @@ ghl_secret = "{BRIDGE_GHL_KEY}"
     // GHL's side: each contact, then notes on them; CloudTalk's side: calls from the
     // contacts' numbers, each with its own UUID. Interleaved, each kept byte for byte
     // across retries.
-    let mut requests: Vec<(String, Vec<(&str, String)>, Vec<u8>)> = Vec::new();
+    let mut requests: Vec<Request> = Vec::new();
     let ghl = |route: &str| format!("{base}/api/ghl-webhooks/{route}");
     let key = vec![("x-webhook-key", BRIDGE_GHL_KEY.to_owned())];
     let secret = vec![("x-bridge-secret", BRIDGE_WEBHOOK_SECRET.to_owned())];
