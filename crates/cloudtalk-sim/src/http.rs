@@ -40,21 +40,59 @@ fn company_of(headers: &HeaderMap, state: &State) -> Option<String> {
     (account.secret == secret).then(|| key_id.to_owned())
 }
 
-/// An answer: status and `responseData`.
+/// How an answer's body is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Form {
+    /// JSON wrapped in `responseData` (most routes).
+    Enveloped,
+    /// JSON as it is (the analytics host's `GET /calls/{callId}`).
+    Bare,
+    /// Bytes of this media type (a recording).
+    Binary(&'static str, Vec<u8>),
+}
+
+/// An answer: status and `responseData` (or the bare body, or the bytes).
 struct Answer {
     status: u16,
     body: Value,
+    form: Form,
 }
 
 impl Answer {
     fn ok(status: u16, data: Value) -> Self {
-        Self { status, body: data }
+        Self {
+            status,
+            body: data,
+            form: Form::Enveloped,
+        }
     }
 
     fn refused(r: &Refusal) -> Self {
+        Self::ok(r.status, r.body())
+    }
+
+    fn bare(status: u16, body: Value) -> Self {
         Self {
-            status: r.status,
-            body: r.body(),
+            status,
+            body,
+            form: Form::Bare,
+        }
+    }
+
+    fn binary(media_type: &'static str, bytes: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            // The audit log keeps the bytes as base64.
+            body: Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+            form: Form::Binary(media_type, bytes),
+        }
+    }
+
+    /// The `Content-Type` the answer is sent with.
+    fn content_type(&self) -> &'static str {
+        match &self.form {
+            Form::Binary(media_type, _) => media_type,
+            Form::Enveloped | Form::Bare => "application/json",
         }
     }
 }
@@ -131,6 +169,51 @@ fn route(
                 .map(|()| Answer::ok(200, json!({"status": 200})))
         }),
         ("GET", ["activity", "index.json"]) => Ok(Answer::ok(200, company.list_activities(query))),
+        ("GET", ["calls", "index.json"]) => Ok(Answer::ok(200, company.list_calls(query))),
+        ("GET", ["calls", "recording", id]) => with_id(id, |id| {
+            company
+                .recording(id)
+                .map(|wav| Answer::binary("audio/x-wav", wav))
+        }),
+        // The analytics host's route (`https://analytics-api.cloudtalk.io/api/calls/{id}`),
+        // served at the same root: a bare body, NestJS's errors.
+        ("GET", ["calls", id]) if !id.ends_with(".json") => {
+            let details = id.parse().ok().and_then(|id| company.call_details(id));
+            Ok(match details {
+                Some(details) => Answer::bare(200, details),
+                None if id.parse::<f64>().is_err() => Answer::bare(
+                    400,
+                    json!({
+                        "statusCode": 400,
+                        "message": ["callId must be a number conforming to the specified constraints"],
+                        "error": "Bad Request",
+                    }),
+                ),
+                None => Answer::bare(
+                    404,
+                    json!({
+                        "statusCode": 404,
+                        "message": format!("Call with id '{id}' doesn't exist on company '{}'", company.id),
+                        "error": "Not Found",
+                    }),
+                ),
+            })
+        }
+        ("GET", ["agents", "index.json"]) => Ok(Answer::ok(200, company.list_agents(query))),
+        ("GET", ["campaigns", "index.json"]) => Ok(Answer::ok(200, company.list_campaigns(query))),
+        ("PUT", ["campaigns", "add.json"]) => company
+            .add_campaign(&object(body))
+            .map(|id| Answer::ok(201, created(id))),
+        ("POST", ["campaigns", "edit", id]) => with_id(id, |id| {
+            company
+                .edit_campaign(id, &object(body))
+                .map(|()| Answer::ok(200, json!({"status": 200})))
+        }),
+        ("DELETE", ["campaigns", "delete", id]) => with_id(id, |id| {
+            company
+                .delete_campaign(id)
+                .map(|()| Answer::ok(200, json!({"status": 200})))
+        }),
         ("POST", ["bulk", "contacts.json"]) => match body.as_array() {
             Some(commands) => company
                 .bulk(commands)
@@ -211,14 +294,11 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
         });
         let limit = st.limit;
         let answer = match (&company, fault) {
-            (None, _) => Answer {
-                status: 401,
-                body: json!({"status": 401, "message": "Unauthorized"}),
-            },
-            (Some(_), Some(FaultAction::Status(status))) => Answer {
+            (None, _) => Answer::ok(401, json!({"status": 401, "message": "Unauthorized"})),
+            (Some(_), Some(FaultAction::Status(status))) => Answer::ok(
                 status,
-                body: json!({"status": status, "message": "Simulated failure."}),
-            },
+                json!({"status": status, "message": "Simulated failure."}),
+            ),
             (Some(key), action) => {
                 let account = st.accounts.get_mut(key).expect("the company exists");
                 let minute = at.as_secs() / 60 * 60;
@@ -229,10 +309,7 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
                 let reset = minute + 60;
                 if account.window.1 + cost > limit.per_minute {
                     headers = limit_headers(limit.per_minute, 0, reset);
-                    Answer {
-                        status: 429,
-                        body: json!({"status": 429, "message": "Too Many Requests"}),
-                    }
+                    Answer::ok(429, json!({"status": 429, "message": "Too Many Requests"}))
                 } else {
                     account.window.1 += cost;
                     let left = limit.per_minute - account.window.1;
@@ -257,6 +334,7 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
             company,
             request_body,
             status: answer.status,
+            content_type: answer.content_type().to_owned(),
             response_body: answer.body.clone(),
             fault: fault.map(|f| format!("{f:?}")),
         });
@@ -271,11 +349,19 @@ async fn gate(Extract(state): Extract<Arc<Mutex<State>>>, request: Request) -> R
     if let Some(hold) = hold {
         tokio::time::sleep(hold).await;
     }
-    let mut response = (
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        axum::Json(json!({"responseData": answer.body})),
-    )
-        .into_response();
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match answer.form {
+        Form::Enveloped => {
+            (status, axum::Json(json!({"responseData": answer.body}))).into_response()
+        }
+        Form::Bare => (status, axum::Json(answer.body)).into_response(),
+        Form::Binary(media_type, bytes) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, media_type)],
+            bytes,
+        )
+            .into_response(),
+    };
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, v);

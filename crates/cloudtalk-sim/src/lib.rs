@@ -1,7 +1,8 @@
 //! A CloudTalk simulator for tests and demos: companies reached with their API key pair
 //! (HTTP Basic), contacts with CloudTalk's edit rules, tags, notes, activities and the bulk
-//! endpoint (`world.rs`), behind one gate that plays CloudTalk's edge (`http.rs`): Basic
-//! authentication, the per-company limit with its `X-CloudTalkAPI-*` headers and 429s,
+//! endpoint, the call history of the calls it plays (with their flow and recordings),
+//! agents and their availability, and dialer campaigns (`world.rs`), behind one gate that
+//! plays CloudTalk's edge (`http.rs`): Basic authentication, the per-company limit with its `X-CloudTalkAPI-*` headers and 429s,
 //! faults (a status, or applying a request and then answering too late), and an audit log
 //! of every request and answer. `openapi.rs` makes CloudTalk's OpenAPI document into
 //! validators for the tests of the client and of the simulator.
@@ -18,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use webhooks::{Automation, Call, CallIds, Delivery, Trigger};
-pub use world::{Company, Refusal};
+pub use world::{Agent, Campaign, Cdr, Company, Refusal};
 
 /// The per-company limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +82,10 @@ pub struct AuditEntry {
     pub request_body: Value,
     /// The answer's status.
     pub status: u16,
-    /// The answer's body.
+    /// The answer's `Content-Type` (`application/json`, or `audio/x-wav` for a recording).
+    pub content_type: String,
+    /// The answer's body: what is inside `responseData` for enveloped answers, the body
+    /// itself for the analytics host's, base64 of the bytes for a recording.
     pub response_body: Value,
     /// The fault applied, if any.
     pub fault: Option<String>,
@@ -176,11 +180,13 @@ impl SimHandle {
             key_id: format!("ct-{n}-{}", name.to_lowercase().replace(' ', "-")),
             secret: format!("secret-{n}"),
         };
+        let mut data = Company::default();
+        data.id = 100_000 + n as u64;
         state.accounts.insert(
             credentials.key_id.clone(),
             Account {
                 secret: credentials.secret.clone(),
-                data: Company::default(),
+                data,
                 window: (0, 0),
             },
         );
@@ -232,7 +238,10 @@ impl SimHandle {
 
     /// Plays a call of `company`: Call Started now (twice if asked), Call Ended after the
     /// wrap-up, then Recording Uploaded; the contact is the one CloudTalk has with the
-    /// call's number, if any. Returns once Call Started is delivered.
+    /// call's number, if any. The call is recorded at once in the company's call history
+    /// (its CDR: numbers, agent, contact, times from now, the recording link when
+    /// recorded), and its agent is added to the company's agents if new. Returns once Call
+    /// Started is delivered.
     pub async fn place_call(&self, company: &str, call: Call) -> CallIds {
         let (ids, contact) = {
             let mut st = lock(&self.state);
@@ -254,6 +263,16 @@ impl SimHandle {
                     })
                     .map(|c| (c.id, c.tags.clone()))
             });
+            if let Some(account) = st.accounts.get_mut(company) {
+                account
+                    .data
+                    .record_call(cdr_of(&call, &ids, contact.as_ref().map(|c| c.0)));
+                let agent = account.data.ensure_agent(call.agent.0, &call.agent.1);
+                if agent.associated_numbers.is_empty() {
+                    agent.default_number = Some(call.internal_number.clone());
+                    agent.associated_numbers = vec![call.internal_number.clone()];
+                }
+            }
             (ids, contact)
         };
         let bodies = webhooks::call_bodies(&call, &ids, contact);
@@ -275,9 +294,59 @@ impl SimHandle {
         ids
     }
 
-    /// An agent's status changes (User › Status Changed).
+    /// An agent's status changes (User › Status Changed): the agent (added with `name` if
+    /// the company has none by that id) has `status` in the agents list, and the automation
+    /// is sent.
     pub async fn set_agent_status(&self, company: &str, agent_id: u64, name: &str, status: &str) {
+        if let Some(account) = lock(&self.state).accounts.get_mut(company) {
+            account.data.set_agent_status(agent_id, name, status);
+        }
         let body = serde_json::json!({"id": agent_id, "agent_name": name, "status": status});
         deliver(&self.state, company, Trigger::AgentStatusChanged, body).await;
+    }
+
+    /// Adds an agent to `company` (an id of 0 gets the next free one, no extension the
+    /// lowest free one); its id, none for an unknown company.
+    pub fn add_agent(&self, company: &str, agent: world::Agent) -> Option<u64> {
+        self.with_company(company, |c| c.add_agent(agent))
+    }
+
+    /// Adds an active campaign named `name` calling the contacts tagged `tags` (tags not
+    /// yet known are given ids), with one "Sale" button; its id, none for an unknown
+    /// company.
+    pub fn add_campaign(&self, company: &str, name: &str, tags: &[&str]) -> Option<u64> {
+        self.with_company(company, |c| c.add_campaign_with_tags(name, tags))
+    }
+}
+
+/// The CDR of a call the simulator plays: it starts now, is answered after the waiting
+/// time if it has talking time, and ends after that.
+fn cdr_of(call: &Call, ids: &CallIds, contact: Option<u64>) -> world::Cdr {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64;
+    let answered = now + call.waiting_time as i64 * 1_000;
+    let ended = if call.talking_time > 0 {
+        answered + call.talking_time as i64 * 1_000
+    } else {
+        answered
+    };
+    world::Cdr {
+        id: ids.call_id,
+        uuid: ids.call_uuid.clone(),
+        direction: call.direction.clone(),
+        public_external: call.external_number.clone(),
+        public_internal: call.internal_number.clone(),
+        user_id: call.agent.0,
+        contact_id: contact,
+        talking_time: call.talking_time,
+        waiting_time: call.waiting_time,
+        wrapup_time: call.wrap_up.as_secs(),
+        started_at: world::iso_time(now),
+        answered_at: (call.talking_time > 0).then(|| world::iso_time(answered)),
+        ended_at: world::iso_time(ended),
+        recorded: call.recorded,
+        recording_expired: false,
     }
 }

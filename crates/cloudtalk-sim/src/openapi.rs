@@ -5,6 +5,12 @@
 //! field name the document does not know (a typo in the client or the simulator) fails.
 //! For answers, schemas typed `integer` also accept digit strings and `status` either
 //! form, because CloudTalk's own examples and live answers send ids that way.
+//!
+//! One answer schema contradicts the document's own example and is corrected for answers
+//! ([`CORRECTIONS`]): `GET /campaigns/index.json`, whose schema names one object `Tag`,
+//! `Button`, `Group` and `Agent` per campaign and an integer `is_predictive`, while its
+//! example sends lists, the contact tags under `ContactsTag`, and `is_predictive` as a
+//! boolean. A campaign has several tags and buttons, which one object cannot hold.
 
 use serde_json::{Value, json};
 
@@ -54,6 +60,39 @@ fn close_objects(v: &mut Value, answers: bool) {
     }
 }
 
+/// Where the answers' schemas are corrected to fit the document's own examples, and why.
+pub const CORRECTIONS: &[(&str, &str)] = &[
+    (
+        "/paths/~1campaigns~1index.json/get/responses/200/content/application~1json/schema/properties/data/items/properties",
+        "the example lists a campaign's ContactsTag, Button, Group and Agent; the schema names one Tag, Button, Group and Agent object",
+    ),
+    (
+        "/components/schemas/CampaignList/properties/is_predictive",
+        "the example sends a boolean; the schema says integer (0/1)",
+    ),
+];
+
+fn correct_answers(doc: &mut Value) {
+    let one_or_list = |schema: &str| {
+        let item = json!({"$ref": format!("#/components/schemas/{schema}")});
+        json!({"anyOf": [item.clone(), {"type": "array", "items": item}]})
+    };
+    if let Some(Value::Object(parts)) = doc.pointer_mut(CORRECTIONS[0].0) {
+        for (part, schema) in [
+            ("Button", "Button"),
+            ("Tag", "Tag"),
+            ("ContactsTag", "Tag"),
+            ("Group", "Group"),
+            ("Agent", "PdAgent"),
+        ] {
+            parts.insert(part.into(), one_or_list(schema));
+        }
+    }
+    if let Some(flag) = doc.pointer_mut(CORRECTIONS[1].0) {
+        flag["type"] = json!(["integer", "boolean"]);
+    }
+}
+
 /// `/contacts/edit/{contactId}.json` as a JSON pointer segment.
 fn escape(path: &str) -> String {
     path.replace('~', "~0").replace('/', "~1")
@@ -77,9 +116,11 @@ impl OpenApi {
         Self { doc }
     }
 
-    /// For what CloudTalk answers: closed objects, ids as strings allowed.
+    /// For what CloudTalk answers: closed objects, ids as strings allowed, and the
+    /// [`CORRECTIONS`] where a schema contradicts the document's own example.
     pub fn answers() -> Self {
         let mut doc = load();
+        correct_answers(&mut doc);
         close_objects(&mut doc, true);
         Self { doc }
     }
@@ -97,18 +138,44 @@ impl OpenApi {
         )
     }
 
-    /// The pointer of the documented answer schema of the operation serving a concrete
-    /// `path` (after `/api`), if the document has one.
+    /// The pointer of the documented JSON answer schema of the operation serving a
+    /// concrete `path` (after `/api`), if the document has one.
     pub fn answer(&self, method: &str, path: &str, status: u16) -> Option<String> {
+        self.answer_as(method, path, status, "application/json")
+    }
+
+    /// The pointer of the documented answer schema of the operation serving a concrete
+    /// `path` for `media_type` (`audio/x-wav` for a recording), if the document has one.
+    pub fn answer_as(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        media_type: &str,
+    ) -> Option<String> {
         let method = method.to_lowercase();
-        let (template, _) = self.doc["paths"]
-            .as_object()?
-            .iter()
-            .find(|(template, ops)| ops.get(&method).is_some() && matches(template, path))?;
-        Some(format!(
-            "/paths/{}/{method}/responses/{status}/content/application~1json/schema",
-            escape(template)
-        ))
+        let paths = self.doc["paths"].as_object()?;
+        let has = |template: &str| {
+            paths
+                .get(template)
+                .is_some_and(|ops| ops.get(&method).is_some())
+        };
+        // A path the document names as it is (`/calls/index.json`) before a template that
+        // also matches it (`/calls/{callId}`).
+        let template = if has(path) {
+            path.to_owned()
+        } else {
+            paths
+                .keys()
+                .find(|template| has(template) && matches(template, path))?
+                .clone()
+        };
+        let pointer = format!(
+            "/paths/{}/{method}/responses/{status}/content/{}/schema",
+            escape(&template),
+            escape(media_type)
+        );
+        self.doc.pointer(&pointer).is_some().then_some(pointer)
     }
 
     /// Validates `instance` against the schema at `pointer`.

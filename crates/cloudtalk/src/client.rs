@@ -18,6 +18,11 @@ use crate::rate_limit::RateLimit;
 /// CloudTalk's API host.
 pub const DEFAULT_BASE_URL: &str = "https://my.cloudtalk.io/api";
 
+/// The host of the one operation CloudTalk's document serves elsewhere that this client
+/// calls: `GET /calls/{callId}` (a call and its flow). Its answers are not wrapped in
+/// `responseData` and its errors are NestJS's.
+pub const DEFAULT_ANALYTICS_BASE_URL: &str = "https://analytics-api.cloudtalk.io/api";
+
 /// A successful answer: the body (inside `responseData`) and the status and limit headers.
 #[derive(Clone, Debug)]
 pub struct Response<T> {
@@ -80,6 +85,7 @@ impl<T> Page<T> {
 #[derive(Debug)]
 pub struct ClientBuilder {
     base_url: String,
+    analytics_base_url: Option<String>,
     timeout: Duration,
     connect_timeout: Duration,
 }
@@ -88,6 +94,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             base_url: DEFAULT_BASE_URL.to_owned(),
+            analytics_base_url: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
         }
@@ -101,6 +108,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Another host for `GET /calls/{callId}` ([`DEFAULT_ANALYTICS_BASE_URL`]). When not
+    /// given it is CloudTalk's analytics host if [`base_url`](Self::base_url) is CloudTalk's,
+    /// and that other host otherwise (a simulator serves both).
+    pub fn analytics_base_url(mut self, url: impl Into<String>) -> Self {
+        self.analytics_base_url = Some(url.into());
+        self
+    }
+
     /// How long a call may take in all.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -109,11 +124,20 @@ impl ClientBuilder {
 
     /// A client acting for the company of the API key `key_id` / `secret`.
     pub fn build(self, key_id: impl Into<String>, secret: SecretString) -> Result<Client, Error> {
-        let mut base = Url::parse(&self.base_url)
-            .map_err(|e| Error::Transport(format!("base URL {:?}: {e}", self.base_url)))?;
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let root = |text: &str| {
+            let mut url = Url::parse(text)
+                .map_err(|e| Error::Transport(format!("base URL {text:?}: {e}")))?;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            Ok::<_, Error>(url)
+        };
+        let base = root(&self.base_url)?;
+        let analytics = match &self.analytics_base_url {
+            Some(url) => root(url)?,
+            None if self.base_url == DEFAULT_BASE_URL => root(DEFAULT_ANALYTICS_BASE_URL)?,
+            None => base.clone(),
+        };
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
@@ -123,6 +147,7 @@ impl ClientBuilder {
         Ok(Client {
             http,
             base,
+            analytics,
             key_id: key_id.into(),
             secret,
         })
@@ -134,6 +159,7 @@ impl ClientBuilder {
 pub struct Client {
     http: reqwest::Client,
     base: Url,
+    analytics: Url,
     key_id: String,
     secret: SecretString,
 }
@@ -142,6 +168,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base", &self.base.as_str())
+            .field("analytics", &self.analytics.as_str())
             .field("key_id", &self.key_id)
             .finish_non_exhaustive()
     }
@@ -155,21 +182,41 @@ impl Client {
 
     /// A request to `path` (relative to the API root, `contacts/add.json`).
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let url = self
-            .base
+        self.request_to(&self.base, method, path, "application/json")
+    }
+
+    /// A request to `path` on the analytics host (the same credentials, as community
+    /// clients use them there).
+    pub(crate) fn analytics_request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request_to(&self.analytics, method, path, "application/json")
+    }
+
+    /// A request to `path` accepting `accept` (a recording is `audio/x-wav`, its errors
+    /// JSON).
+    pub(crate) fn request_accepting(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &str,
+    ) -> RequestBuilder {
+        self.request_to(&self.base, method, path, accept)
+    }
+
+    fn request_to(&self, root: &Url, method: Method, path: &str, accept: &str) -> RequestBuilder {
+        let url = root
             .join(path.trim_start_matches('/'))
-            .unwrap_or_else(|_| self.base.clone());
+            .unwrap_or_else(|_| root.clone());
         self.http
             .request(method, url)
             .basic_auth(&self.key_id, Some(self.secret.expose_secret()))
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, accept)
     }
 
-    /// Sends a request and reads the answer's `responseData` as `T`.
-    pub(crate) async fn send<T: DeserializeOwned>(
+    /// Sends a request; a 2xx answer's status, headers, `Content-Type` and body.
+    pub(crate) async fn send_raw(
         &self,
         request: RequestBuilder,
-    ) -> Result<Response<T>, Error> {
+    ) -> Result<(Reply, Option<String>, Vec<u8>), Error> {
         let answer = request.send().await.map_err(|e| {
             if e.is_timeout() {
                 Error::Timeout
@@ -181,6 +228,11 @@ impl Client {
             status: answer.status().as_u16(),
             rate_limit: RateLimit::from_headers(answer.headers()),
         };
+        let content_type = answer
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = answer.bytes().await.map_err(|e| {
             if e.is_timeout() {
                 Error::Timeout
@@ -191,6 +243,15 @@ impl Client {
         if !(200..300).contains(&reply.status) {
             return Err(Error::from_answer(reply, &body));
         }
+        Ok((reply, content_type, body.to_vec()))
+    }
+
+    /// Sends a request and reads the answer's `responseData` as `T`.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<Response<T>, Error> {
+        let (reply, _, body) = self.send_raw(request).await?;
         let decode = |message: String, reply: Reply| Error::Decode {
             message,
             reply: Box::new(reply),

@@ -36,6 +36,18 @@ pub struct ExternalUrl {
     pub url: String,
 }
 
+/// A tag with its id and name, as listings that show tags send them (a contact's tags in
+/// the call history, a campaign's contact tags, a call's tags).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct TagRef {
+    /// The tag's id (the `tag_id` of [`ContactQuery`] for a contact tag).
+    #[serde(default, deserialize_with = "crate::de::opt_u64")]
+    pub id: Option<u64>,
+    /// Its name.
+    #[serde(default, deserialize_with = "crate::de::text")]
+    pub name: String,
+}
+
 /// What an add or an edit sends. `None` leaves a value (or a collection) as it is; a
 /// collection given replaces the contact's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

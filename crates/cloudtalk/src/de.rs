@@ -59,6 +59,14 @@ id!(
     /// An agent (a CloudTalk user).
     AgentId
 );
+id!(
+    /// A call (its CDR id; the `call_id` of workflow bodies).
+    CallId
+);
+id!(
+    /// A dialer campaign.
+    CampaignId
+);
 
 /// An optional id that may be a number, a string, `null` or empty.
 pub(crate) fn opt_id<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
@@ -84,7 +92,7 @@ macro_rules! from_u64 {
     };
 }
 
-from_u64!(ContactId, NoteId, ActivityId, AgentId);
+from_u64!(ContactId, NoteId, ActivityId, AgentId, CallId, CampaignId);
 
 /// A phone number as CloudTalk sent it, in E.164 with its `+` (answers may drop it and send
 /// a JSON number).
@@ -117,6 +125,80 @@ pub(crate) fn opt_text<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String
         Some(serde_json::Value::String(s)) => Some(s),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
+    })
+}
+
+/// A string that may come as a number, `null` or be missing (read as empty).
+pub(crate) fn text<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    Ok(opt_text(de)?.unwrap_or_default())
+}
+
+/// An optional count or id that may be a number (a whole float is read too), a string of
+/// digits, `null` or empty.
+pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(de)? {
+        Some(serde_json::Value::Number(n)) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f.round() as u64)
+        }),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// An optional flag that may be a boolean, `0`/`1` or `"0"`/`"1"`/`"true"`/`"false"`
+/// (CloudTalk's answers mix them).
+pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(de: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(de)? {
+        Some(serde_json::Value::Bool(b)) => Some(b),
+        Some(serde_json::Value::Number(n)) => n.as_f64().map(|f| f != 0.0),
+        Some(serde_json::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => Some(true),
+            "0" | "false" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// A phone number as [`phone`] reads it, or nothing for `null` or an empty string.
+pub(crate) fn opt_phone<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(de)? {
+        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::String(_))) => {
+            Some(phone(v).map_err(serde::de::Error::custom)?).filter(|p| !p.is_empty())
+        }
+        _ => None,
+    })
+}
+
+/// A list of phone numbers (each as [`phone`] reads it); `null` is empty.
+pub(crate) fn phones<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    let raw = Option::<Vec<serde_json::Value>>::deserialize(de)?.unwrap_or_default();
+    raw.into_iter()
+        .map(|v| phone(v).map_err(serde::de::Error::custom))
+        .filter(|p| !matches!(p, Ok(p) if p.is_empty()))
+        .collect()
+}
+
+/// One object, or each of a list, or nothing: CloudTalk's documents describe some parts of
+/// a listing as one object and its examples send a list.
+pub(crate) fn one_or_many<'de, D, T>(de: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<OneOrMany<T>>::deserialize(de)? {
+        Some(OneOrMany::Many(v)) => v,
+        Some(OneOrMany::One(t)) => vec![t],
+        _ => Vec::new(),
     })
 }
 

@@ -14,6 +14,10 @@
 //! numbers without `+`, tags under `Tag` instead of `ContactsTag`, `null` collections, and
 //! several error envelopes. Like the `ghl` crate it neither retries nor paces calls.
 //!
+//! Beyond contacts: the call history, a call's flow (from the analytics host) and its
+//! recording (WAV bytes) in [`calls`], agents and their availability in [`agents`], and
+//! dialer campaigns with the contact tags that pick their contacts in [`campaigns`].
+//!
 //! [`webhooks`] reads the bodies CloudTalk's Workflow Automations send, as leniently as
 //! their admin-built shapes require.
 
@@ -22,7 +26,10 @@
 //! (no HTTP), for code that decides without calling CloudTalk.
 
 pub mod activities;
+pub mod agents;
 pub mod bulk;
+pub mod calls;
+pub mod campaigns;
 #[cfg(feature = "client")]
 mod client;
 pub mod contacts;
@@ -35,8 +42,10 @@ mod rate_limit;
 pub mod webhooks;
 
 #[cfg(feature = "client")]
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, Page, Response};
-pub use de::{ActivityId, AgentId, ContactId, NoteId};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_ANALYTICS_BASE_URL, DEFAULT_BASE_URL, Page, Response,
+};
+pub use de::{ActivityId, AgentId, CallId, CampaignId, ContactId, NoteId};
 #[cfg(feature = "client")]
 pub use error::{Error, Reply};
 #[cfg(feature = "client")]

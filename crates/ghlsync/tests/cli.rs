@@ -550,3 +550,92 @@ fn diagnose_and_resync_name_the_location_and_the_person_they_lack() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `explain --route` takes a bridge route's body: what seed 003's bodies do in CloudTalk
+/// and in GHL.
+#[test]
+fn bridge_bodies_are_explained_on_both_sides() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.path().join("ghlsync.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[rules]\npacks = [\"cloudtalk-bridge\"]\n",
+            cli.path().join("ghlsync.db").display()
+        ),
+    )
+    .unwrap();
+    let status = cli.path().join("status.json");
+    std::fs::write(
+        &status,
+        r#"{"contact": {"id": "ghl_123456", "name": "Mario Rossi"}, "status": "customer",
+            "previous_status": "lead", "status_reason": "Purchase completed"}"#,
+    )
+    .unwrap();
+    let explained = cli.ok(
+        &[
+            "rules",
+            "explain",
+            status.to_str().unwrap(),
+            "--route",
+            "ghl-webhooks/status-change",
+        ],
+        &[],
+        None,
+    );
+    assert!(
+        explained.starts_with("ghl.status_changed explain for ghl:ghl_123456:"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("cloudtalk: add tag GHL-CUSTOMER"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains(
+            "cloudtalk: add note \"[GHL Status Change] lead → customer (Purchase completed)"
+        ),
+        "{explained}"
+    );
+    let call = cli.path().join("call.json");
+    std::fs::write(
+        &call,
+        r#"{"call_uuid": "u-1", "external_number": 393513416607, "agent_name": "Roberto",
+            "talking_time": 125, "status": "answered"}"#,
+    )
+    .unwrap();
+    let explained = cli.ok(
+        &[
+            "rules",
+            "explain",
+            call.to_str().unwrap(),
+            "--route",
+            "/api/cloudtalk-webhooks/call-ended",
+        ],
+        &[],
+        None,
+    );
+    assert!(
+        explained.contains("add note \"[CloudTalk] Call ended: answered, 125 s, agent Roberto"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("set last_call_duration = 125"),
+        "{explained}"
+    );
+    let out = cli.run(
+        &[
+            "rules",
+            "explain",
+            call.to_str().unwrap(),
+            "--route",
+            "cloudtalk-webhooks/ringing",
+        ],
+        &[],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cloudtalk-webhooks/call-ended"),
+        "the error lists the routes"
+    );
+}
