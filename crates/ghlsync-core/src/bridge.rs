@@ -438,6 +438,68 @@ pub struct CloudTalkJob {
     pub step: CloudTalkStep,
 }
 
+/// A campaign's status changed in CloudTalk: what the rules decided for GHL is done to each
+/// of the campaign's contacts (those with its contact tags), found in CloudTalk when the
+/// job runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignFanOut {
+    /// The bridge.
+    pub bridge: BridgeName,
+    /// The campaign's id, when the body has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    /// Its name, when the body has one (found by name without an id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_name: Option<String>,
+    /// The change for each contact's GHL twin (tags and fields; no email or phone yet).
+    pub sync: crate::command::ContactSync,
+    /// Notes for each contact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The fan-out job of a campaign's status change, when the rules change GHL.
+pub fn campaign_job(
+    bridge: &BridgeName,
+    event: EventId,
+    campaign: &cloudtalk::webhooks::CampaignStatus,
+    outcome: &crate::rules::Outcome,
+    now: Millis,
+) -> Option<NewJob> {
+    if !outcome.changes_ghl()
+        || (campaign.campaign_id.is_none() && campaign.campaign_name.is_none())
+    {
+        return None;
+    }
+    let sync = crate::command::ContactSync {
+        fields: outcome.fields.clone(),
+        custom_fields: outcome.custom_fields.clone(),
+        add_tags: outcome.add_tags.iter().cloned().collect(),
+        remove_tags: outcome.remove_tags.iter().cloned().collect(),
+        ..crate::command::ContactSync::default()
+    };
+    let name = campaign
+        .campaign_id
+        .as_deref()
+        .or(campaign.campaign_name.as_deref())
+        .unwrap_or_default();
+    Some(NewJob {
+        location_id: bridge.lane(),
+        command: GhlCommand::CloudTalkCampaign(CampaignFanOut {
+            bridge: bridge.clone(),
+            campaign_id: campaign.campaign_id.clone(),
+            campaign_name: campaign.campaign_name.clone(),
+            sync,
+            notes: outcome.notes.clone(),
+        }),
+        idempotency_key: format!("{event}:campaign"),
+        ordering_key: format!("cloudtalk:{bridge}:campaign:{name}"),
+        run_at: now,
+        source_event: Some(event),
+        coalesce: false,
+    })
+}
+
 /// A short stable digest of text, for idempotency keys made of content.
 fn digest(parts: &[&str]) -> String {
     // FNV-1a 64: the key only has to tell contents apart, not resist anyone.

@@ -221,6 +221,8 @@ pub enum GhlCommand {
     Forward(Forward),
     /// Not a GHL call: change the bridge's CloudTalk contact (seed 003).
     CloudTalk(crate::bridge::CloudTalkJob),
+    /// Find a CloudTalk campaign's contacts and queue each one's GHL change (seed 003).
+    CloudTalkCampaign(crate::bridge::CampaignFanOut),
 }
 
 /// A GHL event for the application, normalized.
@@ -251,12 +253,12 @@ impl GhlCommand {
                 Target::Ghl
             }
             Self::Forward(_) => Target::App,
-            Self::CloudTalk(_) => Target::CloudTalk,
+            Self::CloudTalk(_) | Self::CloudTalkCampaign(_) => Target::CloudTalk,
         }
     }
 
     /// Every [`kind`](Self::kind), for metrics registered before the first job.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "sync_contact",
         "add_note",
         "sync_opportunity",
@@ -265,6 +267,7 @@ impl GhlCommand {
         "cloudtalk_add_tags",
         "cloudtalk_add_note",
         "cloudtalk_add_activity",
+        "cloudtalk_campaign",
     ];
 
     /// A short name for logs, metrics and DLQ filters.
@@ -280,6 +283,7 @@ impl GhlCommand {
                 crate::bridge::CloudTalkStep::AddNote { .. } => "cloudtalk_add_note",
                 crate::bridge::CloudTalkStep::AddActivity { .. } => "cloudtalk_add_activity",
             },
+            Self::CloudTalkCampaign(_) => "cloudtalk_campaign",
         }
     }
 }

@@ -296,6 +296,9 @@ pub(super) async fn cloudtalk_event(app: &App, event: &InboxEvent) -> Result<Cha
     if !app.rules().listens_to_trigger(rule_trigger) {
         return Ok(Changeset::default());
     }
+    if let Event::Campaign(campaign) = &ct_event {
+        return campaign_event(app, event, &name, &location, rule_trigger, &body, campaign);
+    }
     let ghl_contact = linked.as_ref().map(|l| l.ghl_contact.clone());
     let subject = match &ghl_contact {
         Some(c) => Some(
@@ -355,5 +358,53 @@ pub(super) async fn cloudtalk_event(app: &App, event: &InboxEvent) -> Result<Cha
             created_by_bridge: false,
         });
     }
+    Ok(changes)
+}
+
+/// A campaign's status change: the rules decide once, for no one person; a CloudTalk job
+/// then finds the campaign's contacts and queues each one's GHL change.
+fn campaign_event(
+    app: &App,
+    event: &InboxEvent,
+    bridge: &BridgeName,
+    location: &LocationId,
+    trigger: Trigger,
+    body: &Value,
+    campaign: &cloudtalk::webhooks::CampaignStatus,
+) -> Result<Changeset, Failure> {
+    let name = campaign
+        .campaign_id
+        .clone()
+        .or_else(|| campaign.campaign_name.clone())
+        .unwrap_or_default();
+    let subject = format!("cloudtalk-campaign:{name}");
+    let input = RuleInput {
+        trigger,
+        id: format!("cloudtalk:{}", event.id),
+        subject: subject.clone(),
+        occurred_at: event.received_at,
+        contact_id: None,
+        data: object(body),
+        changes: Vec::new(),
+        bridge: bridge::cloudtalk_view(&Event::Campaign(campaign.clone())),
+    };
+    let outcome = app
+        .rules()
+        .evaluate(input, &ghlsync_core::profile::Profile::new(&subject), &[])
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
+    let mut changes = log(
+        location,
+        "cloudtalk_campaign_status_changed",
+        json!({"campaign": name, "status": campaign.status, "event": event.id.0,
+            "rules": outcome.matched.iter().map(|m| m.rule.as_str()).collect::<Vec<_>>()}),
+        event.received_at,
+    );
+    changes.jobs.extend(bridge::campaign_job(
+        bridge,
+        event.id,
+        campaign,
+        &outcome,
+        event.received_at,
+    ));
     Ok(changes)
 }

@@ -491,3 +491,51 @@ async fn a_contact_made_in_cloudtalk_becomes_a_ghl_contact_and_its_twin() {
     assert_eq!(company.notes.values().next().unwrap().contact_id, id.0);
     b.h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_status_reaches_the_campaigns_contacts_in_ghl() {
+    let b = Bridge::start(|_| {}).await;
+    for (n, tag) in [(555, "spring"), (556, "spring"), (557, "autumn")] {
+        b.person
+            .add_contact(&cloudtalk::contacts::ContactInput {
+                name: Some(format!("Contact {n}")),
+                numbers: Some(vec![format!("+34611000{n}")]),
+                tags: Some(vec![tag.into()]),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.settle().await;
+    let campaign =
+        b.ct.add_campaign(&b.company, "Spring", &["spring"])
+            .unwrap();
+    let r = b
+        .h
+        .http
+        .post(format!(
+            "{}/api/cloudtalk-webhooks/campaign-status-change",
+            b.h.base
+        ))
+        .header("x-bridge-secret", WEBHOOK_SECRET)
+        .json(&json!({"campaign_id": campaign, "campaign_name": "Spring", "status": "Completed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    b.settle().await;
+    let contacts = b.h.sim.contacts(b.h.loc.id.as_str());
+    let tagged = |phone: &str| {
+        contacts
+            .iter()
+            .find(|c| c["phone"] == phone)
+            .map(crate::sorted_tags)
+            .unwrap_or_default()
+            .contains(&"cloudtalk-campaign-completed".to_owned())
+    };
+    assert!(tagged("+34611000555"), "{contacts:#?}");
+    assert!(tagged("+34611000556"));
+    assert!(!tagged("+34611000557"), "not the campaign's");
+    b.h.shutdown().await;
+}

@@ -8,6 +8,7 @@
 //! a GHL event does here arrives as [`ghlsync_core::bridge::CloudTalkJob`]s.
 
 mod calls;
+mod campaigns;
 mod effects;
 mod webhooks;
 
@@ -27,11 +28,12 @@ use crate::delivery::group_commit::GroupCommit;
 use crate::delivery::{JobError, permanent};
 
 /// Every CloudTalk call ghlsync makes, as `ghlsync_cloudtalk_calls_total` names them.
-pub const CALLS: [&str; 6] = [
+pub const CALLS: [&str; 7] = [
     "add_tags",
     "bulk",
     "find_contacts_by_number",
     "list_activities",
+    "list_campaigns",
     "list_contacts",
     "list_notes",
 ];
@@ -93,27 +95,37 @@ pub(crate) fn routes() -> Router<App> {
 /// bridge's (`cloudtalk:<bridge>`), so CloudTalk's limit never holds the location's GHL
 /// jobs back.
 pub(crate) async fn run(app: &App, job: &Job) -> Result<(Value, Changeset), JobError> {
-    let GhlCommand::CloudTalk(cj) = &job.command else {
-        return Err(permanent(format!(
-            "{} is not a CloudTalk command",
-            job.command.kind()
-        )));
+    let bridge_name = match &job.command {
+        GhlCommand::CloudTalk(cj) => &cj.bridge,
+        GhlCommand::CloudTalkCampaign(f) => &f.bridge,
+        other => {
+            return Err(permanent(format!(
+                "{} is not a CloudTalk command",
+                other.kind()
+            )));
+        }
     };
-    let bridge = app.config().cloudtalk.bridge(&cj.bridge.0).ok_or_else(|| {
-        permanent(format!(
-            "bridge {} is not configured ([[cloudtalk.bridges]]); replay once it is",
-            cj.bridge
-        ))
-    })?;
+    let bridge = app
+        .config()
+        .cloudtalk
+        .bridge(&bridge_name.0)
+        .ok_or_else(|| {
+            permanent(format!(
+                "bridge {bridge_name} is not configured ([[cloudtalk.bridges]]); replay once it is"
+            ))
+        })?;
     let location = super::active_location(app, &ghl::LocationId::new(&bridge.location)).await?;
     let ct = calls::CloudTalk::new(app, bridge)?;
+    let outcome = match &job.command {
+        GhlCommand::CloudTalkCampaign(f) => campaigns::fan_out(&ct, &location, job, f).await,
+        GhlCommand::CloudTalk(cj) => effects::run(&ct, &location, job, cj).await,
+        _ => unreachable!("matched above"),
+    };
     // Every hold comes before the held command is sent (the window was spent, or CloudTalk
     // answered 429 and applied nothing), and a contact added before it is found again by
     // its number or email: the next run need not look for what this one did.
-    effects::run(&ct, &location, job, cj)
-        .await
-        .map_err(|e| match e {
-            JobError::Held { until } => JobError::Unsent { until },
-            e => e,
-        })
+    outcome.map_err(|e| match e {
+        JobError::Held { until } => JobError::Unsent { until },
+        e => e,
+    })
 }
