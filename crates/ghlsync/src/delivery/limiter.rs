@@ -161,15 +161,16 @@ impl<'a> WindowLimiter<'a> {
         Ok(granted)
     }
 
-    /// Spends the rest of the window that ends at or after `until` and holds the key until
-    /// then: the remote system said stop.
+    /// Spends the rest of the current window, for every instance, and holds the key here
+    /// until `until`: the remote system said this window is spent.
     pub(crate) async fn hold(&self, until: Millis) {
         {
             let mut holds = holds(self.app);
             let held = holds.entry(self.key.clone()).or_default();
             *held = (*held).max(until);
         }
-        let start = (until - 1) - (until - 1).rem_euclid(self.window_ms);
+        let now = now_ms();
+        let start = now - now.rem_euclid(self.window_ms);
         if let Err(e) = self
             .app
             .store()

@@ -539,3 +539,77 @@ async fn a_campaign_status_reaches_the_campaigns_contacts_in_ghl() {
     assert!(!tagged("+34611000557"), "not the campaign's");
     b.h.shutdown().await;
 }
+
+/// CloudTalk's limit is the company's, shared with its other integrations: a minute
+/// CloudTalk reports spent holds the bridge (no attempt used) though its own count has room,
+/// instead of earning a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_cloudtalk_reports_spent_holds_the_bridge() {
+    use ghlsync_store::Store;
+    let b = Bridge::start(|_| {}).await;
+    b.ct.set_limit(cloudtalk_sim::Limit {
+        per_minute: 1,
+        bulk_counts_commands: true,
+    });
+    assert_eq!(
+        b.post_ghl_route("new-contact", &mario()).await.status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let audit = b.ct.audit();
+    assert!(!audit.is_empty(), "the bridge looked the contact up");
+    assert!(
+        audit.iter().all(|a| a.status != 429),
+        "no request after CloudTalk said the minute is spent: {audit:#?}"
+    );
+    let jobs =
+        b.h.app
+            .store()
+            .list_jobs(&ghlsync_store::JobFilter::default())
+            .await
+            .unwrap();
+    assert!(jobs.iter().all(|j| j.attempts == 0), "{jobs:?}");
+    b.h.shutdown().await;
+}
+
+/// A bridge whose GHL routes take HMAC signatures, as workflow routes can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_routes_can_take_hmac_signatures() {
+    let b = Bridge::start(|c| c.cloudtalk.bridges[0].ghl_auth = RouteAuth::Hmac).await;
+    let url = format!("{}/api/ghl-webhooks/new-contact", b.h.base);
+    let body = serde_json::to_vec(&mario()).unwrap();
+    let ts = (ghlsync::app::now_ms() / 1000).to_string();
+    let sig = ghlsync::connectors::ghl::workflow::sign(GHL_KEY.as_bytes(), &ts, &body);
+    let post = |sig: String, ts: String, body: Vec<u8>| {
+        b.h.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-ghl-signature", sig)
+            .header("x-ghl-timestamp", ts)
+            .body(body)
+            .send()
+    };
+    let forged = post("0".repeat(64), ts.clone(), body.clone())
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let stale_ts = (ghlsync::app::now_ms() / 1000 - 3_600).to_string();
+    let stale_sig = ghlsync::connectors::ghl::workflow::sign(GHL_KEY.as_bytes(), &stale_ts, &body);
+    assert_eq!(
+        post(stale_sig, stale_ts, body.clone())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let key_only = b.post_ghl_route("new-contact", &mario()).await;
+    assert_eq!(
+        key_only.status(),
+        401,
+        "the key is no credential of an HMAC bridge"
+    );
+    assert_eq!(post(sig, ts, body).await.unwrap().status(), 200);
+    b.settle().await;
+    assert_eq!(b.contacts().len(), 1);
+    b.h.shutdown().await;
+}

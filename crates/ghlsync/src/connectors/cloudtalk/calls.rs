@@ -116,9 +116,32 @@ impl<'a> CloudTalk<'a> {
         self.limiter().permit(1).await?;
         let result = f(self.client.clone()).await;
         self.count(what, &result);
+        self.observe(&result).await;
         match result {
             Ok(response) => Ok(response.data),
             Err(e) => Err(self.classify(what, e).await),
+        }
+    }
+
+    /// Reads CloudTalk's view of the budget: the limit is the company's, shared with every
+    /// other integration on the account, so a minute CloudTalk says is spent holds the
+    /// bridge until it resets even when ghlsync's own count has room.
+    async fn observe<T>(&self, result: &Result<cloudtalk::Response<T>, cloudtalk::Error>) {
+        let limit = match result {
+            Ok(r) => r.rate_limit(),
+            Err(cloudtalk::Error::RateLimited { .. }) => return,
+            Err(e) => match e.reply() {
+                Some(reply) => &reply.rate_limit,
+                None => return,
+            },
+        };
+        if limit.exhausted()
+            && let Some(reset) = limit.reset_at
+        {
+            let until = (reset as Millis) * 1000 + self.app.config().cloudtalk.window_margin_ms;
+            if until > now_ms() {
+                self.limiter().hold(until).await;
+            }
         }
     }
 
@@ -199,6 +222,7 @@ impl<'a> CloudTalk<'a> {
         };
         let result = self.client.bulk(&commands[..sent]).await;
         self.count("bulk", &result);
+        self.observe(&result).await;
         let mut answers = match result {
             Ok(response) => commands[..sent]
                 .iter()
