@@ -56,6 +56,37 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
     panic!("ghlsync did not become ready");
 }
 
+/// Kills the server with SIGKILL at random moments and restarts it while `sender` runs,
+/// and twice more after it finished (while the backlog drains): the last instance and
+/// the number of kills.
+async fn kill_while<T>(
+    mut child: Child,
+    sender: &tokio::task::JoinHandle<T>,
+    config: &Path,
+    log: &Path,
+    http: &reqwest::Client,
+    base: &str,
+) -> (Child, usize) {
+    let mut kills = 0;
+    let mut after_sending = 0;
+    loop {
+        let pause = rand::rng().random_range(300..1_200);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if sender.is_finished() {
+            if after_sending == 2 {
+                break;
+            }
+            after_sending += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        child = spawn(config, log);
+        wait_ready(http, base).await;
+    }
+    (child, kills)
+}
+
 async fn crash_run(db_url: &str, dir: &Path) {
     let sim = Simulator::builder()
         .limits(Limits {
@@ -134,7 +165,7 @@ key_file = "{}"
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let mut child = spawn(&config, &log);
+    let child = spawn(&config, &log);
     wait_ready(&http, &base).await;
 
     // Each event keeps its bytes and signature across retries, as a real sender's
@@ -180,23 +211,7 @@ key_file = "{}"
     };
 
     // Kill -9 at random moments while events arrive, and twice more while the backlog drains.
-    let mut kills = 0;
-    let mut after_sending = 0;
-    loop {
-        let pause = rand::rng().random_range(300..1_200);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        if sender.is_finished() {
-            if after_sending == 2 {
-                break;
-            }
-            after_sending += 1;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        kills += 1;
-        child = spawn(&config, &log);
-        wait_ready(&http, &base).await;
-    }
+    let (mut child, kills) = kill_while(child, &sender, &config, &log, &http, &base).await;
     let acknowledged = sender.await.unwrap();
     assert_eq!(acknowledged.len(), EVENTS);
     assert!(kills >= 4, "only {kills} kills");
@@ -394,7 +409,7 @@ ghl_secret = "{BRIDGE_GHL_KEY}"
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let mut child = spawn(&config, &log);
+    let child = spawn(&config, &log);
     wait_ready(&http, &base).await;
 
     let phone = |c: usize| format!("+3462{:07}", c);
@@ -463,23 +478,7 @@ ghl_secret = "{BRIDGE_GHL_KEY}"
             acknowledged
         })
     };
-    let mut kills = 0;
-    let mut after_sending = 0;
-    loop {
-        let pause = rand::rng().random_range(300..1_200);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        if sender.is_finished() {
-            if after_sending == 2 {
-                break;
-            }
-            after_sending += 1;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        kills += 1;
-        child = spawn(&config, &log);
-        wait_ready(&http, &base).await;
-    }
+    let (mut child, kills) = kill_while(child, &sender, &config, &log, &http, &base).await;
     assert_eq!(sender.await.unwrap(), total);
     assert!(kills >= 4, "only {kills} kills");
     let deadline = Instant::now() + Duration::from_secs(90);

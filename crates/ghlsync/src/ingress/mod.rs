@@ -143,6 +143,28 @@ pub(crate) fn reject(route: &'static str, reason: Reason) {
     tracing::info!(route, reason, "webhook rejected");
 }
 
+/// A route's request limit (`server.route_requests_per_minute` per `key`): 429 with
+/// `Retry-After`, naming `who`, once it is spent.
+pub(crate) fn within_limit(
+    app: &crate::app::App,
+    route: &'static str,
+    key: &str,
+    who: &str,
+    now: Millis,
+) -> Result<(), ApiError> {
+    app.route_limiter().check(key, now).map_err(|wait| {
+        reject(route, Reason::RateLimited);
+        ApiError::too_many(
+            "rate_limited",
+            format!(
+                "{who} allows {} requests per minute",
+                app.config().server.route_requests_per_minute
+            ),
+            (wait as u64).div_ceil(1000),
+        )
+    })
+}
+
 /// The answer for a stored (or already stored) event.
 pub(crate) fn accepted(route: &'static str, inserted: Inserted) -> Response {
     let (status, id) = match inserted {

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::app::{App, now_ms};
 use crate::config::BridgeConfig;
 use crate::error::ApiError;
-use crate::ingress::{Reason, accepted, body, body_digest, reject};
+use crate::ingress::{Reason, accepted, body, body_digest, reject, within_limit};
 
 const ROUTE: &str = "cloudtalk";
 
@@ -101,19 +101,13 @@ pub(crate) async fn receive(
     })?;
     let bridge = bridge(&app, &headers, &query)?;
     let now = now_ms();
-    let limiter_key = format!("cloudtalk:{}", bridge.name);
-    if let Err(wait) = app.route_limiter().check(&limiter_key, now) {
-        reject(ROUTE, Reason::RateLimited);
-        return Err(ApiError::too_many(
-            "rate_limited",
-            format!(
-                "bridge {} allows {} requests per minute",
-                bridge.name,
-                app.config().server.route_requests_per_minute
-            ),
-            (wait as u64).div_ceil(1000),
-        ));
-    }
+    within_limit(
+        &app,
+        ROUTE,
+        &format!("cloudtalk:{}", bridge.name),
+        &format!("bridge {}", bridge.name),
+        now,
+    )?;
     let payload: Value = serde_json::from_slice(&bytes).map_err(|e| {
         reject(ROUTE, Reason::Malformed);
         ApiError::malformed_json(e)

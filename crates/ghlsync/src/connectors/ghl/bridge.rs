@@ -24,7 +24,7 @@ use super::workflow::{
 use crate::app::{App, now_ms};
 use crate::config::BridgeConfig;
 use crate::error::ApiError;
-use crate::ingress::{Reason, accepted, body, body_digest, reject};
+use crate::ingress::{Reason, accepted, body, body_digest, reject, within_limit};
 
 const ROUTE: &str = "bridge";
 
@@ -173,19 +173,13 @@ pub(crate) async fn receive(
     }
     let bridge = bridge(&app, &headers, &bytes, &payload)?;
     let now = now_ms();
-    let limiter_key = format!("bridge:{}", bridge.name);
-    if let Err(wait) = app.route_limiter().check(&limiter_key, now) {
-        reject(ROUTE, Reason::RateLimited);
-        return Err(ApiError::too_many(
-            "rate_limited",
-            format!(
-                "bridge {} allows {} requests per minute",
-                bridge.name,
-                app.config().server.route_requests_per_minute
-            ),
-            (wait as u64).div_ceil(1000),
-        ));
-    }
+    within_limit(
+        &app,
+        ROUTE,
+        &format!("bridge:{}", bridge.name),
+        &format!("bridge {}", bridge.name),
+        now,
+    )?;
     if let Err(e) = check(route, &payload) {
         reject(ROUTE, Reason::MissingField);
         return Err(e);

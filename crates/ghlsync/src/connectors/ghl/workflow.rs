@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
-use crate::ingress::{Reason, accepted, body, body_digest, reject};
+use crate::ingress::{Reason, accepted, body, body_digest, reject, within_limit};
 
 const ROUTE: &str = "workflow";
 
@@ -135,17 +135,7 @@ pub(crate) async fn receive(
             ApiError::not_found("unknown_route", format!("no workflow route named {name:?}"))
         })?;
     let now = now_ms();
-    if let Err(wait) = app.route_limiter().check(&name, now) {
-        reject(ROUTE, Reason::RateLimited);
-        return Err(ApiError::too_many(
-            "rate_limited",
-            format!(
-                "route {name} allows {} requests per minute",
-                app.config().server.route_requests_per_minute
-            ),
-            (wait as u64).div_ceil(1000),
-        ));
-    }
+    within_limit(&app, ROUTE, &name, &format!("route {name}"), now)?;
     let window_ms = app.config().server.replay_window_secs as i64 * 1000;
     if route.route.auth == RouteAuth::Hmac {
         let key = route
