@@ -94,6 +94,24 @@ pub enum Command {
     /// Inspect and replay inbox events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Seed 003's GHL <-> CloudTalk bridges (`[[cloudtalk.bridges]]`).
+    #[command(subcommand)]
+    Bridges(BridgesCommand),
+}
+
+/// Bridge subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BridgesCommand {
+    /// The configured bridges and the routes each receives; no secret is shown.
+    List,
+    /// Check each bridge (or one): its location is registered and active, and CloudTalk
+    /// takes its API key (one read, which shows the company's limit). Exits 1 when one
+    /// fails.
+    Check {
+        /// Only this bridge.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Where a secret comes from; never the command line itself, which other users can see.
@@ -691,6 +709,68 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                 "queued a full push of {app_id:?} in {location}; `ghlsync serve` delivers it"
             ));
         }
+        Command::Bridges(cmd) => match cmd {
+            BridgesCommand::List => {
+                if config.cloudtalk.bridges.is_empty() {
+                    say("no bridges: add [[cloudtalk.bridges]] to the configuration");
+                }
+                for b in &config.cloudtalk.bridges {
+                    say(format!(
+                        "{:<16} location {:<24} GHL routes by {} (/api/ghl-webhooks/...), CloudTalk routes by {} (/api/cloudtalk-webhooks/...)",
+                        b.name,
+                        b.location,
+                        b.ghl_auth.as_str(),
+                        crate::connectors::cloudtalk::SECRET_HEADER,
+                    ));
+                }
+            }
+            BridgesCommand::Check { name } => {
+                let (store, _) = open(&config).await?;
+                let mut failed = false;
+                let bridges = config
+                    .cloudtalk
+                    .bridges
+                    .iter()
+                    .filter(|b| name.as_deref().is_none_or(|n| n == b.name));
+                let mut any = false;
+                for b in bridges {
+                    any = true;
+                    let location = store.location(&LocationId::new(&b.location)).await?;
+                    match location {
+                        Some(l) if l.active => {
+                            say(format!("{}: location {} registered, active", b.name, l.id))
+                        }
+                        Some(l) => {
+                            failed = true;
+                            say(format!("{}: location {} is inactive", b.name, l.id));
+                        }
+                        None => {
+                            failed = true;
+                            say(format!(
+                                "{}: location {} is not registered (ghlsync locations add)",
+                                b.name, b.location
+                            ));
+                        }
+                    }
+                    match crate::connectors::cloudtalk::check(&config.cloudtalk, b).await {
+                        Ok(report) => say(format!("{}: CloudTalk {report}", b.name)),
+                        Err(e) => {
+                            failed = true;
+                            say(format!("{}: CloudTalk refused: {e}", b.name));
+                        }
+                    }
+                }
+                anyhow::ensure!(
+                    any,
+                    "no bridge {}",
+                    name.as_deref()
+                        .map_or("configured".to_owned(), |n| format!("named {n:?}"))
+                );
+                if failed {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        },
         Command::Keys(cmd) => {
             let (store, _) = open(&config).await?;
             match cmd {

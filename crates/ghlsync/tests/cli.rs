@@ -639,3 +639,53 @@ fn bridge_bodies_are_explained_on_both_sides() {
         "the error lists the routes"
     );
 }
+
+/// `bridges list` shows no secret; `bridges check` reaches CloudTalk with each bridge's key
+/// and says what is wrong with the others.
+#[test]
+fn bridges_are_listed_and_checked() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ct = runtime.block_on(cloudtalk_sim::SimHandle::start()).unwrap();
+    let creds = ct.add_company("Checked Calls");
+    let cli = Cli::new();
+    let write = |secret: &str| {
+        std::fs::write(
+            cli.path().join("ghlsync.toml"),
+            format!(
+                "[database]\nurl = \"sqlite://{}\"\n[cloudtalk]\nbase_url = \"{}\"\n\
+                 [[cloudtalk.bridges]]\nname = \"main\"\nlocation = \"loc-1\"\nkey_id = \"{}\"\n\
+                 key_secret = \"{secret}\"\nwebhook_secret = \"cloudtalk-secret-0123456\"\n\
+                 ghl_secret = \"ghl-webhook-key-0123456\"\n",
+                cli.path().join("ghlsync.db").display(),
+                ct.base_url(),
+                creds.key_id,
+            ),
+        )
+        .unwrap();
+    };
+    write(&creds.secret);
+    let listed = cli.ok(&["bridges", "list"], &[], None);
+    assert!(
+        listed.contains("main") && listed.contains("loc-1"),
+        "{listed}"
+    );
+    assert!(!listed.contains("cloudtalk-secret") && !listed.contains(&creds.secret));
+    let out = cli.run(&["bridges", "check"], &[], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "the location is not registered: {text}"
+    );
+    assert!(text.contains("loc-1 is not registered"), "{text}");
+    assert!(
+        text.contains("CloudTalk takes the key: 0 contacts; limit 60 per minute"),
+        "{text}"
+    );
+    write("wrong-secret");
+    let out = cli.run(&["bridges", "check", "--name", "main"], &[], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CloudTalk refused"), "{text}");
+    let out = cli.run(&["bridges", "check", "--name", "other"], &[], None);
+    assert!(!out.status.success());
+    drop(runtime);
+}

@@ -84,6 +84,34 @@ impl State {
     }
 }
 
+/// Checks a bridge's API key with one read (no limiter: an operator's one-off call): the
+/// company's contacts count and its limit as CloudTalk reports them.
+pub async fn check(
+    config: &crate::config::CloudTalkConfig,
+    bridge: &crate::config::BridgeConfig,
+) -> Result<String, cloudtalk::Error> {
+    let client = cloudtalk::Client::builder()
+        .base_url(&config.base_url)
+        .timeout(std::time::Duration::from_millis(config.timeout_ms))
+        .build(
+            bridge.key_id.clone(),
+            secrecy::SecretString::from(bridge.key_secret.expose().to_owned()),
+        )?;
+    let answer = client
+        .list_contacts(&cloudtalk::contacts::ContactQuery {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await?;
+    let limit = answer.rate_limit();
+    Ok(format!(
+        "takes the key: {} contacts; limit {} per minute, {} left",
+        answer.data.items_count,
+        limit.limit.map_or("?".to_owned(), |l| l.to_string()),
+        limit.remaining.map_or("?".to_owned(), |l| l.to_string()),
+    ))
+}
+
 /// CloudTalk's routes.
 pub(crate) fn routes() -> Router<App> {
     Router::new()
