@@ -8,6 +8,7 @@
 pub mod app_event;
 pub mod backoff;
 pub mod bridge;
+pub mod broadcast;
 pub mod changeset;
 pub mod command;
 pub mod event;

@@ -1,0 +1,430 @@
+//! Seed 004's voice broadcasts, decided without IO: a number made E.164 (or refused, named),
+//! when a number may be called (the broadcast's calling window in the number's local time),
+//! and what a call's outcome does to its queue item.
+//!
+//! The local time is the GHL contact's time zone when GHL knows it, else the zones of the
+//! number's range (libphonenumber's time zone map: one zone for most ranges, several for
+//! some, such as a US toll-free number). Where a number may be in several zones it is called
+//! only when the time is inside the window in every one of them: the TCPA's hours bind at
+//! the called party's location, so an unknown one is not guessed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+use crate::event::UnknownValue;
+
+/// A phone number in E.164 (`+34611000111`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+impl E164 {
+    /// The number, with its `+`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a number was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PhoneError {
+    /// It cannot be read as a phone number.
+    #[error("{number:?} is not a phone number: {reason}")]
+    Unreadable {
+        /// The number as given.
+        number: String,
+        /// Why.
+        reason: String,
+    },
+    /// It reads as a number no network uses.
+    #[error("{number:?} is not a valid phone number")]
+    Invalid {
+        /// The number as given.
+        number: String,
+    },
+    /// The default region is not an ISO 3166 country code.
+    #[error("{0:?} is not a region (an ISO 3166 country code such as US)")]
+    UnknownRegion(String),
+}
+
+/// `raw` as E.164: international numbers as they are, national ones in `region` (the
+/// owner's default, ISO 3166: `US`, `ES`).
+pub fn normalize_phone(raw: &str, region: Option<&str>) -> Result<E164, PhoneError> {
+    let country = region
+        .map(|r| {
+            r.trim()
+                .to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>()
+                .map_err(|_| PhoneError::UnknownRegion(r.to_owned()))
+        })
+        .transpose()?;
+    let number = phonenumber::parse(country, raw.trim()).map_err(|e| PhoneError::Unreadable {
+        number: raw.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if !phonenumber::is_valid(&number) {
+        return Err(PhoneError::Invalid {
+            number: raw.to_owned(),
+        });
+    }
+    Ok(E164(
+        number.format().mode(phonenumber::Mode::E164).to_string(),
+    ))
+}
+
+/// The hours a broadcast calls in, in the called number's local time: from `start` up to
+/// (not including) `end`; an `end` before `start` runs past midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallingWindow {
+    /// First minute calls may start.
+    pub start: Time,
+    /// When calls stop.
+    pub end: Time,
+}
+
+impl Default for CallingWindow {
+    /// 08:00 to 21:00, the TCPA's hours.
+    fn default() -> Self {
+        Self {
+            start: Time::constant(8, 0, 0, 0),
+            end: Time::constant(21, 0, 0, 0),
+        }
+    }
+}
+
+impl CallingWindow {
+    /// True when `local` is inside the window.
+    pub fn contains(&self, local: Time) -> bool {
+        if self.start <= self.end {
+            self.start <= local && local < self.end
+        } else {
+            local >= self.start || local < self.end
+        }
+    }
+
+    /// True when `at` is inside the window in every zone.
+    pub fn open_in_all(&self, zones: &[TimeZone], at: Timestamp) -> bool {
+        zones
+            .iter()
+            .all(|tz| self.contains(at.to_zoned(tz.clone()).time()))
+    }
+
+    /// The first time at or after `now` that is inside the window in every zone; `None`
+    /// when there is none within a week (a window too short for the zones' spread).
+    pub fn next_open(&self, zones: &[TimeZone], now: Millis) -> Option<Millis> {
+        let now = Timestamp::from_millisecond(now).ok()?;
+        if self.open_in_all(zones, now) {
+            return Some(now.as_millisecond());
+        }
+        // Each zone's next opening is a candidate: the answer is the first candidate at which
+        // every zone is open. Openings recur daily, so a week of candidates is enough.
+        let mut candidates: Vec<Timestamp> = Vec::new();
+        for tz in zones {
+            let local = now.to_zoned(tz.clone());
+            for day in 0..8 {
+                let date = local.date().checked_add(day.days()).ok()?;
+                if let Ok(open) = date.to_datetime(self.start).to_zoned(tz.clone())
+                    && open.timestamp() > now
+                {
+                    candidates.push(open.timestamp());
+                }
+            }
+        }
+        candidates.sort();
+        candidates
+            .into_iter()
+            .find(|c| self.open_in_all(zones, *c))
+            .map(|c| c.as_millisecond())
+    }
+}
+
+/// The zones a number may be in: the contact's (an IANA name GHL gives) when it is one,
+/// else those of the number's range, else `fallback` (the owner's).
+pub fn zones_of(
+    contact_timezone: Option<&str>,
+    number: &E164,
+    fallback: &TimeZone,
+) -> Vec<TimeZone> {
+    if let Some(tz) = contact_timezone.and_then(|name| TimeZone::get(name.trim()).ok()) {
+        return vec![tz];
+    }
+    let zones: Vec<TimeZone> = namba::parse(number.as_str())
+        .ok()
+        .and_then(|n| namba::TimeZones::for_number(&n))
+        .map(|zones| {
+            zones
+                .iter()
+                .filter_map(|name| TimeZone::get(name).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    if zones.is_empty() {
+        vec![fallback.clone()]
+    } else {
+        zones
+    }
+}
+
+/// How a call ended, as the dialer reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// A person answered.
+    Answered,
+    /// A machine answered; the message was left.
+    Voicemail,
+    /// Nobody answered.
+    NoAnswer,
+    /// The line was busy.
+    Busy,
+    /// The call could not be made.
+    Failed,
+}
+
+impl CallOutcome {
+    /// Every outcome.
+    pub const ALL: [Self; 5] = [
+        Self::Answered,
+        Self::Voicemail,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Failed,
+    ];
+
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Voicemail => "voicemail",
+            Self::NoAnswer => "no_answer",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The GHL tag seed 004 gives a contact for it.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Answered => "broadcast_answered",
+            Self::Voicemail => "broadcast_voicemail_left",
+            Self::NoAnswer => "broadcast_no_answer",
+            Self::Busy => "broadcast_busy",
+            Self::Failed => "broadcast_failed",
+        }
+    }
+
+    /// No answer and busy are called again, up to the broadcast's attempts.
+    pub fn retried(self) -> bool {
+        matches!(self, Self::NoAnswer | Self::Busy)
+    }
+}
+
+impl FromStr for CallOutcome {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// What a reported outcome does to its queue item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// The item is done: the outcome goes to GHL. `retries_spent` marks a no-answer or busy
+    /// that ran out of attempts (the seed's "No answer (max retries)").
+    Final {
+        /// It was retried as often as the broadcast allows.
+        retries_spent: bool,
+    },
+    /// Called again at this time (then only inside the calling window).
+    RetryAt(Millis),
+}
+
+/// What `outcome` of the item's `attempt`-th call (from 1) does, for a broadcast of
+/// `max_attempts` calls per number spaced `retry_delay_ms` apart.
+pub fn after_outcome(
+    outcome: CallOutcome,
+    attempt: u32,
+    max_attempts: u32,
+    retry_delay_ms: Millis,
+    now: Millis,
+) -> Next {
+    if !outcome.retried() {
+        return Next::Final {
+            retries_spent: false,
+        };
+    }
+    if attempt < max_attempts.max(1) {
+        Next::RetryAt(now + retry_delay_ms.max(0))
+    } else {
+        Next::Final {
+            retries_spent: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Millis {
+        text.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn numbers_become_e164_or_are_refused_by_name() {
+        assert_eq!(
+            normalize_phone("(201) 555-0123", Some("us"))
+                .unwrap()
+                .as_str(),
+            "+12015550123"
+        );
+        assert_eq!(
+            normalize_phone("+34 611 00 01 11", None).unwrap().as_str(),
+            "+34611000111"
+        );
+        assert_eq!(
+            normalize_phone("611000111", Some("ES")).unwrap().as_str(),
+            "+34611000111"
+        );
+        assert_eq!(
+            normalize_phone("+1 555 0100", None),
+            Err(PhoneError::Invalid {
+                number: "+1 555 0100".into()
+            })
+        );
+        let e = normalize_phone("call me", Some("US")).unwrap_err();
+        assert!(e.to_string().contains("\"call me\""), "{e}");
+        assert_eq!(
+            normalize_phone("611000111", Some("Spain")),
+            Err(PhoneError::UnknownRegion("Spain".into()))
+        );
+    }
+
+    #[test]
+    fn a_window_holds_its_start_not_its_end_and_may_run_past_midnight() {
+        let w = CallingWindow::default();
+        assert!(w.contains(Time::constant(8, 0, 0, 0)));
+        assert!(w.contains(Time::constant(20, 59, 59, 0)));
+        assert!(!w.contains(Time::constant(21, 0, 0, 0)));
+        assert!(!w.contains(Time::constant(7, 59, 0, 0)));
+        let night = CallingWindow {
+            start: Time::constant(22, 0, 0, 0),
+            end: Time::constant(2, 0, 0, 0),
+        };
+        assert!(night.contains(Time::constant(23, 0, 0, 0)));
+        assert!(night.contains(Time::constant(1, 0, 0, 0)));
+        assert!(!night.contains(Time::constant(12, 0, 0, 0)));
+    }
+
+    #[test]
+    fn a_numbers_zone_comes_from_the_contact_else_its_range() {
+        let utc = TimeZone::UTC;
+        let madrid = normalize_phone("+34611000111", None).unwrap();
+        let zones = zones_of(None, &madrid, &utc);
+        assert_eq!(zones.len(), 1);
+        assert_eq!(zones[0].iana_name(), Some("Europe/Madrid"));
+        let new_jersey = normalize_phone("+12015550123", None).unwrap();
+        assert_eq!(
+            zones_of(None, &new_jersey, &utc)[0].iana_name(),
+            Some("America/New_York")
+        );
+        assert_eq!(
+            zones_of(Some("America/Denver"), &new_jersey, &utc)[0].iana_name(),
+            Some("America/Denver"),
+            "GHL's timezone of the contact wins"
+        );
+        assert_eq!(
+            zones_of(Some("not/a zone"), &new_jersey, &utc)[0].iana_name(),
+            Some("America/New_York")
+        );
+        // A toll-free number may ring anywhere in the country: every zone counts.
+        let toll_free = normalize_phone("+1 800 275 2273", None).unwrap();
+        let zones = zones_of(None, &toll_free, &utc);
+        assert!(zones.len() > 1, "{zones:?}");
+        assert!(
+            zones
+                .iter()
+                .any(|z| z.iana_name() == Some("America/Los_Angeles"))
+        );
+    }
+
+    #[test]
+    fn a_number_is_called_only_inside_its_window() {
+        let w = CallingWindow::default();
+        let ny = vec![TimeZone::get("America/New_York").unwrap()];
+        // 11:30 UTC is 06:30 in New York (EST): wait until 08:00 there, 13:00 UTC.
+        assert_eq!(
+            w.next_open(&ny, at("2026-12-03T11:30:00Z")),
+            Some(at("2026-12-03T13:00:00Z"))
+        );
+        // 15:00 UTC is 10:00 there: now.
+        let now = at("2026-12-03T15:00:00Z");
+        assert_eq!(w.next_open(&ny, now), Some(now));
+        // 02:30 UTC is 21:30 the day before: the next morning.
+        assert_eq!(
+            w.next_open(&ny, at("2026-12-04T02:30:00Z")),
+            Some(at("2026-12-04T13:00:00Z"))
+        );
+        // A number that may be in New York or Los Angeles waits for both to be open:
+        // 08:00 in Los Angeles is 16:00 UTC (11:00 in New York).
+        let both = vec![
+            TimeZone::get("America/New_York").unwrap(),
+            TimeZone::get("America/Los_Angeles").unwrap(),
+        ];
+        assert_eq!(
+            w.next_open(&both, at("2026-12-03T13:30:00Z")),
+            Some(at("2026-12-03T16:00:00Z"))
+        );
+        // Zones a whole window apart are never open together.
+        let apart = vec![
+            TimeZone::get("Pacific/Kiritimati").unwrap(),
+            TimeZone::get("Pacific/Pago_Pago").unwrap(),
+        ];
+        let short = CallingWindow {
+            start: Time::constant(9, 0, 0, 0),
+            end: Time::constant(10, 0, 0, 0),
+        };
+        assert_eq!(short.next_open(&apart, at("2026-12-03T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn no_answer_and_busy_are_retried_until_the_attempts_run_out() {
+        use CallOutcome::*;
+        assert_eq!(
+            after_outcome(NoAnswer, 1, 3, 60_000, 1_000),
+            Next::RetryAt(61_000)
+        );
+        assert_eq!(after_outcome(Busy, 2, 3, 60_000, 0), Next::RetryAt(60_000));
+        assert_eq!(
+            after_outcome(NoAnswer, 3, 3, 60_000, 0),
+            Next::Final {
+                retries_spent: true
+            }
+        );
+        for o in [Answered, Voicemail, Failed] {
+            assert_eq!(
+                after_outcome(o, 1, 3, 60_000, 0),
+                Next::Final {
+                    retries_spent: false
+                }
+            );
+        }
+        assert_eq!(Voicemail.tag(), "broadcast_voicemail_left");
+        assert_eq!("no_answer".parse::<CallOutcome>(), Ok(NoAnswer));
+    }
+}
