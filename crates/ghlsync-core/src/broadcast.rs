@@ -277,6 +277,150 @@ pub fn after_outcome(
     }
 }
 
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id!(
+    /// A dialer user (seed 004's `user_id`): the owner of broadcasts, keys and a DNC list.
+    OwnerId
+);
+id!(
+    /// A broadcast, unique within its owner.
+    BroadcastId
+);
+
+/// A dialer user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Its id.
+    pub id: OwnerId,
+    /// Its name.
+    pub name: String,
+    /// The GHL location its outcomes go to.
+    pub location_id: ghl::LocationId,
+    /// The region national numbers are read in (ISO 3166: `US`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The zone of numbers whose own zone is unknown (IANA).
+    pub timezone: String,
+    /// Created.
+    pub created_at: Millis,
+}
+
+/// An owner's webhook key (seed 004's `webhook_key`): shown once, stored as its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerKey {
+    /// `okey_` and hex digits: how it is listed and revoked.
+    pub id: String,
+    /// The owner.
+    pub owner_id: OwnerId,
+    /// Hex SHA-256 of the secret.
+    #[serde(skip_serializing)]
+    pub secret_hash: String,
+    /// The secret's first characters, to recognise it.
+    pub prefix: String,
+    /// Created.
+    pub created_at: Millis,
+    /// Revoked, if it was (a rotation revokes the key it replaces).
+    pub revoked_at: Option<Millis>,
+}
+
+/// Where a broadcast stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BroadcastStatus {
+    /// Calling.
+    Active,
+    /// Not calling; numbers are still queued.
+    Paused,
+    /// Finished: takes no more numbers.
+    Completed,
+    /// Stopped for good: takes no more numbers.
+    Cancelled,
+}
+
+impl BroadcastStatus {
+    /// Every status.
+    pub const ALL: [Self; 4] = [Self::Active, Self::Paused, Self::Completed, Self::Cancelled];
+
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// A completed or cancelled broadcast takes no numbers (seed 004 answers 404).
+    pub fn takes_numbers(self) -> bool {
+        matches!(self, Self::Active | Self::Paused)
+    }
+
+    /// Whether `to` may follow: pause and resume go back and forth; completing and
+    /// cancelling are final.
+    pub fn may_become(self, to: Self) -> bool {
+        use BroadcastStatus::*;
+        matches!(
+            (self, to),
+            (Active, Paused) | (Paused, Active) | (Active | Paused, Completed | Cancelled)
+        )
+    }
+}
+
+impl FromStr for BroadcastStatus {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// A voice broadcast.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Broadcast {
+    /// Its id, unique within its owner.
+    pub id: BroadcastId,
+    /// Its owner.
+    pub owner_id: OwnerId,
+    /// Its name (seed 004's `broadcast_name`).
+    pub name: String,
+    /// Where it stands.
+    pub status: BroadcastStatus,
+    /// Calls per number at most, counting no-answer and busy retries.
+    pub max_attempts: u32,
+    /// Time between a no-answer or busy and the next call.
+    pub retry_delay_ms: Millis,
+    /// When numbers may be called, in their local time.
+    pub window: CallingWindow,
+    /// Created.
+    pub created_at: Millis,
+    /// Last changed.
+    pub updated_at: Millis,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +544,17 @@ mod tests {
             end: Time::constant(10, 0, 0, 0),
         };
         assert_eq!(short.next_open(&apart, at("2026-12-03T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn completing_and_cancelling_are_final() {
+        use BroadcastStatus::*;
+        assert!(Active.may_become(Paused) && Paused.may_become(Active));
+        assert!(Paused.may_become(Cancelled) && Active.may_become(Completed));
+        assert!(!Completed.may_become(Active) && !Cancelled.may_become(Paused));
+        assert!(!Active.may_become(Active));
+        assert!(Paused.takes_numbers() && !Completed.takes_numbers());
+        assert_eq!("cancelled".parse::<BroadcastStatus>(), Ok(Cancelled));
     }
 
     #[test]

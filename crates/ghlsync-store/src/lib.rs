@@ -20,6 +20,9 @@ use std::future::Future;
 
 use ghl::{ContactId, LocationId, OpportunityId};
 use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
+use ghlsync_core::broadcast::{
+    Broadcast, BroadcastId, BroadcastStatus, E164, Owner, OwnerId, OwnerKey,
+};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -426,6 +429,69 @@ pub trait Store: Send + Sync {
         bridge: &BridgeName,
         cloudtalk_contact: cloudtalk::ContactId,
     ) -> impl Future<Output = Result<Option<CloudTalkLink>, StoreError>> + Send;
+    /// Inserts or replaces an owner.
+    fn upsert_owner(&self, owner: &Owner) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// One owner.
+    fn owner(&self, id: &OwnerId)
+    -> impl Future<Output = Result<Option<Owner>, StoreError>> + Send;
+    /// Every owner.
+    fn owners(&self) -> impl Future<Output = Result<Vec<Owner>, StoreError>> + Send;
+    /// Stores a new key and revokes the owner's others (a rotation; the first key revokes
+    /// nothing), in one transaction.
+    fn rotate_owner_key(
+        &self,
+        key: &OwnerKey,
+        now: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The key with this hash, revoked or not.
+    fn owner_key_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> impl Future<Output = Result<Option<OwnerKey>, StoreError>> + Send;
+    /// An owner's keys.
+    fn owner_keys(
+        &self,
+        owner: &OwnerId,
+    ) -> impl Future<Output = Result<Vec<OwnerKey>, StoreError>> + Send;
+    /// Inserts or replaces a broadcast.
+    fn upsert_broadcast(
+        &self,
+        broadcast: &Broadcast,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// One of an owner's broadcasts: another owner's is `None`, as a missing one is.
+    fn broadcast(
+        &self,
+        owner: &OwnerId,
+        id: &BroadcastId,
+    ) -> impl Future<Output = Result<Option<Broadcast>, StoreError>> + Send;
+    /// An owner's broadcasts, newest first.
+    fn broadcasts(
+        &self,
+        owner: &OwnerId,
+    ) -> impl Future<Output = Result<Vec<Broadcast>, StoreError>> + Send;
+    /// Moves one of the owner's broadcasts from `from` to `to`: false when it is not the
+    /// owner's or no longer in `from` (someone changed it meanwhile).
+    fn set_broadcast_status(
+        &self,
+        owner: &OwnerId,
+        id: &BroadcastId,
+        from: BroadcastStatus,
+        to: BroadcastStatus,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Adds numbers to an owner's Do-Not-Call list: how many were new.
+    fn add_dnc(
+        &self,
+        owner: &OwnerId,
+        phones: &[E164],
+        now: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// True when the number is on the owner's Do-Not-Call list.
+    fn is_dnc(
+        &self,
+        owner: &OwnerId,
+        phone: &E164,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Takes up to `want` units of `key`'s fixed window that starts at `window_start` (at
     /// most `limit` per window) and returns how many it got: `0` when the window is spent,
     /// or when the key already counts a later window. Atomic across instances.
@@ -534,4 +600,16 @@ delegate! {
     fn cloudtalk_link(&self, bridge: &BridgeName, ghl_contact: &ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
     fn cloudtalk_link_of(&self, bridge: &BridgeName, cloudtalk_contact: cloudtalk::ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
     fn window_take(&self, key: &str, window_start: Millis, limit: u32, want: u32) -> Result<u32, StoreError>;
+    fn upsert_owner(&self, owner: &Owner) -> Result<(), StoreError>;
+    fn owner(&self, id: &OwnerId) -> Result<Option<Owner>, StoreError>;
+    fn owners(&self) -> Result<Vec<Owner>, StoreError>;
+    fn rotate_owner_key(&self, key: &OwnerKey, now: Millis) -> Result<u64, StoreError>;
+    fn owner_key_by_hash(&self, secret_hash: &str) -> Result<Option<OwnerKey>, StoreError>;
+    fn owner_keys(&self, owner: &OwnerId) -> Result<Vec<OwnerKey>, StoreError>;
+    fn upsert_broadcast(&self, broadcast: &Broadcast) -> Result<(), StoreError>;
+    fn broadcast(&self, owner: &OwnerId, id: &BroadcastId) -> Result<Option<Broadcast>, StoreError>;
+    fn broadcasts(&self, owner: &OwnerId) -> Result<Vec<Broadcast>, StoreError>;
+    fn set_broadcast_status(&self, owner: &OwnerId, id: &BroadcastId, from: BroadcastStatus, to: BroadcastStatus, now: Millis) -> Result<bool, StoreError>;
+    fn add_dnc(&self, owner: &OwnerId, phones: &[E164], now: Millis) -> Result<u64, StoreError>;
+    fn is_dnc(&self, owner: &OwnerId, phone: &E164) -> Result<bool, StoreError>;
 }

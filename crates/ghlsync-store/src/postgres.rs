@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use ghl::{ContactId, LocationId, OpportunityId};
 use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
+use ghlsync_core::broadcast::{
+    Broadcast, BroadcastId, BroadcastStatus, E164, Owner, OwnerId, OwnerKey,
+};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -17,8 +20,8 @@ use ghlsync_core::{
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::rows::{
-    ApiKeyRow, CloudTalkLinkRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow,
-    OpportunityRow, RouteRow,
+    ApiKeyRow, BodyRow, BroadcastRow, CloudTalkLinkRow, ContactRow, EventRow, JobRow, LocationRow,
+    LogRow, NoteRow, OpportunityRow, OwnerKeyRow, RouteRow,
 };
 use crate::shared::{
     INSERT_CHUNK, event_cols, finish, first_of_its_key, impl_store, insert_events_query, job_cols,

@@ -316,3 +316,55 @@ impl CloudTalkLinkRow {
         }
     }
 }
+
+/// A row kept whole as JSON.
+#[derive(FromRow)]
+pub(crate) struct BodyRow {
+    body: String,
+}
+
+impl BodyRow {
+    pub(crate) fn into_value<T: serde::de::DeserializeOwned>(self) -> Result<T, StoreError> {
+        json("body", &self.body)
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct BroadcastRow {
+    body: String,
+    status: String,
+    updated_at: i64,
+}
+
+impl BroadcastRow {
+    /// The status and change time are the columns' (a status change writes only those).
+    pub(crate) fn into_broadcast(self) -> Result<ghlsync_core::broadcast::Broadcast, StoreError> {
+        let mut b: ghlsync_core::broadcast::Broadcast = json("body", &self.body)?;
+        b.status = parse("status", &self.status)?;
+        b.updated_at = self.updated_at;
+        Ok(b)
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct OwnerKeyRow {
+    id: String,
+    owner_id: String,
+    secret_hash: String,
+    prefix: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl OwnerKeyRow {
+    pub(crate) fn into_key(self) -> ghlsync_core::broadcast::OwnerKey {
+        ghlsync_core::broadcast::OwnerKey {
+            id: self.id,
+            owner_id: ghlsync_core::broadcast::OwnerId(self.owner_id),
+            secret_hash: self.secret_hash,
+            prefix: self.prefix,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}

@@ -1023,6 +1023,176 @@ macro_rules! impl_store {
                 Ok(granted as u32)
             }
 
+            async fn upsert_owner(&self, o: &Owner) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO owners (id, location_id, body, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET location_id = excluded.location_id, body = excluded.body",
+                )
+                .bind(o.id.as_str())
+                .bind(o.location_id.as_str())
+                .bind(to_json(o))
+                .bind(o.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn owner(&self, id: &OwnerId) -> Result<Option<Owner>, StoreError> {
+                let row: Option<BodyRow> = sqlx::query_as("SELECT body FROM owners WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(self.read())
+                    .await?;
+                row.map(BodyRow::into_value).transpose()
+            }
+
+            async fn owners(&self) -> Result<Vec<Owner>, StoreError> {
+                let rows: Vec<BodyRow> = sqlx::query_as("SELECT body FROM owners ORDER BY created_at, id")
+                    .fetch_all(self.read())
+                    .await?;
+                rows.into_iter().map(BodyRow::into_value).collect()
+            }
+
+            async fn rotate_owner_key(&self, k: &OwnerKey, now: Millis) -> Result<u64, StoreError> {
+                let mut tx = self.write().await?;
+                let revoked = sqlx::query(
+                    "UPDATE owner_keys SET revoked_at = $1 WHERE owner_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(k.owner_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "INSERT INTO owner_keys (id, owner_id, secret_hash, prefix, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.id)
+                .bind(k.owner_id.as_str())
+                .bind(&k.secret_hash)
+                .bind(&k.prefix)
+                .bind(k.created_at)
+                .bind(k.revoked_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn owner_key_by_hash(&self, secret_hash: &str) -> Result<Option<OwnerKey>, StoreError> {
+                let row: Option<OwnerKeyRow> = sqlx::query_as(
+                    "SELECT id, owner_id, secret_hash, prefix, created_at, revoked_at FROM owner_keys WHERE secret_hash = $1",
+                )
+                .bind(secret_hash)
+                .fetch_optional(self.read())
+                .await?;
+                Ok(row.map(OwnerKeyRow::into_key))
+            }
+
+            async fn owner_keys(&self, owner: &OwnerId) -> Result<Vec<OwnerKey>, StoreError> {
+                let rows: Vec<OwnerKeyRow> = sqlx::query_as(
+                    "SELECT id, owner_id, secret_hash, prefix, created_at, revoked_at FROM owner_keys \
+                     WHERE owner_id = $1 ORDER BY created_at, id",
+                )
+                .bind(owner.as_str())
+                .fetch_all(self.read())
+                .await?;
+                Ok(rows.into_iter().map(OwnerKeyRow::into_key).collect())
+            }
+
+            async fn upsert_broadcast(&self, b: &Broadcast) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO broadcasts (owner_id, id, status, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (owner_id, id) DO UPDATE SET status = excluded.status, body = excluded.body, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(b.owner_id.as_str())
+                .bind(b.id.as_str())
+                .bind(b.status.as_str())
+                .bind(to_json(b))
+                .bind(b.created_at)
+                .bind(b.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn broadcast(&self, owner: &OwnerId, id: &BroadcastId) -> Result<Option<Broadcast>, StoreError> {
+                let row: Option<BroadcastRow> = sqlx::query_as(
+                    "SELECT body, status, updated_at FROM broadcasts WHERE owner_id = $1 AND id = $2",
+                )
+                .bind(owner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.read())
+                .await?;
+                row.map(BroadcastRow::into_broadcast).transpose()
+            }
+
+            async fn broadcasts(&self, owner: &OwnerId) -> Result<Vec<Broadcast>, StoreError> {
+                let rows: Vec<BroadcastRow> = sqlx::query_as(
+                    "SELECT body, status, updated_at FROM broadcasts WHERE owner_id = $1 ORDER BY created_at DESC, id",
+                )
+                .bind(owner.as_str())
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(BroadcastRow::into_broadcast).collect()
+            }
+
+            async fn set_broadcast_status(
+                &self,
+                owner: &OwnerId,
+                id: &BroadcastId,
+                from: BroadcastStatus,
+                to: BroadcastStatus,
+                now: Millis,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                let done = sqlx::query(
+                    "UPDATE broadcasts SET status = $1, updated_at = $2 WHERE owner_id = $3 AND id = $4 AND status = $5",
+                )
+                .bind(to.as_str())
+                .bind(now)
+                .bind(owner.as_str())
+                .bind(id.as_str())
+                .bind(from.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(done == 1)
+            }
+
+            async fn add_dnc(&self, owner: &OwnerId, phones: &[E164], now: Millis) -> Result<u64, StoreError> {
+                let mut tx = self.write().await?;
+                let mut added = 0;
+                for phone in phones {
+                    added += sqlx::query(
+                        "INSERT INTO dnc (owner_id, phone, added_at) VALUES ($1, $2, $3) ON CONFLICT (owner_id, phone) DO NOTHING",
+                    )
+                    .bind(owner.as_str())
+                    .bind(phone.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(added)
+            }
+
+            async fn is_dnc(&self, owner: &OwnerId, phone: &E164) -> Result<bool, StoreError> {
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT added_at FROM dnc WHERE owner_id = $1 AND phone = $2")
+                        .bind(owner.as_str())
+                        .bind(phone.as_str())
+                        .fetch_optional(self.read())
+                        .await?;
+                Ok(found.is_some())
+            }
+
             async fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
                 let rows: Vec<LogRow> = sqlx::query_as(
                     "SELECT location_id, kind, detail, at FROM sync_log WHERE ($1 IS NULL OR location_id = $1) \

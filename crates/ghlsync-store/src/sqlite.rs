@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use ghl::{ContactId, LocationId, OpportunityId};
 use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
+use ghlsync_core::broadcast::{
+    Broadcast, BroadcastId, BroadcastStatus, E164, Owner, OwnerId, OwnerKey,
+};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -27,8 +30,8 @@ use sqlx::sqlite::{
 };
 
 use crate::rows::{
-    ApiKeyRow, CloudTalkLinkRow, ContactRow, EventRow, JobRow, LocationRow, LogRow, NoteRow,
-    OpportunityRow, RouteRow,
+    ApiKeyRow, BodyRow, BroadcastRow, CloudTalkLinkRow, ContactRow, EventRow, JobRow, LocationRow,
+    LogRow, NoteRow, OpportunityRow, OwnerKeyRow, RouteRow,
 };
 use crate::shared::{
     event_cols, finish, first_of_its_key, impl_store, job_cols, job_lanes, running_in_lane,

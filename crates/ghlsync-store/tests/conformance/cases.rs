@@ -1396,3 +1396,137 @@ pub async fn windows_grant_up_to_their_limit<S: Store>(s: &S) {
     let granted: u32 = takes.into_iter().map(Result::unwrap).sum();
     assert_eq!(granted, 60);
 }
+
+pub async fn broadcasts_keys_and_dnc_are_their_owners_alone<S: Store>(s: &S) {
+    use ghlsync_core::broadcast::{
+        Broadcast, BroadcastId, BroadcastStatus, CallingWindow, Owner, OwnerId, OwnerKey,
+        normalize_phone,
+    };
+    let owner = |id: &str| Owner {
+        id: OwnerId(id.into()),
+        name: format!("Owner {id}"),
+        location_id: "loc".into(),
+        region: Some("US".into()),
+        timezone: "America/New_York".into(),
+        created_at: 1,
+    };
+    let (a, b) = (owner("own_a"), owner("own_b"));
+    s.upsert_owner(&a).await.unwrap();
+    s.upsert_owner(&b).await.unwrap();
+    assert_eq!(s.owner(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.owners().await.unwrap().len(), 2);
+    // Keys: a rotation revokes the key it replaces, and only the owner's.
+    let key = |id: &str, owner: &OwnerId, hash: &str| OwnerKey {
+        id: id.into(),
+        owner_id: owner.clone(),
+        secret_hash: hash.into(),
+        prefix: "whk_12".into(),
+        created_at: 10,
+        revoked_at: None,
+    };
+    assert_eq!(
+        s.rotate_owner_key(&key("k1", &a.id, "h1"), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.rotate_owner_key(&key("k9", &b.id, "h9"), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.rotate_owner_key(&key("k2", &a.id, "h2"), 20)
+            .await
+            .unwrap(),
+        1
+    );
+    let old = s.owner_key_by_hash("h1").await.unwrap().unwrap();
+    assert_eq!(old.revoked_at, Some(20));
+    let new = s.owner_key_by_hash("h2").await.unwrap().unwrap();
+    assert_eq!((new.owner_id.clone(), new.revoked_at), (a.id.clone(), None));
+    assert_eq!(
+        s.owner_key_by_hash("h9").await.unwrap().unwrap().revoked_at,
+        None,
+        "another owner's key stays"
+    );
+    assert_eq!(s.owner_keys(&a.id).await.unwrap().len(), 2);
+    assert!(s.owner_key_by_hash("nope").await.unwrap().is_none());
+    // Broadcasts: another owner's is not found; status changes only from what it was.
+    let broadcast = Broadcast {
+        id: BroadcastId("bc_1".into()),
+        owner_id: a.id.clone(),
+        name: "Spring".into(),
+        status: BroadcastStatus::Active,
+        max_attempts: 3,
+        retry_delay_ms: 3_600_000,
+        window: CallingWindow::default(),
+        created_at: 30,
+        updated_at: 30,
+    };
+    s.upsert_broadcast(&broadcast).await.unwrap();
+    assert_eq!(
+        s.broadcast(&a.id, &broadcast.id).await.unwrap(),
+        Some(broadcast.clone())
+    );
+    assert!(s.broadcast(&b.id, &broadcast.id).await.unwrap().is_none());
+    assert!(s.broadcasts(&b.id).await.unwrap().is_empty());
+    assert!(
+        !s.set_broadcast_status(
+            &b.id,
+            &broadcast.id,
+            BroadcastStatus::Active,
+            BroadcastStatus::Paused,
+            40
+        )
+        .await
+        .unwrap(),
+        "another owner cannot pause it"
+    );
+    assert!(
+        s.set_broadcast_status(
+            &a.id,
+            &broadcast.id,
+            BroadcastStatus::Active,
+            BroadcastStatus::Paused,
+            40
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.set_broadcast_status(
+            &a.id,
+            &broadcast.id,
+            BroadcastStatus::Active,
+            BroadcastStatus::Completed,
+            41
+        )
+        .await
+        .unwrap(),
+        "it is no longer active"
+    );
+    let paused = s.broadcast(&a.id, &broadcast.id).await.unwrap().unwrap();
+    assert_eq!(
+        (paused.status, paused.updated_at),
+        (BroadcastStatus::Paused, 40)
+    );
+    // Do-Not-Call, per owner.
+    let n = normalize_phone("+12015550123", None).unwrap();
+    let m = normalize_phone("+12015550124", None).unwrap();
+    assert_eq!(
+        s.add_dnc(&a.id, &[n.clone(), n.clone(), m.clone()], 50)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.add_dnc(&a.id, std::slice::from_ref(&n), 51)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(s.is_dnc(&a.id, &n).await.unwrap());
+    assert!(!s.is_dnc(&b.id, &n).await.unwrap());
+}
