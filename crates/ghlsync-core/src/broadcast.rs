@@ -150,6 +150,20 @@ impl CallingWindow {
     }
 }
 
+/// True when `region` is an ISO 3166 country code numbers can be read in.
+pub fn is_region(region: &str) -> bool {
+    region
+        .trim()
+        .to_ascii_uppercase()
+        .parse::<phonenumber::country::Id>()
+        .is_ok()
+}
+
+/// An IANA time zone by name.
+pub fn zone(name: &str) -> Option<TimeZone> {
+    TimeZone::get(name.trim()).ok()
+}
+
 /// The zones a number may be in: the contact's (an IANA name GHL gives) when it is one,
 /// else those of the number's range, else `fallback` (the owner's).
 pub fn zones_of(
@@ -457,6 +471,8 @@ mod tests {
             normalize_phone("611000111", Some("Spain")),
             Err(PhoneError::UnknownRegion("Spain".into()))
         );
+        assert!(is_region("es") && !is_region("Spain"));
+        assert!(zone("Europe/Madrid").is_some() && zone("Mars/Olympus").is_none());
     }
 
     #[test]

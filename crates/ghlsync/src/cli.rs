@@ -97,6 +97,104 @@ pub enum Command {
     /// Seed 003's GHL <-> CloudTalk bridges (`[[cloudtalk.bridges]]`).
     #[command(subcommand)]
     Bridges(BridgesCommand),
+    /// Seed 004's dialer users: their webhook keys and Do-Not-Call lists.
+    #[command(subcommand)]
+    Owners(OwnersCommand),
+    /// Seed 004's voice broadcasts of an owner.
+    #[command(subcommand)]
+    Broadcasts(BroadcastsCommand),
+}
+
+/// Owner subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OwnersCommand {
+    /// Add a dialer user for a registered location; prints its webhook key once.
+    Add {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// The GHL location its outcomes go to.
+        #[arg(long)]
+        location: String,
+        /// The region national numbers are read in (ISO 3166: US).
+        #[arg(long)]
+        region: Option<String>,
+        /// The zone of numbers whose own zone is unknown (IANA).
+        #[arg(long, default_value = "America/New_York")]
+        timezone: String,
+    },
+    /// The owners (keys by id and prefix only).
+    List,
+    /// A new webhook key for an owner, shown once; the old one stops working at once.
+    RotateKey {
+        /// The owner.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Add numbers to an owner's Do-Not-Call list (national numbers in its region).
+    Dnc {
+        /// The owner.
+        #[arg(long)]
+        owner: String,
+        /// The numbers.
+        #[arg(required = true)]
+        numbers: Vec<String>,
+    },
+}
+
+/// Broadcast subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BroadcastsCommand {
+    /// Create an active broadcast.
+    Create {
+        /// The owner.
+        #[arg(long)]
+        owner: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Calls per number at most, counting no-answer and busy retries.
+        #[arg(long, default_value_t = 3)]
+        max_attempts: u32,
+        /// Minutes between a no-answer or busy and the next call.
+        #[arg(long, default_value_t = 60)]
+        retry_delay_minutes: i64,
+        /// The calling window in the numbers' local time, `HH:MM-HH:MM`.
+        #[arg(long, default_value = "08:00-21:00")]
+        window: String,
+    },
+    /// An owner's broadcasts.
+    List {
+        /// The owner.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Pause, resume, complete or cancel a broadcast.
+    Set {
+        /// The owner.
+        #[arg(long)]
+        owner: String,
+        /// The broadcast.
+        id: String,
+        /// `paused`, `active` (resume), `completed` or `cancelled`.
+        status: String,
+    },
+}
+
+/// `HH:MM-HH:MM`.
+fn calling_window(text: &str) -> anyhow::Result<ghlsync_core::broadcast::CallingWindow> {
+    let (start, end) = text
+        .split_once('-')
+        .ok_or_else(|| anyhow::anyhow!("the window {text:?} is not HH:MM-HH:MM"))?;
+    let time = |t: &str| {
+        t.trim()
+            .parse::<jiff::civil::Time>()
+            .map_err(|e| anyhow::anyhow!("{t:?} in the window is not HH:MM: {e}"))
+    };
+    Ok(ghlsync_core::broadcast::CallingWindow {
+        start: time(start)?,
+        end: time(end)?,
+    })
 }
 
 /// Bridge subcommands.
@@ -771,6 +869,132 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                 }
             }
         },
+        Command::Owners(cmd) => {
+            use ghlsync_core::broadcast::{OwnerId, normalize_phone};
+            let (store, _) = open(&config).await?;
+            match cmd {
+                OwnersCommand::Add {
+                    name,
+                    location,
+                    region,
+                    timezone,
+                } => {
+                    let (owner, key) = crate::registry::add_owner(
+                        &store,
+                        &name,
+                        &LocationId::new(&location),
+                        region.as_deref(),
+                        &timezone,
+                    )
+                    .await?;
+                    say(format!("owner {} added for location {location}", owner.id));
+                    say(format!(
+                        "webhook key (shown once): {}",
+                        key.secret.expose_secret()
+                    ));
+                }
+                OwnersCommand::List => {
+                    for o in store.owners().await? {
+                        let keys = store.owner_keys(&o.id).await?;
+                        let live: Vec<String> = keys
+                            .iter()
+                            .filter(|k| k.revoked_at.is_none())
+                            .map(|k| format!("{} ({}...)", k.id, k.prefix))
+                            .collect();
+                        say(format!(
+                            "{:<18} {:<20} location {:<22} region {:<3} zone {:<20} key {}",
+                            o.id,
+                            o.name,
+                            o.location_id,
+                            o.region.as_deref().unwrap_or("-"),
+                            o.timezone,
+                            live.join(", ")
+                        ));
+                    }
+                }
+                OwnersCommand::RotateKey { owner } => {
+                    let key =
+                        crate::registry::rotate_owner_key(&store, &OwnerId(owner.clone())).await?;
+                    say(format!(
+                        "new key {} for owner {owner}; the old one no longer works",
+                        key.key.id
+                    ));
+                    say(format!(
+                        "webhook key (shown once): {}",
+                        key.secret.expose_secret()
+                    ));
+                }
+                OwnersCommand::Dnc { owner, numbers } => {
+                    let id = OwnerId(owner.clone());
+                    let o = store
+                        .owner(&id)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no owner {owner}"))?;
+                    let phones = numbers
+                        .iter()
+                        .map(|n| normalize_phone(n, o.region.as_deref()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let added = store.add_dnc(&id, &phones, now_ms()).await?;
+                    say(format!(
+                        "{added} number(s) added to {owner}'s Do-Not-Call list ({} already on it)",
+                        phones.len() as u64 - added
+                    ));
+                }
+            }
+        }
+        Command::Broadcasts(cmd) => {
+            use ghlsync_core::broadcast::{BroadcastId, BroadcastStatus, OwnerId};
+            let (store, _) = open(&config).await?;
+            match cmd {
+                BroadcastsCommand::Create {
+                    owner,
+                    name,
+                    max_attempts,
+                    retry_delay_minutes,
+                    window,
+                } => {
+                    let b = crate::registry::create_broadcast(
+                        &store,
+                        &OwnerId(owner),
+                        &name,
+                        max_attempts,
+                        retry_delay_minutes.saturating_mul(60_000),
+                        calling_window(&window)?,
+                    )
+                    .await?;
+                    say(format!("broadcast {} ({}) created, active", b.id, b.name));
+                }
+                BroadcastsCommand::List { owner } => {
+                    for b in store.broadcasts(&OwnerId(owner)).await? {
+                        say(format!(
+                            "{:<16} {:<24} {:<10} attempts {} retry {} min window {}-{}",
+                            b.id,
+                            b.name,
+                            b.status.as_str(),
+                            b.max_attempts,
+                            b.retry_delay_ms / 60_000,
+                            b.window.start.strftime("%H:%M"),
+                            b.window.end.strftime("%H:%M"),
+                        ));
+                    }
+                }
+                BroadcastsCommand::Set { owner, id, status } => {
+                    let to: BroadcastStatus = status.parse().map_err(|_| {
+                        anyhow::anyhow!(
+                            "{status:?} is not a status (active, paused, completed, cancelled)"
+                        )
+                    })?;
+                    let b = crate::registry::set_broadcast_status(
+                        &store,
+                        &OwnerId(owner),
+                        &BroadcastId(id),
+                        to,
+                    )
+                    .await?;
+                    say(format!("broadcast {} is {}", b.id, b.status.as_str()));
+                }
+            }
+        }
         Command::Keys(cmd) => {
             let (store, _) = open(&config).await?;
             match cmd {

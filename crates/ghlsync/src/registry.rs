@@ -183,3 +183,142 @@ pub async fn create_api_key(
         secret: SecretString::from(secret),
     })
 }
+
+/// Random hex of `n` bytes.
+fn random_hex(n: usize) -> anyhow::Result<String> {
+    let mut bytes = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// An owner just created, or a key just rotated: the only moment the key exists outside
+/// the caller's hands.
+#[derive(Debug)]
+pub struct NewOwnerKey {
+    /// The stored key (hash only).
+    pub key: ghlsync_core::broadcast::OwnerKey,
+    /// The secret, to show once: seed 004's `webhook_key`.
+    pub secret: SecretString,
+}
+
+/// Adds a dialer user (seed 004's owner) for a registered location, checking its region and
+/// time zone, and makes its first webhook key.
+pub async fn add_owner(
+    store: &AnyStore,
+    name: &str,
+    location_id: &LocationId,
+    region: Option<&str>,
+    timezone: &str,
+) -> anyhow::Result<(ghlsync_core::broadcast::Owner, NewOwnerKey)> {
+    anyhow::ensure!(!name.trim().is_empty(), "the owner's name is empty");
+    anyhow::ensure!(
+        store.location(location_id).await?.is_some(),
+        "no location {location_id}; add it first with `ghlsync locations add`"
+    );
+    if let Some(r) = region {
+        anyhow::ensure!(
+            ghlsync_core::broadcast::is_region(r),
+            "{r:?} is not a region (an ISO 3166 country code such as US)"
+        );
+    }
+    anyhow::ensure!(
+        ghlsync_core::broadcast::zone(timezone).is_some(),
+        "{timezone:?} is not an IANA time zone (America/New_York, Europe/Madrid, ...)"
+    );
+    let owner = ghlsync_core::broadcast::Owner {
+        id: ghlsync_core::broadcast::OwnerId(format!("own_{}", random_hex(6)?)),
+        name: name.trim().to_owned(),
+        location_id: location_id.clone(),
+        region: region.map(|r| r.trim().to_ascii_uppercase()),
+        timezone: timezone.trim().to_owned(),
+        created_at: now_ms(),
+    };
+    store.upsert_owner(&owner).await?;
+    let key = rotate_owner_key(store, &owner.id).await?;
+    Ok((owner, key))
+}
+
+/// A new webhook key for an owner; the one it replaces stops working at once.
+pub async fn rotate_owner_key(
+    store: &AnyStore,
+    owner: &ghlsync_core::broadcast::OwnerId,
+) -> anyhow::Result<NewOwnerKey> {
+    anyhow::ensure!(store.owner(owner).await?.is_some(), "no owner {owner}");
+    let secret = format!("whk_{}", random_hex(20)?);
+    let key = ghlsync_core::broadcast::OwnerKey {
+        id: format!("okey_{}", random_hex(6)?),
+        owner_id: owner.clone(),
+        secret_hash: api_key_hash(&secret),
+        prefix: secret[..12].to_owned(),
+        created_at: now_ms(),
+        revoked_at: None,
+    };
+    store.rotate_owner_key(&key, now_ms()).await?;
+    Ok(NewOwnerKey {
+        key,
+        secret: SecretString::from(secret),
+    })
+}
+
+/// Creates a broadcast of an owner, active.
+pub async fn create_broadcast(
+    store: &AnyStore,
+    owner: &ghlsync_core::broadcast::OwnerId,
+    name: &str,
+    max_attempts: u32,
+    retry_delay_ms: i64,
+    window: ghlsync_core::broadcast::CallingWindow,
+) -> anyhow::Result<ghlsync_core::broadcast::Broadcast> {
+    anyhow::ensure!(!name.trim().is_empty(), "the broadcast's name is empty");
+    anyhow::ensure!(
+        (1..=20).contains(&max_attempts),
+        "max attempts must be 1 to 20"
+    );
+    anyhow::ensure!(retry_delay_ms >= 0, "the retry delay must not be negative");
+    anyhow::ensure!(window.start != window.end, "the calling window is empty");
+    anyhow::ensure!(store.owner(owner).await?.is_some(), "no owner {owner}");
+    let now = now_ms();
+    let broadcast = ghlsync_core::broadcast::Broadcast {
+        id: ghlsync_core::broadcast::BroadcastId(format!("bc_{}", random_hex(6)?)),
+        owner_id: owner.clone(),
+        name: name.trim().to_owned(),
+        status: ghlsync_core::broadcast::BroadcastStatus::Active,
+        max_attempts,
+        retry_delay_ms,
+        window,
+        created_at: now,
+        updated_at: now,
+    };
+    store.upsert_broadcast(&broadcast).await?;
+    Ok(broadcast)
+}
+
+/// Moves one of an owner's broadcasts to `to` (pause, resume, complete, cancel), if its
+/// status allows it.
+pub async fn set_broadcast_status(
+    store: &AnyStore,
+    owner: &ghlsync_core::broadcast::OwnerId,
+    id: &ghlsync_core::broadcast::BroadcastId,
+    to: ghlsync_core::broadcast::BroadcastStatus,
+) -> anyhow::Result<ghlsync_core::broadcast::Broadcast> {
+    let current = store
+        .broadcast(owner, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("owner {owner} has no broadcast {id}"))?;
+    anyhow::ensure!(
+        current.status.may_become(to),
+        "broadcast {id} is {}; it cannot become {}",
+        current.status.as_str(),
+        to.as_str()
+    );
+    anyhow::ensure!(
+        store
+            .set_broadcast_status(owner, id, current.status, to, now_ms())
+            .await?,
+        "broadcast {id} changed meanwhile; try again"
+    );
+    store
+        .broadcast(owner, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("broadcast {id} is gone"))
+}

@@ -689,3 +689,172 @@ fn bridges_are_listed_and_checked() {
     assert!(!out.status.success());
     drop(runtime);
 }
+
+/// Owners of seed 004: the webhook key is shown once, listed by prefix only, and a rotation
+/// replaces it; broadcasts move between their statuses as allowed; Do-Not-Call numbers are
+/// read in the owner's region.
+#[test]
+fn owners_keys_broadcasts_and_dnc_from_the_command_line() {
+    let cli = Cli::new();
+    cli.ok(
+        &[
+            "locations",
+            "add",
+            "--id",
+            "loc1",
+            "--name",
+            "Acme",
+            "--token-env",
+            "TOKEN",
+        ],
+        &[("TOKEN", "pit-abc")],
+        None,
+    );
+    let added = cli.ok(
+        &[
+            "owners",
+            "add",
+            "--name",
+            "Dialer One",
+            "--location",
+            "loc1",
+            "--region",
+            "US",
+        ],
+        &[],
+        None,
+    );
+    let owner = added.split_whitespace().nth(1).unwrap().to_owned();
+    assert!(owner.starts_with("own_"), "{added}");
+    let key = added
+        .lines()
+        .find_map(|l| l.strip_prefix("webhook key (shown once): "))
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("whk_"), "{added}");
+    let listed = cli.ok(&["owners", "list"], &[], None);
+    assert!(
+        listed.contains(&owner) && listed.contains(&key[..12]),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key), "the key is shown once: {listed}");
+    let rotated = cli.ok(&["owners", "rotate-key", "--owner", &owner], &[], None);
+    let new_key = rotated
+        .lines()
+        .find_map(|l| l.strip_prefix("webhook key (shown once): "))
+        .unwrap();
+    assert_ne!(new_key, key);
+    let listed = cli.ok(&["owners", "list"], &[], None);
+    assert!(
+        listed.contains(&new_key[..12]) && !listed.contains(&key[..12]),
+        "{listed}"
+    );
+    let bad = cli.run(
+        &[
+            "owners",
+            "add",
+            "--name",
+            "X",
+            "--location",
+            "loc1",
+            "--timezone",
+            "Mars/Base",
+        ],
+        &[],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Mars/Base"));
+    let unknown = cli.run(
+        &["owners", "add", "--name", "X", "--location", "nowhere"],
+        &[],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no location nowhere"));
+
+    let created = cli.ok(
+        &[
+            "broadcasts",
+            "create",
+            "--owner",
+            &owner,
+            "--name",
+            "Spring promo",
+            "--window",
+            "09:00-20:00",
+        ],
+        &[],
+        None,
+    );
+    let id = created.split_whitespace().nth(1).unwrap().to_owned();
+    let listed = cli.ok(&["broadcasts", "list", "--owner", &owner], &[], None);
+    assert!(
+        listed.contains("Spring promo")
+            && listed.contains("active")
+            && listed.contains("09:00-20:00"),
+        "{listed}"
+    );
+    cli.ok(
+        &["broadcasts", "set", "--owner", &owner, &id, "paused"],
+        &[],
+        None,
+    );
+    cli.ok(
+        &["broadcasts", "set", "--owner", &owner, &id, "active"],
+        &[],
+        None,
+    );
+    cli.ok(
+        &["broadcasts", "set", "--owner", &owner, &id, "cancelled"],
+        &[],
+        None,
+    );
+    let again = cli.run(
+        &["broadcasts", "set", "--owner", &owner, &id, "active"],
+        &[],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is cancelled; it cannot become active"),
+        "cancelling is final"
+    );
+    let other = cli.run(
+        &["broadcasts", "set", "--owner", "own_other", &id, "paused"],
+        &[],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&other.stderr).contains("has no broadcast"));
+    let bad_window = cli.run(
+        &[
+            "broadcasts",
+            "create",
+            "--owner",
+            &owner,
+            "--name",
+            "x",
+            "--window",
+            "9-5",
+        ],
+        &[],
+        None,
+    );
+    assert!(!bad_window.status.success());
+
+    let dnc = cli.ok(
+        &[
+            "owners",
+            "dnc",
+            "--owner",
+            &owner,
+            "(201) 555-0123",
+            "+12015550123",
+        ],
+        &[],
+        None,
+    );
+    assert!(
+        dnc.contains("1 number(s) added") && dnc.contains("(1 already on it)"),
+        "{dnc}"
+    );
+    let refused = cli.run(&["owners", "dnc", "--owner", &owner, "12"], &[], None);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("\"12\""));
+}
