@@ -513,12 +513,54 @@ fn digest(parts: &[&str]) -> String {
     format!("{h:016x}")
 }
 
-/// The CloudTalk jobs of what the rules decided about a GHL contact, in order
-/// (the contact first; all share the contact's ordering key), in the bridge's lane. A note or activity is keyed by its content, so the same
-/// change heard twice (from a Marketplace webhook and from a workflow route) is one job.
+/// What a GHL event changed, independent of how GHL told: its `bridge` view without the
+/// contact's details (a Marketplace webhook carries them all, a workflow body a few), and
+/// when it happened. The same change heard from both makes the same [`Change`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    basis: String,
+    at: Millis,
+}
+
+impl Change {
+    /// The change a view describes, about `contact`, at `at`.
+    pub fn of(view: &Value, contact: &str, at: Millis) -> Self {
+        let mut v = view.clone();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("contact");
+            // A workflow body names no note id.
+            if let Some(note) = map.get_mut("note").and_then(Value::as_object_mut) {
+                note.remove("id");
+            }
+        }
+        Self {
+            basis: format!("{contact}|{v}"),
+            at,
+        }
+    }
+
+    /// A key for the `i`-th effect of a kind: equal for the same change heard twice within
+    /// minutes of each other, different for the same change made again later.
+    fn key(&self, kind: &str, i: usize) -> String {
+        const BUCKET_MS: Millis = 5 * 60_000;
+        digest(&[
+            &self.basis,
+            kind,
+            &i.to_string(),
+            &(self.at / BUCKET_MS).to_string(),
+        ])
+    }
+}
+
+/// The CloudTalk jobs of what the rules decided about a GHL contact, in order (the contact
+/// first; all share the contact's ordering key), in the bridge's lane. A note or activity is
+/// keyed by the [`Change`] behind it, not by its text (which may carry the time GHL told of
+/// it), so the same change heard twice, from a Marketplace webhook and from a workflow
+/// route, is one job.
 pub fn cloudtalk_jobs(
     bridge: &BridgeName,
     event: EventId,
+    change: &Change,
     contact: &CloudTalkContact,
     outcome: &CloudTalkOutcome,
     source: &str,
@@ -558,18 +600,15 @@ pub fn cloudtalk_jobs(
             },
         );
     }
-    for note in &outcome.notes {
+    for (i, note) in outcome.notes.iter().enumerate() {
         push(
-            format!("{base}:note:{}", digest(&[note])),
+            format!("{base}:note:{}", change.key("note", i)),
             CloudTalkStep::AddNote { note: note.clone() },
         );
     }
-    for a in &outcome.activities {
+    for (i, a) in outcome.activities.iter().enumerate() {
         push(
-            format!(
-                "{base}:activity:{}",
-                digest(&[&a.name, a.description.as_deref().unwrap_or("")])
-            ),
+            format!("{base}:activity:{}", change.key("activity", i)),
             CloudTalkStep::AddActivity {
                 activity: a.clone(),
                 at: crate::time::format_rfc3339_ms(now),
@@ -669,8 +708,21 @@ mod tests {
             activities: vec![],
         };
         let bridge = BridgeName("main".into());
-        let a = cloudtalk_jobs(&bridge, EventId(1), &contact, &outcome, "s", 5);
-        let b = cloudtalk_jobs(&bridge, EventId(2), &contact, &outcome, "s", 9);
+        let view = json!({"contact": {"name": "Ana"}, "note": {"body": "x"}});
+        let heard = Change::of(&view, "c1", 1_000);
+        let again = Change::of(
+            &json!({"contact": {}, "note": {"body": "x", "id": "n-1"}}),
+            "c1",
+            61_000,
+        );
+        let a = cloudtalk_jobs(&bridge, EventId(1), &heard, &contact, &outcome, "s", 5);
+        let b = cloudtalk_jobs(&bridge, EventId(2), &again, &contact, &outcome, "s", 9);
+        let later = Change::of(&view, "c1", 7 * 24 * 3_600_000);
+        let c = cloudtalk_jobs(&bridge, EventId(3), &later, &contact, &outcome, "s", 9);
+        assert_ne!(
+            a.jobs[2].idempotency_key, c.jobs[2].idempotency_key,
+            "the same note a week later is a new one"
+        );
         let kinds: Vec<_> = a
             .jobs
             .iter()

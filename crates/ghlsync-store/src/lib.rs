@@ -423,6 +423,13 @@ pub trait Store: Send + Sync {
         bridge: &BridgeName,
         ghl_contact: &ContactId,
     ) -> impl Future<Output = Result<Option<CloudTalkLink>, StoreError>> + Send;
+    /// Links twins at once, outside any job's outcome: a contact just added in CloudTalk is
+    /// known as the bridge's before CloudTalk reports it.
+    fn link_cloudtalk(
+        &self,
+        link: &CloudTalkLink,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The GHL twin of a CloudTalk contact in a bridge.
     fn cloudtalk_link_of(
         &self,
@@ -599,6 +606,7 @@ delegate! {
     fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
     fn cloudtalk_link(&self, bridge: &BridgeName, ghl_contact: &ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
     fn cloudtalk_link_of(&self, bridge: &BridgeName, cloudtalk_contact: cloudtalk::ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
+    fn link_cloudtalk(&self, link: &CloudTalkLink, now: Millis) -> Result<(), StoreError>;
     fn window_take(&self, key: &str, window_start: Millis, limit: u32, want: u32) -> Result<u32, StoreError>;
     fn upsert_owner(&self, owner: &Owner) -> Result<(), StoreError>;
     fn owner(&self, id: &OwnerId) -> Result<Option<Owner>, StoreError>;

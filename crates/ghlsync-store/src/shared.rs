@@ -123,6 +123,39 @@ macro_rules! impl_store {
             serde_json::to_string(value).expect("domain values serialise to JSON")
         }
 
+        /// One twin each way: a CloudTalk contact linked to another GHL contact before is
+        /// linked to this one now.
+        async fn upsert_cloudtalk_link(
+            conn: &mut Conn,
+            link: &ghlsync_core::bridge::CloudTalkLink,
+            now: Millis,
+        ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "DELETE FROM cloudtalk_links WHERE bridge = $1 AND cloudtalk_contact_id = $2 AND ghl_contact_id <> $3",
+                )
+                .bind(&link.bridge.0)
+                .bind(link.cloudtalk_contact.0 as i64)
+                .bind(link.ghl_contact.as_str())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO cloudtalk_links (bridge, location_id, ghl_contact_id, cloudtalk_contact_id, \
+                     created_by_bridge, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (bridge, ghl_contact_id) DO UPDATE SET cloudtalk_contact_id = excluded.cloudtalk_contact_id, \
+                     created_by_bridge = (cloudtalk_links.created_by_bridge OR excluded.created_by_bridge), \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&link.bridge.0)
+                .bind(link.location_id.as_str())
+                .bind(link.ghl_contact.as_str())
+                .bind(link.cloudtalk_contact.0 as i64)
+                .bind(link.created_by_bridge)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
         async fn apply_changeset(conn: &mut Conn, c: &Changeset, now: Millis) -> Result<(), StoreError> {
             for m in &c.contacts {
                 sqlx::query(concat!(
@@ -215,31 +248,7 @@ macro_rules! impl_store {
                 .await?;
             }
             for link in &c.cloudtalk_links {
-                // One twin each way: a CloudTalk contact linked to another GHL contact before
-                // is linked to this one now.
-                sqlx::query(
-                    "DELETE FROM cloudtalk_links WHERE bridge = $1 AND cloudtalk_contact_id = $2 AND ghl_contact_id <> $3",
-                )
-                .bind(&link.bridge.0)
-                .bind(link.cloudtalk_contact.0 as i64)
-                .bind(link.ghl_contact.as_str())
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO cloudtalk_links (bridge, location_id, ghl_contact_id, cloudtalk_contact_id, \
-                     created_by_bridge, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (bridge, ghl_contact_id) DO UPDATE SET cloudtalk_contact_id = excluded.cloudtalk_contact_id, \
-                     created_by_bridge = (cloudtalk_links.created_by_bridge OR excluded.created_by_bridge), \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(&link.bridge.0)
-                .bind(link.location_id.as_str())
-                .bind(link.ghl_contact.as_str())
-                .bind(link.cloudtalk_contact.0 as i64)
-                .bind(link.created_by_bridge)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
+                upsert_cloudtalk_link(conn, link, now).await?;
             }
             for link in &c.opportunity_links {
                 sqlx::query(
@@ -976,6 +985,13 @@ macro_rules! impl_store {
                 .fetch_optional(self.read())
                 .await?;
                 Ok(row.map(CloudTalkLinkRow::into_link))
+            }
+
+            async fn link_cloudtalk(&self, link: &CloudTalkLink, now: Millis) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                upsert_cloudtalk_link(&mut tx, link, now).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn cloudtalk_link_of(&self, bridge: &BridgeName, cloudtalk_contact: cloudtalk::ContactId) -> Result<Option<CloudTalkLink>, StoreError> {

@@ -511,9 +511,21 @@ impl Config {
             return invalid("cloudtalk.window_margin_ms", "must be 0 to 15000");
         }
         let mut names = std::collections::HashSet::new();
+        let mut secrets = std::collections::HashSet::new();
         for b in &self.cloudtalk.bridges {
             if b.name.trim().is_empty() || !names.insert(b.name.as_str()) {
                 return invalid("cloudtalk.bridges", "every bridge needs a name of its own");
+            }
+            // A request's secret names its bridge.
+            if !secrets.insert(b.webhook_secret.expose()) || !secrets.insert(b.ghl_secret.expose())
+            {
+                return Err(ConfigError::Invalid {
+                    key: "cloudtalk.bridges",
+                    message: format!(
+                        "bridge {}: its secrets must differ from each other and from every other bridge's",
+                        b.name
+                    ),
+                });
             }
             for (secret, what) in [
                 (&b.webhook_secret, "webhook_secret"),
@@ -674,6 +686,43 @@ mod tests {
         assert!(printed.contains("[redacted]"));
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(printed.contains("url = \"sqlite://ghlsync.db\""));
+    }
+
+    #[test]
+    fn bridges_need_names_and_secrets_of_their_own() {
+        let bridge = |name: &str, webhook: &str, ghl: &str| BridgeConfig {
+            name: name.into(),
+            location: "loc".into(),
+            key_id: "k".into(),
+            key_secret: Secret::new("s"),
+            webhook_secret: Secret::new(webhook),
+            ghl_auth: ghlsync_core::RouteAuth::WebhookKey,
+            ghl_secret: Secret::new(ghl),
+            contact_source: "GoHighLevel Webhook".into(),
+        };
+        let mut c = Config::default();
+        c.cloudtalk.bridges = vec![
+            bridge("a", "webhook-secret-aaaaaa", "ghl-secret-aaaaaaaaa"),
+            bridge("b", "webhook-secret-bbbbbb", "ghl-secret-bbbbbbbbb"),
+        ];
+        c.validate().unwrap();
+        c.cloudtalk.bridges[1].webhook_secret = Secret::new("webhook-secret-aaaaaa");
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("bridge b: its secrets must differ"), "{err}");
+        c.cloudtalk.bridges[1] = bridge("a", "webhook-secret-cccccc", "ghl-secret-ccccccccc");
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("name of its own")
+        );
+        c.cloudtalk.bridges[1] = bridge("c", "short", "ghl-secret-ccccccccc");
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("at least 16")
+        );
     }
 
     #[test]

@@ -143,6 +143,11 @@ pub(crate) fn reject(route: &'static str, reason: Reason) {
     tracing::info!(route, reason, "webhook rejected");
 }
 
+/// How long a body without an id of its own is taken for a resend of the same body, on the
+/// bridge's routes: the repeats seen in the wild come within milliseconds, and the same body
+/// later is a new event (an agent online again, a status back to what it was).
+pub(crate) const RESEND_WINDOW_MS: Millis = 60_000;
+
 /// A route's request limit (`server.route_requests_per_minute` per `key`): 429 with
 /// `Retry-After`, naming `who`, once it is spent.
 pub(crate) fn within_limit(

@@ -28,6 +28,9 @@ use crate::app::App;
 use crate::config::BridgeConfig;
 use crate::metrics as m;
 
+/// How long after ghlsync wrote a note the same words from a workflow route are its echo.
+const ECHO_NOTE_WINDOW_MS: i64 = 10 * 60_000;
+
 /// The event's bridge, as ingress recorded it.
 fn bridge_of<'a>(app: &'a App, event: &InboxEvent) -> Result<&'a BridgeConfig, Failure> {
     let name = event.meta["bridge"].as_str().unwrap_or_default();
@@ -105,6 +108,7 @@ pub(super) fn tags_added(changed: &[String], row: Option<&ContactMirror>) -> Vec
 pub(super) fn cloudtalk_jobs(
     bridge: &BridgeConfig,
     event: &InboxEvent,
+    change: &bridge::Change,
     contact: &BridgeContact,
     outcome: &Outcome,
 ) -> Changeset {
@@ -117,6 +121,7 @@ pub(super) fn cloudtalk_jobs(
     bridge::cloudtalk_jobs(
         &BridgeName(bridge.name.clone()),
         event.id,
+        change,
         &CloudTalkContact {
             ghl_id,
             name: contact.name.clone(),
@@ -148,11 +153,19 @@ pub(super) async fn ghl_route_event(app: &App, event: &InboxEvent) -> Result<Cha
     let store = app.store();
     let contact = contact_of(app, &location, &id, &payload, None).await?;
     let view = bridge::ghl_view(&payload, &contact, &[]);
+    let change = bridge::Change::of(&view, id.as_str(), event.received_at);
     if route == GhlRoute::NewNote
         && let Some(body) = view["note"]["body"].as_str()
     {
+        // ghlsync's own note comes back within minutes; the same words written again later
+        // by a person are a new note.
+        let note_id = view["note"]["id"].as_str();
+        let recent = event.received_at - ECHO_NOTE_WINDOW_MS;
         let notes = store.notes(&location, &id).await.map_err(transient)?;
-        if notes.iter().any(|n| n.body.as_deref() == Some(body)) {
+        if notes.iter().any(|n| {
+            note_id.is_some_and(|i| n.note_id.as_str() == i)
+                || (n.body.as_deref() == Some(body) && n.updated_at >= recent)
+        }) {
             metrics::counter!(m::ECHOES, "type" => "NoteCreate").increment(1);
             return Ok(log(
                 &location,
@@ -195,7 +208,7 @@ pub(super) async fn ghl_route_event(app: &App, event: &InboxEvent) -> Result<Cha
     )?;
     changes
         .jobs
-        .extend(cloudtalk_jobs(bridge, event, &contact, &outcome).jobs);
+        .extend(cloudtalk_jobs(bridge, event, &change, &contact, &outcome).jobs);
     if subject.starts_with("ghl:") {
         changes.id_links.push(IdLink {
             location_id: location,

@@ -383,10 +383,11 @@ async fn ghl_rules(
             .unwrap_or_default(),
     };
     let (decided, outcome) = run_rules(app, &location, event, &input, (profile, version), &tags)?;
+    let change = ghlsync_core::bridge::Change::of(&input.bridge, contact_id.as_str(), occurred_at);
     for b in app.config().cloudtalk.bridges_of(&location) {
         changes
             .jobs
-            .extend(bridge::cloudtalk_jobs(b, event, &contact, &outcome).jobs);
+            .extend(bridge::cloudtalk_jobs(b, event, &change, &contact, &outcome).jobs);
     }
     changes.jobs.extend(decided.jobs);
     changes.log.extend(decided.log);

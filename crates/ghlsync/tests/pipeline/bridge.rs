@@ -446,6 +446,9 @@ async fn marketplace_webhooks_run_the_same_bridge_and_its_echoes_cause_nothing()
         json!({"id": "n-1", "contactId": "c-m1", "body": "hola", "userId": "u-9"}),
     );
     assert_eq!(b.h.post_ghl(note).await.status(), 200);
+    // The same note from a GHL workflow too (a user who set up both): one CloudTalk note.
+    let same = json!({"contact": {"id": "c-m1"}, "note": {"body": "hola", "userId": "u-9"}});
+    assert_eq!(b.post_ghl_route("new-note", &same).await.status(), 200);
     let tagged = b.h.ghl_payload(
         "ContactTagUpdate",
         json!({"id": "c-m1", "email": "ana@example.com", "phone": "+34611000333", "tags": ["vip"]}),

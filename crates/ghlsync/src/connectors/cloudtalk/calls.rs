@@ -244,6 +244,15 @@ impl<'a> CloudTalk<'a> {
                         )
                 })
                 .collect(),
+            // An answer that cannot be read may still have been applied: transient, so the
+            // retry looks before it adds.
+            Err(e @ cloudtalk::Error::Decode { .. }) => vec![
+                Answer::Failed {
+                    transient: true,
+                    message: format!("cloudtalk bulk: {e}"),
+                };
+                sent
+            ],
             Err(e) => vec![Answer::of(&self.classify("bulk", e).await); sent],
         };
         answers.extend(std::iter::repeat_n(

@@ -119,10 +119,13 @@ fn answered(
             format!(" {}", result.data)
         }
     );
-    if result.status == 429 || result.status >= 500 {
-        Err(JobError::Transient(message))
-    } else {
-        Err(permanent(message))
+    match result.status {
+        // Refused for the limit, not for what it says: held, no attempt used.
+        429 => Err(JobError::Held {
+            until: now_ms() + 60_000,
+        }),
+        500.. => Err(JobError::Transient(message)),
+        _ => Err(permanent(message)),
     }
 }
 
@@ -135,11 +138,15 @@ async fn twin(
 ) -> Result<(ContactId, Changeset), JobError> {
     let store = ct.app.store();
     let bridge = &cj.bridge;
+    let state = &ct.app.connector_state().cloudtalk;
+    let ghl_id = cj.contact.ghl_id.as_str();
     if let Some(link) = store
         .cloudtalk_link(bridge, &cj.contact.ghl_id)
         .await
         .map_err(|e| JobError::Transient(e.to_string()))?
     {
+        // Stored: the remembered twin is no longer needed.
+        state.forget_twin(&bridge.0, ghl_id);
         return Ok((link.cloudtalk_contact, Changeset::default()));
     }
     let link = |id: ContactId, created: bool| Changeset {
@@ -152,8 +159,6 @@ async fn twin(
         }],
         ..Changeset::default()
     };
-    let state = &ct.app.connector_state().cloudtalk;
-    let ghl_id = cj.contact.ghl_id.as_str();
     if let Some(id) = state.twin(&bridge.0, ghl_id) {
         return Ok((id, link(id, false)));
     }
@@ -180,8 +185,17 @@ async fn twin(
     let id = result.created_id().map(ContactId).ok_or_else(|| {
         JobError::Transient("cloudtalk add_contact answered without the new id".into())
     })?;
+    // Linked at once, not with the job's outcome: CloudTalk reports the new contact while
+    // this job may still wait (a spent minute, a backoff), and the report must find it the
+    // bridge's.
+    let changes = link(id, true);
+    ct.app
+        .store()
+        .link_cloudtalk(&changes.cloudtalk_links[0], now_ms())
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?;
     state.remember_twin(&bridge.0, ghl_id, id);
-    Ok((id, link(id, true)))
+    Ok((id, changes))
 }
 
 /// The contact to add: seed 003's name, email, phone and company, and its source as a

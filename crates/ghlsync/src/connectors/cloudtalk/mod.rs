@@ -49,8 +49,9 @@ pub(crate) struct State {
     clients: Mutex<HashMap<String, cloudtalk::Client>>,
     /// One bulk batcher per bridge.
     batchers: Mutex<HashMap<String, Arc<GroupCommit<Command, calls::Answer>>>>,
-    /// Twins found or added by jobs that have not finished (a job held by the limit after
-    /// finding its contact records nothing): the next run needs no second look.
+    /// Twins found by jobs that have not finished (a job held by the limit after finding its
+    /// contact records nothing): the next run needs no second look. Forgotten once the
+    /// store has the link.
     twins: Mutex<HashMap<(String, String), cloudtalk::ContactId>>,
 }
 
@@ -61,6 +62,13 @@ impl State {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&(bridge.to_owned(), ghl_contact.to_owned()))
             .copied()
+    }
+
+    fn forget_twin(&self, bridge: &str, ghl_contact: &str) {
+        self.twins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(bridge.to_owned(), ghl_contact.to_owned()));
     }
 
     fn remember_twin(&self, bridge: &str, ghl_contact: &str, id: cloudtalk::ContactId) {

@@ -4,8 +4,7 @@
 //! CloudTalk cannot sign a webhook, so each bridge has a secret the admin puts in the
 //! automation's headers (`X-Bridge-Secret`) or URL (`?secret=`); it also names the bridge.
 //! A call is recognised by its UUID or id, or, for the bodies that carry neither, by a
-//! digest of its fields within the dedupe window: the same call reported twice is stored
-//! once.
+//! digest of its fields within a minute: the same call reported twice is stored once.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use axum::Json;
@@ -20,7 +19,7 @@ use serde_json::{Value, json};
 use crate::app::{App, now_ms};
 use crate::config::BridgeConfig;
 use crate::error::ApiError;
-use crate::ingress::{Reason, accepted, body, body_digest, reject, within_limit};
+use crate::ingress::{RESEND_WINDOW_MS, Reason, accepted, body, body_digest, reject, within_limit};
 
 const ROUTE: &str = "cloudtalk";
 
@@ -119,7 +118,7 @@ pub(crate) async fn receive(
             "the body must be a JSON object",
         ));
     }
-    let window_ms = app.config().server.dedupe_window_secs as i64 * 1000;
+    let window_ms = RESEND_WINDOW_MS;
     // A call named by its UUID or id is the same call for ever; one named by its fields
     // only within the window (the same fields later may be another call).
     let (dedupe_key, dedupe_window_ms) = match Event::read(trigger, &payload) {

@@ -24,7 +24,7 @@ use super::workflow::{
 use crate::app::{App, now_ms};
 use crate::config::BridgeConfig;
 use crate::error::ApiError;
-use crate::ingress::{Reason, accepted, body, body_digest, reject, within_limit};
+use crate::ingress::{RESEND_WINDOW_MS, Reason, accepted, body, body_digest, reject, within_limit};
 
 const ROUTE: &str = "bridge";
 
@@ -189,7 +189,9 @@ pub(crate) async fn receive(
         Some(id) => (format!("bridge:{}:{name}:id:{id}", bridge.name), None),
         None => (
             format!("bridge:{}:{name}:body:{}", bridge.name, body_digest(&bytes)),
-            Some(app.config().server.dedupe_window_secs as i64 * 1000),
+            // A status back to what it was, or a tag added again, is the same body later:
+            // a new event. Only an immediate resend is one.
+            Some(RESEND_WINDOW_MS),
         ),
     };
     let event = NewEvent {
