@@ -435,6 +435,114 @@ pub struct Broadcast {
     pub updated_at: Millis,
 }
 
+/// A field of a trigger request that is missing or wrong: answered 400 naming it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// The field, as the body names it.
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn field_error(field: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A number to add to a broadcast, as seed 004's body gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddToBroadcast {
+    /// The broadcast.
+    pub broadcast_id: BroadcastId,
+    /// The number as sent (normalised against the owner's region later).
+    pub phone: String,
+    /// The contact's name.
+    pub name: Option<String>,
+    /// The GHL contact.
+    pub ghl_contact_id: Option<ghl::ContactId>,
+    /// The contact's email.
+    pub email: Option<String>,
+}
+
+/// What a trigger request asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TriggerAction {
+    /// Queue a number (`add_to_broadcast`).
+    AddToBroadcast(AddToBroadcast),
+    /// Check the key (`test`).
+    Test,
+    /// The owner's broadcasts (`list_broadcasts`).
+    ListBroadcasts,
+}
+
+/// A request to the trigger route (seed 004's `ghl-webhook-trigger`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TriggerRequest {
+    /// The owner's webhook key, from the body.
+    pub webhook_key: String,
+    /// What it asks.
+    pub action: TriggerAction,
+}
+
+/// The actions a trigger request may name.
+pub const TRIGGER_ACTIONS: [&str; 3] = ["add_to_broadcast", "test", "list_broadcasts"];
+
+/// Reads a trigger body. A GHL workflow fills its template fields with empty text when the
+/// contact lacks them, so empty text counts as absent.
+pub fn read_trigger(body: &serde_json::Value) -> Result<TriggerRequest, FieldError> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| field_error("body", "the body must be a JSON object"))?;
+    let text = |field: &'static str| -> Result<Option<String>, FieldError> {
+        match object.get(field) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => {
+                Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty()))
+            }
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(field_error(field, format!("{field} must be text"))),
+        }
+    };
+    let webhook_key = text("webhook_key")?
+        .ok_or_else(|| field_error("webhook_key", "webhook_key is required"))?;
+    let action = text("action")?.ok_or_else(|| {
+        field_error(
+            "action",
+            format!("action is required: {}", TRIGGER_ACTIONS.join(", ")),
+        )
+    })?;
+    let action = match action.as_str() {
+        "add_to_broadcast" => TriggerAction::AddToBroadcast(AddToBroadcast {
+            broadcast_id: BroadcastId(
+                text("broadcast_id")?
+                    .ok_or_else(|| field_error("broadcast_id", "broadcast_id is required"))?,
+            ),
+            phone: text("phone")?.ok_or_else(|| field_error("phone", "phone is required"))?,
+            name: text("name")?,
+            ghl_contact_id: text("ghl_contact_id")?.map(ghl::ContactId::from),
+            email: text("email")?.map(|e| e.to_lowercase()),
+        }),
+        "test" => TriggerAction::Test,
+        "list_broadcasts" => TriggerAction::ListBroadcasts,
+        other => {
+            return Err(field_error(
+                "action",
+                format!(
+                    "unknown action {other:?}; the actions are {}",
+                    TRIGGER_ACTIONS.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(TriggerRequest {
+        webhook_key,
+        action,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +668,64 @@ mod tests {
             end: Time::constant(10, 0, 0, 0),
         };
         assert_eq!(short.next_open(&apart, at("2026-12-03T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn trigger_bodies_are_read_as_seed_004_sends_them() {
+        let body = serde_json::json!({
+            "action": "add_to_broadcast", "webhook_key": "whk_1", "broadcast_id": "bc_1",
+            "phone": "+15551234567", "name": "John Smith", "ghl_contact_id": "c-1",
+            "email": "John@Example.com"
+        });
+        let r = read_trigger(&body).unwrap();
+        assert_eq!(r.webhook_key, "whk_1");
+        let TriggerAction::AddToBroadcast(add) = r.action else {
+            panic!()
+        };
+        assert_eq!(add.broadcast_id.as_str(), "bc_1");
+        assert_eq!(add.email.as_deref(), Some("john@example.com"));
+        assert_eq!(add.ghl_contact_id.as_ref().map(|c| c.as_str()), Some("c-1"));
+        // A workflow's empty template fields are absent.
+        let sparse = serde_json::json!({"action": "add_to_broadcast", "webhook_key": "k", "broadcast_id": "b", "phone": "2015550123",
+            "name": "", "email": ""});
+        let TriggerAction::AddToBroadcast(add) = read_trigger(&sparse).unwrap().action else {
+            panic!()
+        };
+        assert_eq!((add.name, add.email), (None, None));
+        let field = |b: serde_json::Value| read_trigger(&b).unwrap_err().field;
+        assert_eq!(field(serde_json::json!({"action": "test"})), "webhook_key");
+        let add = |extra: serde_json::Value| {
+            let mut b = serde_json::json!({"action": "add_to_broadcast", "webhook_key": "k"});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        assert_eq!(
+            field(add(serde_json::json!({"phone": "1"}))),
+            "broadcast_id"
+        );
+        assert_eq!(
+            field(add(serde_json::json!({"broadcast_id": "b"}))),
+            "phone"
+        );
+        assert_eq!(
+            field(add(
+                serde_json::json!({"broadcast_id": "b", "phone": ["x"]})
+            )),
+            "phone"
+        );
+        assert_eq!(field(serde_json::json!({"webhook_key": "k"})), "action");
+        let e = read_trigger(&serde_json::json!({"webhook_key": "k", "action": "delete_all"}))
+            .unwrap_err();
+        assert!(e.message.contains("list_broadcasts"), "{e}");
+        assert_eq!(field(serde_json::json!([1])), "body");
+        assert_eq!(
+            read_trigger(&serde_json::json!({"webhook_key": "k", "action": "list_broadcasts"}))
+                .unwrap()
+                .action,
+            TriggerAction::ListBroadcasts
+        );
     }
 
     #[test]
