@@ -222,27 +222,22 @@ pub(super) async fn ghl_route_event(app: &App, event: &InboxEvent) -> Result<Cha
 /// How long a CloudTalk contact report waits for the bridge's running CloudTalk jobs.
 const ECHO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Waits while a CloudTalk job of the bridge's lane is running (at most [`ECHO_WAIT`]).
+/// Waits while a job of the bridge's lane is running (at most [`ECHO_WAIT`]): every job of
+/// the lane is a CloudTalk job.
 async fn wait_for_cloudtalk_jobs(app: &App, lane: &LocationId) {
     let deadline = tokio::time::Instant::now() + ECHO_WAIT;
-    let kinds = ghlsync_core::GhlCommand::KINDS
-        .into_iter()
-        .filter(|k| k.starts_with("cloudtalk_"));
-    for kind in kinds {
-        let filter = ghlsync_store::JobFilter {
-            state: Some(ghlsync_core::JobState::Running),
-            location_id: Some(lane.clone()),
-            kind: Some(kind.to_owned()),
-            limit: Some(1),
-            ..ghlsync_store::JobFilter::default()
-        };
-        while tokio::time::Instant::now() < deadline {
-            match app.store().list_jobs(&filter).await {
-                Ok(running) if !running.is_empty() => {
-                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-                }
-                _ => break,
+    let filter = ghlsync_store::JobFilter {
+        state: Some(ghlsync_core::JobState::Running),
+        location_id: Some(lane.clone()),
+        limit: Some(1),
+        ..ghlsync_store::JobFilter::default()
+    };
+    while tokio::time::Instant::now() < deadline {
+        match app.store().list_jobs(&filter).await {
+            Ok(running) if !running.is_empty() => {
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             }
+            _ => return,
         }
     }
 }

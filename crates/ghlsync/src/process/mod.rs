@@ -346,15 +346,27 @@ async fn ghl_rules(
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
-    let contact = bridge::contact_of(
-        app,
-        &location,
-        &contact_id,
-        &serde_json::Value::Object(data.clone()),
-        changes.contacts.first(),
-    )
-    .await?;
-    let tags_added = bridge::tags_added(&changed, changes.contacts.first());
+    // The bridge view is for a location with a bridge: others need not read the contact.
+    let contact = match app.config().cloudtalk.bridges_of(&location).next() {
+        Some(_) => Some(
+            bridge::contact_of(
+                app,
+                &location,
+                &contact_id,
+                &serde_json::Value::Object(data.clone()),
+                changes.contacts.first(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let view = contact.as_ref().map_or(serde_json::Value::Null, |c| {
+        ghlsync_core::bridge::ghl_view(
+            &serde_json::Value::Object(data.clone()),
+            c,
+            &bridge::tags_added(&changed, changes.contacts.first()),
+        )
+    });
     let input = RuleInput {
         trigger,
         id: webhook
@@ -364,18 +376,16 @@ async fn ghl_rules(
         subject: subject.clone(),
         occurred_at,
         contact_id: Some(contact_id.to_string()),
-        bridge: ghlsync_core::bridge::ghl_view(
-            &serde_json::Value::Object(data.clone()),
-            &contact,
-            &tags_added,
-        ),
+        bridge: view,
         data,
         changes: changed,
     };
     profile.apply_ghl(&input);
-    let tags = match changes.contacts.first() {
-        Some(row) => row.tags.clone(),
-        None => store
+    let tags = match (changes.contacts.first(), &contact) {
+        (Some(row), _) => row.tags.clone(),
+        // Read from the mirror already.
+        (None, Some(c)) => c.tags.clone(),
+        (None, None) => store
             .contact(&location, &contact_id)
             .await
             .map_err(transient)?
@@ -383,11 +393,14 @@ async fn ghl_rules(
             .unwrap_or_default(),
     };
     let (decided, outcome) = run_rules(app, &location, event, &input, (profile, version), &tags)?;
-    let change = ghlsync_core::bridge::Change::of(&input.bridge, contact_id.as_str(), occurred_at);
-    for b in app.config().cloudtalk.bridges_of(&location) {
-        changes
-            .jobs
-            .extend(bridge::cloudtalk_jobs(b, event, &change, &contact, &outcome).jobs);
+    if let Some(contact) = &contact {
+        let change =
+            ghlsync_core::bridge::Change::of(&input.bridge, contact_id.as_str(), occurred_at);
+        for b in app.config().cloudtalk.bridges_of(&location) {
+            changes
+                .jobs
+                .extend(bridge::cloudtalk_jobs(b, event, &change, contact, &outcome).jobs);
+        }
     }
     changes.jobs.extend(decided.jobs);
     changes.log.extend(decided.log);
