@@ -435,6 +435,192 @@ pub struct Broadcast {
     pub updated_at: Millis,
 }
 
+id!(
+    /// A number queued in a broadcast (seed 004's `queue_item_id`).
+    QueueItemId
+);
+id!(
+    /// A final outcome waiting to reach GHL (a row of seed 004's `ghl_pending_updates`).
+    PendingId
+);
+
+/// Where a queued number stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueState {
+    /// Waiting to be called (at its `due_at`, then only inside the calling window).
+    Queued,
+    /// Handed to a dialer until its lease ends; an expired lease puts it back.
+    Leased,
+    /// Its outcome is final.
+    Done,
+}
+
+impl QueueState {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Leased => "leased",
+            Self::Done => "done",
+        }
+    }
+}
+
+impl FromStr for QueueState {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Queued, Self::Leased, Self::Done]
+            .into_iter()
+            .find(|q| q.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// Where a queued number's outcome stands in GHL (seed 004's `ghl_callback_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackStatus {
+    /// Final, waiting for a callback run.
+    Pending,
+    /// Its GHL calls are in the outbox.
+    Queued,
+    /// In GHL.
+    Sent,
+    /// Nothing to send: the number has no GHL contact.
+    Skipped,
+    /// A GHL call was dead-lettered (replayable).
+    Failed,
+}
+
+impl CallbackStatus {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A number in a broadcast's queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueItem {
+    /// Its id.
+    pub id: QueueItemId,
+    /// The broadcast's owner.
+    pub owner_id: OwnerId,
+    /// The broadcast.
+    pub broadcast_id: BroadcastId,
+    /// Its place in the broadcast, from 1.
+    pub position: i64,
+    /// The number.
+    pub phone: E164,
+    /// The contact's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The contact's email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The GHL contact its outcome goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ghl_contact_id: Option<ghl::ContactId>,
+    /// The IANA zones its calling window is read in (see [`zones_of`]).
+    pub zones: Vec<String>,
+    /// Where it stands.
+    pub state: QueueState,
+    /// Calls made so far.
+    pub attempts: u32,
+    /// Not called before.
+    pub due_at: Millis,
+    /// The lease it is out under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_id: Option<String>,
+    /// When that lease ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<Millis>,
+    /// The last call's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<CallOutcome>,
+    /// Added.
+    pub created_at: Millis,
+}
+
+impl QueueItem {
+    /// Its zones, as jiff reads them (names jiff does not know are left out).
+    pub fn time_zones(&self) -> Vec<TimeZone> {
+        self.zones.iter().filter_map(|z| zone(z)).collect()
+    }
+}
+
+/// The IANA names of `zones` (a zone without one, such as a fixed offset, as jiff names it).
+pub fn zone_names(zones: &[TimeZone]) -> Vec<String> {
+    zones
+        .iter()
+        .filter_map(|tz| tz.iana_name().map(str::to_owned))
+        .collect()
+}
+
+/// One call, as the dialer reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallResult {
+    /// How it ended.
+    pub outcome: CallOutcome,
+    /// Seconds on the line.
+    pub duration_seconds: u32,
+    /// When it was made.
+    pub called_at: Millis,
+    /// The key pressed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtmf_pressed: Option<String>,
+    /// Whether the called party asked to be called back.
+    #[serde(default)]
+    pub callback_requested: bool,
+    /// When, if they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_time: Option<Millis>,
+}
+
+/// A dialer's report of one call, to be recorded once (by its `event_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallReport {
+    /// The dialer's id for the report.
+    pub event_id: String,
+    /// The number called.
+    pub queue_item_id: QueueItemId,
+    /// The lease it was called under, if the dialer says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_id: Option<String>,
+    /// The call.
+    pub result: CallResult,
+}
+
+/// What recording a report did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Recorded {
+    /// Recorded now: the item is final, or called again at `retry_at`.
+    Recorded {
+        /// The outcome is final.
+        final_outcome: bool,
+        /// When it is called again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Millis>,
+    },
+    /// The same event was recorded before; nothing changed.
+    Duplicate {
+        /// As first recorded.
+        final_outcome: bool,
+    },
+    /// The item's outcome was already final; the report is kept but changes nothing.
+    AlreadyFinal,
+    /// No such item of this owner.
+    NotFound,
+}
+
 /// A field of a trigger request that is missing or wrong: answered 400 naming it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{field}: {message}")]

@@ -216,6 +216,21 @@ pub enum GhlCommand {
         /// The change.
         change: OpportunitySync,
     },
+    /// Set custom fields (by key, resolved to the location's ids on delivery) of a known
+    /// contact, with `PUT /contacts/{id}`: a broadcast outcome's fields.
+    UpdateFields {
+        /// The contact.
+        contact: ContactId,
+        /// Values by key.
+        custom_fields: BTreeMap<String, Value>,
+    },
+    /// Add tags to many contacts in one call (`POST /contacts/bulk/tags/update/add`).
+    BulkAddTags {
+        /// The tags.
+        tags: Vec<String>,
+        /// The contacts.
+        contacts: Vec<ContactId>,
+    },
     /// Not a GHL call: send a GHL event on to the application (`[forward] url`), signed
     /// per Standard Webhooks.
     Forward(Forward),
@@ -249,19 +264,23 @@ impl GhlCommand {
     /// Who runs the command.
     pub fn target(&self) -> Target {
         match self {
-            Self::SyncContact(_) | Self::AddNote { .. } | Self::SyncOpportunity { .. } => {
-                Target::Ghl
-            }
+            Self::SyncContact(_)
+            | Self::AddNote { .. }
+            | Self::SyncOpportunity { .. }
+            | Self::UpdateFields { .. }
+            | Self::BulkAddTags { .. } => Target::Ghl,
             Self::Forward(_) => Target::App,
             Self::CloudTalk(_) | Self::CloudTalkCampaign(_) => Target::CloudTalk,
         }
     }
 
     /// Every [`kind`](Self::kind), for metrics registered before the first job.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 11] = [
         "sync_contact",
         "add_note",
         "sync_opportunity",
+        "update_fields",
+        "bulk_add_tags",
         "forward",
         "cloudtalk_contact",
         "cloudtalk_add_tags",
@@ -276,6 +295,8 @@ impl GhlCommand {
             Self::SyncContact(_) => "sync_contact",
             Self::AddNote { .. } => "add_note",
             Self::SyncOpportunity { .. } => "sync_opportunity",
+            Self::UpdateFields { .. } => "update_fields",
+            Self::BulkAddTags { .. } => "bulk_add_tags",
             Self::Forward(_) => "forward",
             Self::CloudTalk(job) => match job.step {
                 crate::bridge::CloudTalkStep::Contact { .. } => "cloudtalk_contact",

@@ -9,6 +9,7 @@ pub mod app_event;
 pub mod backoff;
 pub mod bridge;
 pub mod broadcast;
+pub mod callback;
 pub mod changeset;
 pub mod command;
 pub mod event;

@@ -21,8 +21,10 @@ use std::future::Future;
 use ghl::{ContactId, LocationId, OpportunityId};
 use ghlsync_core::bridge::{BridgeName, CloudTalkLink};
 use ghlsync_core::broadcast::{
-    Broadcast, BroadcastId, BroadcastStatus, E164, Owner, OwnerId, OwnerKey,
+    Broadcast, BroadcastId, BroadcastStatus, CallReport, E164, Owner, OwnerId, OwnerKey, PendingId,
+    QueueItem, QueueItemId, Recorded,
 };
+use ghlsync_core::callback::{CallbackPlan, PendingScope, PendingUpdate, PendingView};
 use ghlsync_core::changeset::LogEntry;
 use ghlsync_core::gcra::Decision;
 use ghlsync_core::profile::Profile;
@@ -499,6 +501,104 @@ pub trait Store: Send + Sync {
         owner: &OwnerId,
         phone: &E164,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Stores an owner's engine secret (sealed, and its hash), replacing the one before.
+    fn set_engine_secret(
+        &self,
+        owner: &OwnerId,
+        secret_hash: &str,
+        sealed: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The owner whose engine secret has this hash.
+    fn engine_owner_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> impl Future<Output = Result<Option<OwnerId>, StoreError>> + Send;
+    /// An owner's sealed engine secret.
+    fn engine_secret(
+        &self,
+        owner: &OwnerId,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Queues a number in its broadcast, giving it the next position: `Duplicate` when the
+    /// number is in the broadcast already, `Closed` when the broadcast is not the owner's or
+    /// takes no numbers.
+    fn enqueue_number(
+        &self,
+        item: &QueueItem,
+    ) -> impl Future<Output = Result<Enqueued, StoreError>> + Send;
+    /// One of an owner's queue items.
+    fn queue_item(
+        &self,
+        owner: &OwnerId,
+        id: &QueueItemId,
+    ) -> impl Future<Output = Result<Option<QueueItem>, StoreError>> + Send;
+    /// A broadcast's queue by position, after `after_position`.
+    fn queue_items(
+        &self,
+        owner: &OwnerId,
+        broadcast: &BroadcastId,
+        after_position: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<QueueItem>, StoreError>> + Send;
+    /// A broadcast's items due at `now` (queued and due, or leased under an expired lease),
+    /// in due order.
+    fn due_items(
+        &self,
+        owner: &OwnerId,
+        broadcast: &BroadcastId,
+        now: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<QueueItem>, StoreError>> + Send;
+    /// Moves queued items' due times (outside their calling window until then).
+    fn defer_items(
+        &self,
+        owner: &OwnerId,
+        items: &[(QueueItemId, Millis)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Leases those of `ids` still due at `now` until `until`: the ones it got. An item's
+    /// due time becomes its lease's end, when an unreported call is handed out again.
+    fn lease_items(
+        &self,
+        owner: &OwnerId,
+        ids: &[QueueItemId],
+        lease_id: &str,
+        until: Millis,
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<QueueItem>, StoreError>> + Send;
+    /// When a broadcast's next unfinished item is due, if one is.
+    fn next_due(
+        &self,
+        owner: &OwnerId,
+        broadcast: &BroadcastId,
+    ) -> impl Future<Output = Result<Option<Millis>, StoreError>> + Send;
+    /// Records a dialer's report once (by its event id) in one transaction: the item called
+    /// again after the broadcast's retry delay, or final, and then, with a GHL contact, a
+    /// pending update for GHL.
+    fn record_call(
+        &self,
+        owner: &Owner,
+        report: &CallReport,
+        now: Millis,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+    /// Pending updates no callback run took yet, oldest first.
+    fn pending_updates(
+        &self,
+        scope: &PendingScope,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PendingUpdate>, StoreError>> + Send;
+    /// Takes `taken` and enqueues `plan` for them in one transaction: false (and nothing
+    /// done) when another run took one of them first.
+    fn queue_callbacks(
+        &self,
+        taken: &[PendingId],
+        plan: &CallbackPlan,
+        now: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Pending updates with their status read from their jobs.
+    fn pending_views(
+        &self,
+        scope: &PendingScope,
+    ) -> impl Future<Output = Result<Vec<PendingView>, StoreError>> + Send;
     /// Takes up to `want` units of `key`'s fixed window that starts at `window_start` (at
     /// most `limit` per window) and returns how many it got: `0` when the window is spent,
     /// or when the key already counts a later window. Atomic across instances.
@@ -509,6 +609,25 @@ pub trait Store: Send + Sync {
         limit: u32,
         want: u32,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+}
+
+/// What queuing a number did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued at this position.
+    Added {
+        /// From 1.
+        position: i64,
+    },
+    /// The number is in the broadcast already, as this item.
+    Duplicate {
+        /// The item.
+        id: QueueItemId,
+        /// Its position.
+        position: i64,
+    },
+    /// The broadcast is not the owner's, or is completed or cancelled.
+    Closed,
 }
 
 /// SQLite or PostgreSQL, chosen by URL.
@@ -608,6 +727,20 @@ delegate! {
     fn cloudtalk_link_of(&self, bridge: &BridgeName, cloudtalk_contact: cloudtalk::ContactId) -> Result<Option<CloudTalkLink>, StoreError>;
     fn link_cloudtalk(&self, link: &CloudTalkLink, now: Millis) -> Result<(), StoreError>;
     fn window_take(&self, key: &str, window_start: Millis, limit: u32, want: u32) -> Result<u32, StoreError>;
+    fn set_engine_secret(&self, owner: &OwnerId, secret_hash: &str, sealed: &str, now: Millis) -> Result<(), StoreError>;
+    fn engine_owner_by_hash(&self, secret_hash: &str) -> Result<Option<OwnerId>, StoreError>;
+    fn engine_secret(&self, owner: &OwnerId) -> Result<Option<String>, StoreError>;
+    fn enqueue_number(&self, item: &QueueItem) -> Result<Enqueued, StoreError>;
+    fn queue_item(&self, owner: &OwnerId, id: &QueueItemId) -> Result<Option<QueueItem>, StoreError>;
+    fn queue_items(&self, owner: &OwnerId, broadcast: &BroadcastId, after_position: i64, limit: u32) -> Result<Vec<QueueItem>, StoreError>;
+    fn due_items(&self, owner: &OwnerId, broadcast: &BroadcastId, now: Millis, limit: u32) -> Result<Vec<QueueItem>, StoreError>;
+    fn defer_items(&self, owner: &OwnerId, items: &[(QueueItemId, Millis)]) -> Result<(), StoreError>;
+    fn lease_items(&self, owner: &OwnerId, ids: &[QueueItemId], lease_id: &str, until: Millis, now: Millis) -> Result<Vec<QueueItem>, StoreError>;
+    fn next_due(&self, owner: &OwnerId, broadcast: &BroadcastId) -> Result<Option<Millis>, StoreError>;
+    fn record_call(&self, owner: &Owner, report: &CallReport, now: Millis) -> Result<Recorded, StoreError>;
+    fn pending_updates(&self, scope: &PendingScope, limit: u32) -> Result<Vec<PendingUpdate>, StoreError>;
+    fn queue_callbacks(&self, taken: &[PendingId], plan: &CallbackPlan, now: Millis) -> Result<bool, StoreError>;
+    fn pending_views(&self, scope: &PendingScope) -> Result<Vec<PendingView>, StoreError>;
     fn upsert_owner(&self, owner: &Owner) -> Result<(), StoreError>;
     fn owner(&self, id: &OwnerId) -> Result<Option<Owner>, StoreError>;
     fn owners(&self) -> Result<Vec<Owner>, StoreError>;

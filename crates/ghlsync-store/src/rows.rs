@@ -368,3 +368,58 @@ impl OwnerKeyRow {
         }
     }
 }
+
+/// A queue item: the JSON body, with the columns a lease or report changes read over it.
+#[derive(FromRow)]
+pub(crate) struct QueueRow {
+    body: String,
+    state: String,
+    attempts: i64,
+    due_at: i64,
+    lease_id: Option<String>,
+    lease_until: Option<i64>,
+    last_outcome: Option<String>,
+}
+
+impl QueueRow {
+    pub(crate) fn into_item(self) -> Result<ghlsync_core::broadcast::QueueItem, StoreError> {
+        let mut item: ghlsync_core::broadcast::QueueItem = json("body", &self.body)?;
+        item.state = parse("state", &self.state)?;
+        item.attempts = count("attempts", self.attempts)?;
+        item.due_at = self.due_at;
+        item.lease_id = self.lease_id;
+        item.lease_until = self.lease_until;
+        item.last_outcome = self
+            .last_outcome
+            .map(|o| parse("last_outcome", &o))
+            .transpose()?;
+        Ok(item)
+    }
+}
+
+/// A pending update with the counts of its jobs by state.
+#[derive(FromRow)]
+pub(crate) struct PendingRow {
+    body: String,
+    jobs: i64,
+    done: i64,
+    dead: i64,
+    attempts: i64,
+    last_error: Option<String>,
+}
+
+impl PendingRow {
+    pub(crate) fn into_view(self) -> Result<ghlsync_core::callback::PendingView, StoreError> {
+        let status = ghlsync_core::callback::PendingStatus::of_jobs(
+            count("jobs", self.jobs)?,
+            count("done", self.done)?,
+            count("dead", self.dead)?,
+        );
+        Ok(ghlsync_core::callback::PendingView {
+            update: json("body", &self.body)?,
+            status,
+            retry_count: count("attempts", self.attempts)?,
+            error_message: self.last_error,
+        })
+    }
+}

@@ -9,6 +9,14 @@
 
 use crate::Inserted;
 
+macro_rules! queue_cols {
+    () => {
+        "body, state, attempts, due_at, lease_id, lease_until, last_outcome"
+    };
+}
+
+pub(crate) use queue_cols;
+
 macro_rules! event_cols {
     () => {
         "id, source, event_type, location_id, route, meta, body, state, attempts, received_at, last_error"
@@ -413,6 +421,30 @@ macro_rules! impl_store {
                 apply_changeset(conn, changes, now).await?;
             }
             Ok(true)
+        }
+
+        /// Keeps a dialer's report: false when its event id is stored already.
+        async fn insert_report(
+            conn: &mut Conn,
+            owner: &ghlsync_core::broadcast::OwnerId,
+            report: &ghlsync_core::broadcast::CallReport,
+            final_outcome: bool,
+            now: Millis,
+        ) -> Result<bool, StoreError> {
+            Ok(sqlx::query(
+                "INSERT INTO call_reports (owner_id, event_id, queue_item_id, final_outcome, body, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner_id, event_id) DO NOTHING",
+            )
+            .bind(owner.as_str())
+            .bind(&report.event_id)
+            .bind(report.queue_item_id.as_str())
+            .bind(final_outcome)
+            .bind(to_json(report))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1)
         }
 
         async fn insert_jobs(conn: &mut Conn, jobs: &[NewJob], now: Millis) -> Result<u64, StoreError> {
@@ -1207,6 +1239,339 @@ macro_rules! impl_store {
                         .fetch_optional(self.read())
                         .await?;
                 Ok(found.is_some())
+            }
+
+            async fn set_engine_secret(&self, owner: &OwnerId, secret_hash: &str, sealed: &str, now: Millis) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO owner_engine_secrets (owner_id, secret_hash, sealed, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (owner_id) DO UPDATE SET secret_hash = excluded.secret_hash, sealed = excluded.sealed, \
+                     created_at = excluded.created_at",
+                )
+                .bind(owner.as_str())
+                .bind(secret_hash)
+                .bind(sealed)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn engine_owner_by_hash(&self, secret_hash: &str) -> Result<Option<OwnerId>, StoreError> {
+                let id: Option<String> =
+                    sqlx::query_scalar("SELECT owner_id FROM owner_engine_secrets WHERE secret_hash = $1")
+                        .bind(secret_hash)
+                        .fetch_optional(self.read())
+                        .await?;
+                Ok(id.map(OwnerId))
+            }
+
+            async fn engine_secret(&self, owner: &OwnerId) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT sealed FROM owner_engine_secrets WHERE owner_id = $1")
+                    .bind(owner.as_str())
+                    .fetch_optional(self.read())
+                    .await?)
+            }
+
+            async fn enqueue_number(&self, item: &ghlsync_core::broadcast::QueueItem) -> Result<crate::Enqueued, StoreError> {
+                let mut tx = self.write().await?;
+                let existing: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT id, position FROM broadcast_queue WHERE owner_id = $1 AND broadcast_id = $2 AND phone = $3",
+                )
+                .bind(item.owner_id.as_str())
+                .bind(item.broadcast_id.as_str())
+                .bind(item.phone.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((id, position)) = existing {
+                    return Ok(crate::Enqueued::Duplicate { id: ghlsync_core::broadcast::QueueItemId(id), position });
+                }
+                // The counter's row lock orders concurrent additions to one broadcast.
+                let position: Option<i64> = sqlx::query_scalar(
+                    "UPDATE broadcasts SET queued = queued + 1 WHERE owner_id = $1 AND id = $2 \
+                     AND status IN ('active', 'paused') RETURNING queued",
+                )
+                .bind(item.owner_id.as_str())
+                .bind(item.broadcast_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(position) = position else {
+                    return Ok(crate::Enqueued::Closed);
+                };
+                let mut stored = item.clone();
+                stored.position = position;
+                let inserted = sqlx::query(
+                    "INSERT INTO broadcast_queue (id, owner_id, broadcast_id, position, phone, state, attempts, due_at, \
+                     body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9) \
+                     ON CONFLICT (owner_id, broadcast_id, phone) DO NOTHING",
+                )
+                .bind(item.id.as_str())
+                .bind(item.owner_id.as_str())
+                .bind(item.broadcast_id.as_str())
+                .bind(position)
+                .bind(item.phone.as_str())
+                .bind(item.state.as_str())
+                .bind(item.due_at)
+                .bind(to_json(&stored))
+                .bind(item.created_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    // Another request queued the number first: answer as its duplicate.
+                    drop(tx);
+                    let (id, position): (String, i64) = sqlx::query_as(
+                        "SELECT id, position FROM broadcast_queue WHERE owner_id = $1 AND broadcast_id = $2 AND phone = $3",
+                    )
+                    .bind(item.owner_id.as_str())
+                    .bind(item.broadcast_id.as_str())
+                    .bind(item.phone.as_str())
+                    .fetch_one(self.read())
+                    .await?;
+                    return Ok(crate::Enqueued::Duplicate { id: ghlsync_core::broadcast::QueueItemId(id), position });
+                }
+                tx.commit().await?;
+                Ok(crate::Enqueued::Added { position })
+            }
+
+            async fn queue_item(&self, owner: &OwnerId, id: &ghlsync_core::broadcast::QueueItemId) -> Result<Option<ghlsync_core::broadcast::QueueItem>, StoreError> {
+                let row: Option<crate::rows::QueueRow> = sqlx::query_as(concat!("SELECT ", $crate::shared::queue_cols!(), " FROM broadcast_queue WHERE owner_id = $1 AND id = $2"))
+                .bind(owner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.read())
+                .await?;
+                row.map(crate::rows::QueueRow::into_item).transpose()
+            }
+
+            async fn queue_items(&self, owner: &OwnerId, broadcast: &BroadcastId, after_position: i64, limit: u32) -> Result<Vec<ghlsync_core::broadcast::QueueItem>, StoreError> {
+                let rows: Vec<crate::rows::QueueRow> = sqlx::query_as(concat!("SELECT ", $crate::shared::queue_cols!(), " FROM broadcast_queue WHERE owner_id = $1 AND broadcast_id = $2 AND position > $3 \
+                     ORDER BY position LIMIT $4"))
+                .bind(owner.as_str())
+                .bind(broadcast.as_str())
+                .bind(after_position)
+                .bind(i64::from(limit))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(crate::rows::QueueRow::into_item).collect()
+            }
+
+            async fn due_items(&self, owner: &OwnerId, broadcast: &BroadcastId, now: Millis, limit: u32) -> Result<Vec<ghlsync_core::broadcast::QueueItem>, StoreError> {
+                let rows: Vec<crate::rows::QueueRow> = sqlx::query_as(concat!("SELECT ", $crate::shared::queue_cols!(), " FROM broadcast_queue WHERE owner_id = $1 AND broadcast_id = $2 AND state <> 'done' \
+                     AND due_at <= $3 ORDER BY due_at, position LIMIT $4"))
+                .bind(owner.as_str())
+                .bind(broadcast.as_str())
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(crate::rows::QueueRow::into_item).collect()
+            }
+
+            async fn defer_items(&self, owner: &OwnerId, items: &[(ghlsync_core::broadcast::QueueItemId, Millis)]) -> Result<(), StoreError> {
+                if items.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write().await?;
+                for (id, until) in items {
+                    sqlx::query(
+                        "UPDATE broadcast_queue SET due_at = $1 WHERE owner_id = $2 AND id = $3 AND state = 'queued'",
+                    )
+                    .bind(until)
+                    .bind(owner.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn lease_items(&self, owner: &OwnerId, ids: &[ghlsync_core::broadcast::QueueItemId], lease_id: &str, until: Millis, now: Millis) -> Result<Vec<ghlsync_core::broadcast::QueueItem>, StoreError> {
+                let mut tx = self.write().await?;
+                let mut leased = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let row: Option<crate::rows::QueueRow> = sqlx::query_as(concat!("UPDATE broadcast_queue SET state = 'leased', lease_id = $1, lease_until = $2, due_at = $2, \
+                         updated_at = $3 WHERE owner_id = $4 AND id = $5 AND state <> 'done' AND due_at <= $3 \
+                         RETURNING ", $crate::shared::queue_cols!(), ""))
+                    .bind(lease_id)
+                    .bind(until)
+                    .bind(now)
+                    .bind(owner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(row) = row {
+                        leased.push(row.into_item()?);
+                    }
+                }
+                tx.commit().await?;
+                Ok(leased)
+            }
+
+            async fn next_due(&self, owner: &OwnerId, broadcast: &BroadcastId) -> Result<Option<Millis>, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT MIN(due_at) FROM broadcast_queue WHERE owner_id = $1 AND broadcast_id = $2 AND state <> 'done'",
+                )
+                .bind(owner.as_str())
+                .bind(broadcast.as_str())
+                .fetch_one(self.read())
+                .await?)
+            }
+
+            async fn record_call(&self, owner: &Owner, report: &ghlsync_core::broadcast::CallReport, now: Millis) -> Result<ghlsync_core::broadcast::Recorded, StoreError> {
+                use ghlsync_core::broadcast::{Next, QueueState, Recorded, after_outcome};
+                let mut tx = self.write().await?;
+                let seen: Option<bool> = sqlx::query_scalar(
+                    "SELECT final_outcome FROM call_reports WHERE owner_id = $1 AND event_id = $2",
+                )
+                .bind(owner.id.as_str())
+                .bind(&report.event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(final_outcome) = seen {
+                    return Ok(Recorded::Duplicate { final_outcome });
+                }
+                let row: Option<crate::rows::QueueRow> = sqlx::query_as(concat!("SELECT ", $crate::shared::queue_cols!(), " FROM broadcast_queue WHERE owner_id = $1 AND id = $2"))
+                .bind(owner.id.as_str())
+                .bind(report.queue_item_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(item) = row.map(crate::rows::QueueRow::into_item).transpose()? else {
+                    return Ok(Recorded::NotFound);
+                };
+                if item.state == QueueState::Done {
+                    insert_report(&mut tx, &owner.id, report, true, now).await?;
+                    tx.commit().await?;
+                    return Ok(Recorded::AlreadyFinal);
+                }
+                let broadcast: Option<crate::rows::BroadcastRow> = sqlx::query_as(
+                    "SELECT body, status, updated_at FROM broadcasts WHERE owner_id = $1 AND id = $2",
+                )
+                .bind(owner.id.as_str())
+                .bind(item.broadcast_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let broadcast = broadcast
+                    .ok_or_else(|| StoreError::Corrupt(format!("queue item {} has no broadcast", item.id)))?
+                    .into_broadcast()?;
+                let attempt = item.attempts + 1;
+                let next = after_outcome(report.result.outcome, attempt, broadcast.max_attempts, broadcast.retry_delay_ms, now);
+                let (state, due_at, final_outcome, retry_at, retries_spent) = match next {
+                    Next::Final { retries_spent } => (QueueState::Done, item.due_at, true, None, retries_spent),
+                    Next::RetryAt(at) => (QueueState::Queued, at, false, Some(at), false),
+                };
+                if !insert_report(&mut tx, &owner.id, report, final_outcome, now).await? {
+                    // The same event recorded meanwhile by another instance.
+                    return Ok(Recorded::Duplicate { final_outcome });
+                }
+                // Only from the attempts read: a concurrent report of the item refuses this one.
+                let changed = sqlx::query(
+                    "UPDATE broadcast_queue SET state = $1, attempts = $2, due_at = $3, lease_id = NULL, lease_until = NULL, \
+                     last_outcome = $4, updated_at = $5 WHERE owner_id = $6 AND id = $7 AND attempts = $8",
+                )
+                .bind(state.as_str())
+                .bind(i64::from(attempt))
+                .bind(due_at)
+                .bind(report.result.outcome.as_str())
+                .bind(now)
+                .bind(owner.id.as_str())
+                .bind(item.id.as_str())
+                .bind(i64::from(item.attempts))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    return Err(StoreError::Conflict(format!("queue item {} was reported meanwhile", item.id)));
+                }
+                if final_outcome && let Some(contact) = &item.ghl_contact_id {
+                    let update = ghlsync_core::callback::PendingUpdate {
+                        id: ghlsync_core::broadcast::PendingId(format!("pu_{}", item.id)),
+                        owner_id: owner.id.clone(),
+                        broadcast_id: item.broadcast_id.clone(),
+                        broadcast_name: broadcast.name.clone(),
+                        queue_item_id: item.id.clone(),
+                        location_id: owner.location_id.clone(),
+                        ghl_contact_id: contact.clone(),
+                        result: report.result.clone(),
+                        retries_spent,
+                        created_at: now,
+                    };
+                    sqlx::query(
+                        "INSERT INTO broadcast_pending (id, owner_id, broadcast_id, queue_item_id, body, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (queue_item_id) DO NOTHING",
+                    )
+                    .bind(update.id.as_str())
+                    .bind(owner.id.as_str())
+                    .bind(item.broadcast_id.as_str())
+                    .bind(item.id.as_str())
+                    .bind(to_json(&update))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Recorded::Recorded { final_outcome, retry_at })
+            }
+
+            async fn pending_updates(&self, scope: &ghlsync_core::callback::PendingScope, limit: u32) -> Result<Vec<ghlsync_core::callback::PendingUpdate>, StoreError> {
+                let rows: Vec<BodyRow> = sqlx::query_as(
+                    "SELECT body FROM broadcast_pending WHERE taken_at IS NULL AND ($1 IS NULL OR owner_id = $1) \
+                     AND ($2 IS NULL OR broadcast_id = $2) ORDER BY created_at, id LIMIT $3",
+                )
+                .bind(scope.owner.as_ref().map(OwnerId::as_str))
+                .bind(scope.broadcast.as_ref().map(BroadcastId::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(BodyRow::into_value).collect()
+            }
+
+            async fn queue_callbacks(&self, taken: &[ghlsync_core::broadcast::PendingId], plan: &ghlsync_core::callback::CallbackPlan, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.write().await?;
+                for id in taken {
+                    let n = sqlx::query("UPDATE broadcast_pending SET taken_at = $1 WHERE id = $2 AND taken_at IS NULL")
+                        .bind(now)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                }
+                insert_jobs(&mut tx, &plan.jobs, now).await?;
+                for (pending, key) in &plan.links {
+                    sqlx::query(
+                        "INSERT INTO broadcast_pending_jobs (pending_id, job_key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(pending.as_str())
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn pending_views(&self, scope: &ghlsync_core::callback::PendingScope) -> Result<Vec<ghlsync_core::callback::PendingView>, StoreError> {
+                let rows: Vec<crate::rows::PendingRow> = sqlx::query_as(
+                    "SELECT p.body, COUNT(pj.job_key) AS jobs, \
+                     COALESCE(SUM(CASE WHEN j.state = 'done' THEN 1 ELSE 0 END), 0) AS done, \
+                     COALESCE(SUM(CASE WHEN j.state = 'dead' THEN 1 ELSE 0 END), 0) AS dead, \
+                     CAST(COALESCE(SUM(j.attempts), 0) AS BIGINT) AS attempts, \
+                     MAX(CASE WHEN j.state <> 'done' THEN j.last_error END) AS last_error \
+                     FROM broadcast_pending p \
+                     LEFT JOIN broadcast_pending_jobs pj ON pj.pending_id = p.id \
+                     LEFT JOIN jobs j ON j.idempotency_key = pj.job_key \
+                     WHERE ($1 IS NULL OR p.owner_id = $1) AND ($2 IS NULL OR p.broadcast_id = $2) \
+                     GROUP BY p.id, p.body, p.created_at ORDER BY p.created_at, p.id",
+                )
+                .bind(scope.owner.as_ref().map(OwnerId::as_str))
+                .bind(scope.broadcast.as_ref().map(BroadcastId::as_str))
+                .fetch_all(self.read())
+                .await?;
+                rows.into_iter().map(crate::rows::PendingRow::into_view).collect()
             }
 
             async fn sync_log(&self, location: Option<&LocationId>, limit: u32) -> Result<Vec<LogEntry>, StoreError> {

@@ -31,6 +31,10 @@ pub fn router() -> Router<App> {
         .route("/admin/events", get(list_events))
         .route("/admin/events/replay", post(replay_events))
         .route("/admin/locations", get(list_locations))
+        .route(
+            "/admin/locations/{id}/broadcast-fields",
+            post(setup_broadcast_fields),
+        )
 }
 
 /// Events of the last hour, success rate, mean processing time, and healthy or degraded
@@ -101,7 +105,7 @@ async fn metrics(State(app): State<App>) -> Response {
         .into_response()
 }
 
-fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &app.config().server.admin_token else {
         return Err(ApiError::not_found(
             "admin_disabled",
@@ -288,6 +292,27 @@ async fn replay_events(
         .map_err(ApiError::internal)?;
     app.wake_processor().notify_waiters();
     Ok(Json(json!({"replayed": n})))
+}
+
+/// Seed 004's "Setup Broadcast Fields": the six fields outcomes write, created where the
+/// location lacks them; answers what existed and what was created.
+async fn setup_broadcast_fields(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&app, &headers)?;
+    let location = app
+        .location(&ghl::LocationId::from(id.as_str()))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("location_not_found", "no such location"))?;
+    let setup = crate::connectors::ghl::broadcast::setup_fields(&app, &location)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "ghl_failed", e.to_string()))?;
+    Ok(Json(
+        json!({"existed": setup.existed, "created": setup.created}),
+    ))
 }
 
 async fn list_locations(

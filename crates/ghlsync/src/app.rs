@@ -117,6 +117,8 @@ struct Inner {
     delivery: crate::delivery::DeliveryState,
     connectors: crate::connectors::ConnectorState,
     forwarder: Option<crate::connectors::app::forward::Forwarder>,
+    wake_callbacks: Arc<Notify>,
+    broadcast_clock_offset: std::sync::atomic::AtomicI64,
 }
 
 /// The service. Cheap to clone.
@@ -236,7 +238,31 @@ impl App {
             instance,
             delivery: crate::delivery::DeliveryState::default(),
             connectors: crate::connectors::ConnectorState::default(),
+            wake_callbacks: Arc::new(Notify::new()),
+            broadcast_clock_offset: std::sync::atomic::AtomicI64::new(0),
         })))
+    }
+
+    /// Wakes the broadcast callback worker (an outcome arrived).
+    pub(crate) fn wake_callbacks(&self) -> &Arc<Notify> {
+        &self.0.wake_callbacks
+    }
+
+    /// The time broadcasts decide by (calling windows, retry delays): the clock, moved by
+    /// [`App::shift_broadcast_clock`].
+    pub fn broadcast_now(&self) -> Millis {
+        now_ms()
+            + self
+                .0
+                .broadcast_clock_offset
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves the broadcasts' clock by `ms` (tests and the demo: a calling window at any hour).
+    pub fn shift_broadcast_clock(&self, ms: Millis) {
+        self.0
+            .broadcast_clock_offset
+            .fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The application's endpoint for forwarded events, when configured.
@@ -346,7 +372,8 @@ impl App {
                 rx.clone(),
             )));
         }
-        tasks.push(tokio::spawn(crate::delivery::run(self.clone(), rx)));
+        tasks.push(tokio::spawn(crate::delivery::run(self.clone(), rx.clone())));
+        tasks.push(tokio::spawn(crate::broadcasts::callbacks(self.clone(), rx)));
         Workers { stop, tasks }
     }
 

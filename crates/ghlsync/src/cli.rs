@@ -108,7 +108,8 @@ pub enum Command {
 /// Owner subcommands.
 #[derive(Debug, Subcommand)]
 pub enum OwnersCommand {
-    /// Add a dialer user for a registered location; prints its webhook key once.
+    /// Add a dialer user for a registered location; prints its webhook key and dialer
+    /// engine secret once.
     Add {
         /// Its name.
         #[arg(long)]
@@ -871,7 +872,7 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
         },
         Command::Owners(cmd) => {
             use ghlsync_core::broadcast::{OwnerId, normalize_phone};
-            let (store, _) = open(&config).await?;
+            let (store, cipher) = open(&config).await?;
             match cmd {
                 OwnersCommand::Add {
                     name,
@@ -887,10 +888,16 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                         &timezone,
                     )
                     .await?;
+                    let engine =
+                        crate::registry::rotate_engine_secret(&store, &cipher, &owner.id).await?;
                     say(format!("owner {} added for location {location}", owner.id));
                     say(format!(
                         "webhook key (shown once): {}",
                         key.secret.expose_secret()
+                    ));
+                    say(format!(
+                        "dialer engine secret (shown once; leases and signs outcome reports): {}",
+                        engine.secret.expose_secret()
                     ));
                 }
                 OwnersCommand::List => {

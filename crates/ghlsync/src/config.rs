@@ -64,6 +64,47 @@ pub struct Config {
     pub forward: ForwardConfig,
     /// CloudTalk's API and the bridges between GHL locations and CloudTalk companies.
     pub cloudtalk: CloudTalkConfig,
+    /// Seed 004's voice broadcasts: the trigger's limit and when outcomes go to GHL.
+    pub broadcasts: BroadcastsConfig,
+}
+
+/// When final outcomes are sent to GHL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackMode {
+    /// Soon after each outcome arrives (`callback_linger_ms` gathers those that come
+    /// together into one run), and on the schedule as a safety net.
+    Arrival,
+    /// Every `callback_every_secs`, and when a broadcast is completed (the seed's way).
+    Schedule,
+    /// Only when asked: the batch-callback route, `ghlsync broadcasts callback`, or a
+    /// broadcast completed.
+    Manual,
+}
+
+/// Seed 004's voice broadcasts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BroadcastsConfig {
+    /// Trigger requests per minute per webhook key (seed 004: 100).
+    pub trigger_per_minute: u32,
+    /// When outcomes go to GHL.
+    pub callback: CallbackMode,
+    /// The schedule's period.
+    pub callback_every_secs: u64,
+    /// How long a run waits after an outcome for others to join it.
+    pub callback_linger_ms: u64,
+}
+
+impl Default for BroadcastsConfig {
+    fn default() -> Self {
+        Self {
+            trigger_per_minute: 100,
+            callback: CallbackMode::Arrival,
+            callback_every_secs: 300,
+            callback_linger_ms: 2_000,
+        }
+    }
 }
 
 /// CloudTalk's API, and seed 003's bridges.
@@ -500,6 +541,12 @@ impl Config {
         }
         if url::Url::parse(&self.ghl.base_url).is_err() {
             return invalid("ghl.base_url", "must be a URL");
+        }
+        if self.broadcasts.trigger_per_minute == 0 {
+            return invalid("broadcasts.trigger_per_minute", "must be positive");
+        }
+        if self.broadcasts.callback_every_secs == 0 {
+            return invalid("broadcasts.callback_every_secs", "must be positive");
         }
         if url::Url::parse(&self.cloudtalk.base_url).is_err() {
             return invalid("cloudtalk.base_url", "must be a URL");

@@ -6,7 +6,7 @@ use ghl::LocationId;
 use ghlsync_core::process::RouteAction;
 use ghlsync_core::{ApiKey, IntegrationType, Location, RouteAuth, RouteDedupe, WorkflowRoute};
 use ghlsync_store::{AnyStore, Store};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::app::now_ms;
@@ -321,4 +321,34 @@ pub async fn set_broadcast_status(
         .broadcast(owner, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("broadcast {id} is gone"))
+}
+
+/// A dialer engine's secret just made: shown once. The engine sends it as a bearer token
+/// to lease numbers and signs its outcome reports with it.
+#[derive(Debug)]
+pub struct NewEngineSecret {
+    /// `dsk_` and 40 hex digits.
+    pub secret: SecretString,
+}
+
+/// A new engine secret for an owner (sealed and hashed in the store); the one before stops
+/// working at once.
+pub async fn rotate_engine_secret(
+    store: &AnyStore,
+    cipher: &crate::secrets::Cipher,
+    owner: &ghlsync_core::broadcast::OwnerId,
+) -> anyhow::Result<NewEngineSecret> {
+    use base64::Engine as _;
+    anyhow::ensure!(store.owner(owner).await?.is_some(), "no owner {owner}");
+    let secret = SecretString::from(format!("dsk_{}", random_hex(20)?));
+    let sealed = cipher.seal(&crate::secrets::engine_context(owner.as_str()), &secret)?;
+    store
+        .set_engine_secret(
+            owner,
+            &api_key_hash(secret.expose_secret()),
+            &base64::engine::general_purpose::STANDARD.encode(sealed),
+            now_ms(),
+        )
+        .await?;
+    Ok(NewEngineSecret { secret })
 }

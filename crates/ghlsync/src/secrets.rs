@@ -136,6 +136,11 @@ pub fn token_context(location_id: &str) -> String {
     format!("location:{location_id}:token")
 }
 
+/// The associated data of a dialer owner's engine secret.
+pub fn engine_context(owner_id: &str) -> String {
+    format!("owner:{owner_id}:engine")
+}
+
 /// The associated data of a workflow route's secret.
 pub fn route_context(route: &str) -> String {
     format!("route:{route}:secret")

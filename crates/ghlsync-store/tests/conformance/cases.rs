@@ -1530,3 +1530,239 @@ pub async fn broadcasts_keys_and_dnc_are_their_owners_alone<S: Store>(s: &S) {
     assert!(s.is_dnc(&a.id, &n).await.unwrap());
     assert!(!s.is_dnc(&b.id, &n).await.unwrap());
 }
+
+pub async fn a_broadcast_queue_leases_records_and_hands_outcomes_to_ghl<S: Store>(s: &S) {
+    use ghlsync_core::broadcast::{
+        Broadcast, BroadcastId, BroadcastStatus, CallOutcome, CallReport, CallResult,
+        CallingWindow, Owner, OwnerId, QueueItem, QueueItemId, QueueState, Recorded,
+        normalize_phone,
+    };
+    use ghlsync_core::callback::{PendingScope, PendingStatus, TAGS_PER_CALL, plan_callbacks};
+    use ghlsync_store::Enqueued;
+    let owner = |id: &str| Owner {
+        id: OwnerId(id.into()),
+        name: id.into(),
+        location_id: "loc".into(),
+        region: Some("US".into()),
+        timezone: "America/New_York".into(),
+        created_at: 1,
+    };
+    let (a, b) = (owner("own_a"), owner("own_b"));
+    s.upsert_owner(&a).await.unwrap();
+    s.upsert_owner(&b).await.unwrap();
+    let broadcast = Broadcast {
+        id: BroadcastId("bc_1".into()),
+        owner_id: a.id.clone(),
+        name: "Spring".into(),
+        status: BroadcastStatus::Active,
+        max_attempts: 2,
+        retry_delay_ms: 1_000,
+        window: CallingWindow::default(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    s.upsert_broadcast(&broadcast).await.unwrap();
+    let item = |id: &str, phone: &str, contact: Option<&str>| QueueItem {
+        id: QueueItemId(id.into()),
+        owner_id: a.id.clone(),
+        broadcast_id: broadcast.id.clone(),
+        position: 0,
+        phone: normalize_phone(phone, None).unwrap(),
+        name: None,
+        email: None,
+        ghl_contact_id: contact.map(Into::into),
+        zones: vec!["America/New_York".into()],
+        state: QueueState::Queued,
+        attempts: 0,
+        due_at: 100,
+        lease_id: None,
+        lease_until: None,
+        last_outcome: None,
+        created_at: 100,
+    };
+    assert_eq!(
+        s.enqueue_number(&item("q1", "+12015550100", Some("c1")))
+            .await
+            .unwrap(),
+        Enqueued::Added { position: 1 }
+    );
+    assert_eq!(
+        s.enqueue_number(&item("q2", "+12015550102", Some("c2")))
+            .await
+            .unwrap(),
+        Enqueued::Added { position: 2 }
+    );
+    assert_eq!(
+        s.enqueue_number(&item("q3", "+12015550100", None))
+            .await
+            .unwrap(),
+        Enqueued::Duplicate {
+            id: QueueItemId("q1".into()),
+            position: 1
+        },
+        "the same number twice is one item"
+    );
+    let mut foreign = item("q4", "+12015550103", None);
+    foreign.owner_id = b.id.clone();
+    assert_eq!(
+        s.enqueue_number(&foreign).await.unwrap(),
+        Enqueued::Closed,
+        "not b's broadcast"
+    );
+    assert!(
+        s.queue_item(&b.id, &QueueItemId("q1".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Due, deferred, leased: a lease is exclusive and ends.
+    assert!(
+        s.due_items(&a.id, &broadcast.id, 99, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.due_items(&a.id, &broadcast.id, 100, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    s.defer_items(&a.id, &[(QueueItemId("q2".into()), 500)])
+        .await
+        .unwrap();
+    let due = s.due_items(&a.id, &broadcast.id, 200, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let ids: Vec<QueueItemId> = vec![QueueItemId("q1".into()), QueueItemId("q2".into())];
+    let leased = s.lease_items(&a.id, &ids, "L1", 300, 200).await.unwrap();
+    assert_eq!(leased.len(), 1, "q2 is not due yet");
+    assert_eq!(leased[0].state, QueueState::Leased);
+    assert!(
+        s.lease_items(&a.id, &ids[..1], "L2", 400, 250)
+            .await
+            .unwrap()
+            .is_empty(),
+        "exclusive"
+    );
+    assert_eq!(s.next_due(&a.id, &broadcast.id).await.unwrap(), Some(300));
+    let again = s
+        .lease_items(&a.id, &ids[..1], "L3", 900, 300)
+        .await
+        .unwrap();
+    assert_eq!(
+        again[0].lease_id.as_deref(),
+        Some("L3"),
+        "an expired lease is taken over"
+    );
+
+    let report = |event: &str, id: &str, outcome: CallOutcome| CallReport {
+        event_id: event.into(),
+        queue_item_id: QueueItemId(id.into()),
+        lease_id: None,
+        result: CallResult {
+            outcome,
+            duration_seconds: 0,
+            called_at: 300,
+            dtmf_pressed: None,
+            callback_requested: false,
+            callback_time: None,
+        },
+    };
+    // No answer: again after the retry delay; the second no answer is final.
+    assert_eq!(
+        s.record_call(&a, &report("e1", "q1", CallOutcome::NoAnswer), 1_000)
+            .await
+            .unwrap(),
+        Recorded::Recorded {
+            final_outcome: false,
+            retry_at: Some(2_000)
+        }
+    );
+    assert_eq!(
+        s.record_call(&a, &report("e1", "q1", CallOutcome::NoAnswer), 1_000)
+            .await
+            .unwrap(),
+        Recorded::Duplicate {
+            final_outcome: false
+        }
+    );
+    assert_eq!(
+        s.record_call(&b, &report("e9", "q1", CallOutcome::Answered), 1_000)
+            .await
+            .unwrap(),
+        Recorded::NotFound,
+        "another owner's item"
+    );
+    assert_eq!(
+        s.record_call(&a, &report("e2", "q1", CallOutcome::NoAnswer), 2_000)
+            .await
+            .unwrap(),
+        Recorded::Recorded {
+            final_outcome: true,
+            retry_at: None
+        }
+    );
+    assert_eq!(
+        s.record_call(&a, &report("e3", "q1", CallOutcome::Answered), 2_000)
+            .await
+            .unwrap(),
+        Recorded::AlreadyFinal
+    );
+    let q1 = s
+        .queue_item(&a.id, &QueueItemId("q1".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((q1.state, q1.attempts), (QueueState::Done, 2));
+
+    // The final outcome waits for GHL, as this owner's alone.
+    let scope = PendingScope {
+        owner: Some(a.id.clone()),
+        broadcast: Some(broadcast.id.clone()),
+    };
+    let pending = s.pending_updates(&scope, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].retries_spent);
+    let theirs = PendingScope {
+        owner: Some(b.id.clone()),
+        broadcast: None,
+    };
+    assert!(s.pending_updates(&theirs, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.pending_views(&scope).await.unwrap()[0].status,
+        PendingStatus::Pending
+    );
+    let plan = plan_callbacks(&pending, 3_000, TAGS_PER_CALL);
+    let ids: Vec<_> = pending.iter().map(|p| p.id.clone()).collect();
+    assert!(s.queue_callbacks(&ids, &plan, 3_000).await.unwrap());
+    assert!(
+        !s.queue_callbacks(&ids, &plan, 3_000).await.unwrap(),
+        "taken once"
+    );
+    assert!(s.pending_updates(&scope, 10).await.unwrap().is_empty());
+    let view = &s.pending_views(&scope).await.unwrap()[0];
+    assert_eq!(view.status, PendingStatus::Processing);
+    // Its jobs done: sent.
+    let jobs = s
+        .list_jobs(&ghlsync_store::JobFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3, "fields, note, tags");
+    // A pending update without a GHL contact is never made.
+    assert_eq!(
+        s.record_call(&a, &report("e4", "q2", CallOutcome::Answered), 3_000)
+            .await
+            .unwrap(),
+        Recorded::Recorded {
+            final_outcome: true,
+            retry_at: None
+        }
+    );
+    assert_eq!(
+        s.pending_views(&scope).await.unwrap().len(),
+        2,
+        "q2 has contact c2"
+    );
+}

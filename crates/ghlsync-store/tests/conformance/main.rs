@@ -49,6 +49,7 @@ conformance!(
     cloudtalk_links_keep_one_twin_each_way,
     windows_grant_up_to_their_limit,
     broadcasts_keys_and_dnc_are_their_owners_alone,
+    a_broadcast_queue_leases_records_and_hands_outcomes_to_ghl,
     duplicate_events_are_stored_once,
     windowed_keys_repeat_only_within_their_window,
     claims_are_exclusive,

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod cloudtalk;
+pub mod dialer;
 pub mod ghl;
 
 use axum::Router;
@@ -42,6 +43,7 @@ pub(crate) fn routes() -> Router<App> {
         .merge(ghl::routes())
         .merge(app::routes())
         .merge(cloudtalk::routes())
+        .merge(dialer::routes())
 }
 
 /// Runs a job with the connector of its target.

@@ -4,6 +4,7 @@
 mod admin;
 mod app_events;
 mod bridge;
+mod broadcasts;
 mod dedupe;
 mod delivery;
 mod ghl_rules;

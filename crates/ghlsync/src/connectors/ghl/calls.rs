@@ -25,6 +25,8 @@ pub enum GhlCall {
     AddNote,
     /// `add_tags`.
     AddTags,
+    /// `bulk_update_tags`.
+    BulkUpdateTags,
     /// `create_custom_field`.
     CreateCustomField,
     /// `create_opportunity`.
@@ -43,6 +45,8 @@ pub enum GhlCall {
     RemoveTags,
     /// `search_opportunities`.
     SearchOpportunities,
+    /// `update_contact`.
+    UpdateContact,
     /// `update_opportunity`.
     UpdateOpportunity,
     /// `update_opportunity_status`.
@@ -53,9 +57,11 @@ pub enum GhlCall {
 
 impl GhlCall {
     /// Every call, for the metrics registered at start.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::AddNote,
         Self::AddTags,
+        Self::BulkUpdateTags,
+        Self::UpdateContact,
         Self::CreateCustomField,
         Self::CreateOpportunity,
         Self::GetContact,
@@ -75,6 +81,8 @@ impl GhlCall {
         match self {
             Self::AddNote => "add_note",
             Self::AddTags => "add_tags",
+            Self::BulkUpdateTags => "bulk_update_tags",
+            Self::UpdateContact => "update_contact",
             Self::CreateCustomField => "create_custom_field",
             Self::CreateOpportunity => "create_opportunity",
             Self::GetContact => "get_contact",

@@ -3,7 +3,9 @@
 //! is created again when an earlier run may have reached GHL).
 
 use ghl::LocationId;
-use ghl::contacts::{CustomFieldInput, NewNote, UpsertContact};
+use ghl::contacts::{
+    BulkTagAction, BulkTags, ContactFields, ContactUpdate, CustomFieldInput, NewNote, UpsertContact,
+};
 use ghlsync_core::changeset::{IdLink, LocationSync, LogEntry};
 use ghlsync_core::command::{ContactRef, value_key};
 use ghlsync_core::mirror::same_value;
@@ -359,6 +361,137 @@ pub(super) async fn add_note(
         ..Changeset::default()
     };
     Ok((json!({"noteId": created.id}), changes))
+}
+
+/// Sets custom fields of a known contact (`PUT /contacts/{id}`, only `customFields`), and
+/// folds GHL's answer into the mirror with the written values marked as ghlsync's, so
+/// their echoes change nothing.
+pub(super) async fn update_fields(
+    ghl: &Ghl<'_>,
+    job: &Job,
+    contact: &ghl::ContactId,
+    values: &std::collections::BTreeMap<String, Value>,
+) -> Result<(Value, Changeset), JobError> {
+    let custom = ghl.resolve_custom_fields(values).await?;
+    let decided_keys: Vec<String> = custom
+        .iter()
+        .filter_map(|f| f.id.as_ref().map(|id| value_key::custom(id.as_str())))
+        .collect();
+    let update = ContactUpdate::from(ContactFields {
+        custom_fields: Some(custom),
+        ..ContactFields::default()
+    });
+    let id = contact.clone();
+    let updated = ghl
+        .call(GhlCall::UpdateContact, |c| async move {
+            c.update_contact(&id, &update).await
+        })
+        .await?;
+    let now = now_ms();
+    let decided: std::collections::BTreeMap<String, Millis> =
+        decided_keys.into_iter().map(|k| (k, now)).collect();
+    let answer = ContactMirror::from_contact(ghl.location.id.clone(), &updated, now);
+    let row = match known_row(ghl, contact).await? {
+        Some(mut row) => {
+            row.absorb(&answer, &decided);
+            row
+        }
+        None => answer.stamped(&decided),
+    };
+    let changes = Changeset {
+        contacts: vec![row],
+        log: vec![LogEntry {
+            location_id: Some(ghl.location.id.clone()),
+            kind: "contact_fields_set".into(),
+            detail: json!({"job": job.id.0, "contactId": contact, "fields": values.keys().collect::<Vec<_>>()}),
+            at: now,
+        }],
+        location_sync: vec![success(ghl, now)],
+        ..Changeset::default()
+    };
+    Ok((json!({"contactId": contact}), changes))
+}
+
+/// Adds tags to many contacts in one call. GHL answers each contact alone: a contact it
+/// refused (deleted, another location's) is named in the result and the sync log, and does
+/// not fail the others. The tags GHL reports are folded into the mirrored contacts.
+pub(super) async fn bulk_add_tags(
+    ghl: &Ghl<'_>,
+    job: &Job,
+    tags: &[String],
+    contacts: &[ghl::ContactId],
+) -> Result<(Value, Changeset), JobError> {
+    let body = BulkTags {
+        contacts: contacts.to_vec(),
+        tags: tags.to_vec(),
+        location_id: ghl.location.id.clone(),
+        remove_all_tags: None,
+    };
+    let result = ghl
+        .call(GhlCall::BulkUpdateTags, |c| async move {
+            c.bulk_update_tags(BulkTagAction::Add, &body).await
+        })
+        .await?;
+    let now = now_ms();
+    let mut changes = Changeset::default();
+    let mut refused = Vec::new();
+    for r in &result.responses {
+        if r.outcome.as_deref() == Some("error") {
+            refused.push(json!({"contactId": r.contact_id, "message": r.message}));
+            continue;
+        }
+        if let Some(mut row) = known_row(ghl, &r.contact_id).await? {
+            let mut incoming = row.clone();
+            incoming.updated_at = now;
+            for t in r.old_tags.iter().chain(&r.tags_added) {
+                let t = t.trim().to_lowercase();
+                if !incoming.tags.contains(&t) {
+                    incoming.tags.push(t);
+                }
+            }
+            let decided = r
+                .tags_added
+                .iter()
+                .map(|t| (value_key::tag(t), now))
+                .collect();
+            row.absorb(&incoming, &decided);
+            changes.contacts.push(row);
+        }
+    }
+    if !refused.is_empty() {
+        tracing::warn!(job = %job.id, refused = refused.len(), "GHL refused tags for some contacts");
+    }
+    changes.log.push(LogEntry {
+        location_id: Some(ghl.location.id.clone()),
+        kind: "tags_added_in_bulk".into(),
+        detail: json!({"job": job.id.0, "tags": tags, "contacts": contacts.len(), "refused": refused}),
+        at: now,
+    });
+    changes.location_sync.push(success(ghl, now));
+    Ok((
+        json!({"contacts": contacts.len(), "refused": refused}),
+        changes,
+    ))
+}
+
+async fn known_row(
+    ghl: &Ghl<'_>,
+    contact: &ghl::ContactId,
+) -> Result<Option<ContactMirror>, JobError> {
+    ghl.app
+        .store()
+        .contact(&ghl.location.id, contact)
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))
+}
+
+fn success(ghl: &Ghl<'_>, at: Millis) -> LocationSync {
+    LocationSync {
+        location_id: ghl.location.id.clone(),
+        status: SyncStatus::Success,
+        error: None,
+        at,
+    }
 }
 
 #[cfg(test)]

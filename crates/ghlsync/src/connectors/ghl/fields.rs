@@ -171,12 +171,16 @@ impl Ghl<'_> {
     /// Creates a contact custom field a rule writes but the location lacks: keyed as the
     /// rule names it, numeric when the value is a number, text otherwise.
     pub(super) async fn create_field(&self, key: &str, value: &Value) -> Result<String, JobError> {
+        // A field ghlsync defines (seed 004's broadcast fields) has its own name and type.
+        let defined = ghlsync_core::callback::BROADCAST_FIELDS
+            .iter()
+            .find(|(k, _, _)| *k == key);
         let field = NewCustomField {
-            name: field_name(key),
-            data_type: if value.is_number() {
-                DataType::Numerical
-            } else {
-                DataType::Text
+            name: defined.map_or_else(|| field_name(key), |(_, name, _)| (*name).to_owned()),
+            data_type: match defined {
+                Some((_, _, data_type)) => data_type.clone(),
+                None if value.is_number() => DataType::Numerical,
+                None => DataType::Text,
             },
             placeholder: None,
             text_box_list_options: None,

@@ -5,6 +5,7 @@
 //! custom fields and pipelines (`fields.rs`).
 
 mod bridge;
+pub(crate) mod broadcast;
 mod calls;
 mod contacts;
 mod fields;
@@ -60,6 +61,8 @@ pub(crate) fn routes() -> Router<App> {
         .route("/webhooks/ghl/workflow/{route}", post(workflow::receive))
         .route("/api/ghl-webhooks/test", get(bridge::test))
         .route("/api/ghl-webhooks/{route}", post(bridge::receive))
+        .route(broadcast::TRIGGER_PATH, post(broadcast::trigger))
+        .route(broadcast::SEED_TRIGGER_PATH, post(broadcast::trigger))
 }
 
 /// `{"status":"ready","version":...}`: the check GHL-facing setups call (seed 001).
@@ -79,6 +82,13 @@ pub(crate) async fn run(
         GhlCommand::AddNote { contact, body } => contacts::add_note(&ghl, job, contact, body).await,
         GhlCommand::SyncOpportunity { contact, change } => {
             opportunities::sync_opportunity(&ghl, job, contact, change).await
+        }
+        GhlCommand::UpdateFields {
+            contact,
+            custom_fields,
+        } => contacts::update_fields(&ghl, job, contact, custom_fields).await,
+        GhlCommand::BulkAddTags { tags, contacts } => {
+            contacts::bulk_add_tags(&ghl, job, tags, contacts).await
         }
         other => Err(permanent(format!("{} is not a GHL command", other.kind()))),
     }

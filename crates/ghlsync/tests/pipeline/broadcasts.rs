@@ -1,0 +1,307 @@
+//! Seed 004 end to end: a GHL workflow fills a broadcast through the trigger, the dialer
+//! simulator leases and calls inside the calling window (an injected clock), reports signed
+//! outcomes, and the outcomes land in GHL as tags, fields and notes, once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dialer_sim::{Engine, EngineConfig, MAGIC_NUMBERS};
+use ghl::ContactId;
+use ghl::contacts::{ContactFields, NewContact};
+use ghlsync_core::broadcast::{CallingWindow, Owner, normalize_phone};
+use ghlsync_store::Store;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::{ADMIN_TOKEN, Harness};
+
+struct Dialer {
+    owner: Owner,
+    webhook_key: String,
+    engine_secret: String,
+}
+
+async fn owner(h: &Harness, name: &str) -> Dialer {
+    let (owner, key) = ghlsync::registry::add_owner(
+        h.app.store(),
+        name,
+        &h.loc.id.as_str().into(),
+        Some("US"),
+        "America/New_York",
+    )
+    .await
+    .unwrap();
+    let engine = ghlsync::registry::rotate_engine_secret(h.app.store(), h.app.cipher(), &owner.id)
+        .await
+        .unwrap();
+    Dialer {
+        owner,
+        webhook_key: key.secret.expose_secret().to_owned(),
+        engine_secret: engine.secret.expose_secret().to_owned(),
+    }
+}
+
+async fn trigger(h: &Harness, body: Value) -> (u16, Value) {
+    let r = h
+        .http
+        .post(format!("{}/functions/v1/ghl-webhook-trigger", h.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn callback(h: &Harness, body: Value) -> Value {
+    h.http
+        .post(format!("{}/functions/v1/ghl-batch-callback", h.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Moves the broadcasts' clock to `hour`:00 tomorrow in New York (ahead of every number
+/// queued now).
+fn set_new_york_hour(h: &Harness, hour: i8) {
+    let now = h.app.broadcast_now();
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let local = jiff::Timestamp::from_millisecond(now).unwrap().to_zoned(tz);
+    let target = local
+        .date()
+        .tomorrow()
+        .unwrap()
+        .to_datetime(jiff::civil::Time::constant(hour, 0, 0, 0))
+        .to_zoned(local.time_zone().clone())
+        .unwrap();
+    h.app
+        .shift_broadcast_clock(target.timestamp().as_millisecond() - now);
+}
+
+#[tokio::test]
+async fn a_workflow_fills_a_broadcast_the_dialer_calls_it_and_outcomes_land_in_ghl() {
+    let h = Harness::start(|c| c.broadcasts.callback_linger_ms = 100).await;
+    let ghl = h.app.ghl().with_token(h.loc.token.clone());
+
+    // Setup Broadcast Fields: created once, found the second time.
+    let setup = |_: ()| {
+        h.http
+            .post(format!(
+                "{}/admin/locations/{}/broadcast-fields",
+                h.base, h.loc.id
+            ))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let first: Value = setup(()).await.unwrap().json().await.unwrap();
+    assert_eq!(first["created"].as_array().unwrap().len(), 6, "{first}");
+    let second: Value = setup(()).await.unwrap().json().await.unwrap();
+    assert_eq!(second["existed"].as_array().unwrap().len(), 6, "{second}");
+    let field_ids: BTreeMap<String, String> = first["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[1].as_str().unwrap().to_owned(),
+                p[0].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+
+    let d = owner(&h, "Dial Smart").await;
+    let other = owner(&h, "Someone else").await;
+    let broadcast = ghlsync::registry::create_broadcast(
+        h.app.store(),
+        &d.owner.id,
+        "Friday Campaign",
+        2,
+        0,
+        CallingWindow::default(),
+    )
+    .await
+    .unwrap();
+
+    // The magic numbers as GHL contacts, one DND'd contact and one number on the DNC list.
+    let mut contacts: BTreeMap<String, ContactId> = BTreeMap::new();
+    for (i, (phone, _)) in MAGIC_NUMBERS.iter().enumerate() {
+        let mut c = NewContact::new(h.loc.id.as_str());
+        c.fields = ContactFields {
+            phone: Some((*phone).to_owned()),
+            email: Some(format!("p{i}@example.com")),
+            ..ContactFields::default()
+        };
+        let created = ghl.create_contact(&c).await.unwrap().into_data();
+        contacts.insert((*phone).to_owned(), created.id);
+    }
+    let mut dnd = NewContact::new(h.loc.id.as_str());
+    dnd.fields = ContactFields {
+        phone: Some("+12015550107".into()),
+        dnd: Some(true),
+        ..ContactFields::default()
+    };
+    let dnd = ghl.create_contact(&dnd).await.unwrap().into_data();
+    h.app
+        .store()
+        .add_dnc(
+            &d.owner.id,
+            &[normalize_phone("201-555-0108", Some("US")).unwrap()],
+            0,
+        )
+        .await
+        .unwrap();
+
+    let add = |phone: &str, contact: Option<&ContactId>| {
+        json!({
+            "action": "add_to_broadcast", "webhook_key": d.webhook_key,
+            "broadcast_id": broadcast.id, "phone": phone, "name": "Pat Doe",
+            "ghl_contact_id": contact.map(ToString::to_string).unwrap_or_default(),
+            "email": "",
+        })
+    };
+    let mut positions = Vec::new();
+    for (phone, id) in &contacts {
+        // National spelling: read in the owner's region.
+        let national = &phone[2..];
+        let (status, body) = trigger(&h, add(national, Some(id))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true, "{body}");
+        assert_eq!(body["broadcast_name"], "Friday Campaign");
+        assert_eq!(body["message"], "Contact added to broadcast queue");
+        positions.push(body["position"].as_i64().unwrap());
+    }
+    assert_eq!(positions, (1..=7).collect::<Vec<_>>());
+    // A GHL retry of the same request adds nothing.
+    let first_phone = contacts.keys().next().unwrap().clone();
+    let (_, again) = trigger(&h, add(&first_phone, contacts.get(&first_phone))).await;
+    assert_eq!(
+        (again["duplicate"].clone(), again["position"].clone()),
+        (json!(true), json!(1)),
+        "{again}"
+    );
+    let (status, body) = trigger(&h, add("+12015550107", Some(&dnd.id))).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (200, Some("dnd")),
+        "{body}"
+    );
+    let (_, body) = trigger(&h, add("(201) 555-0108", None)).await;
+    assert_eq!(body["reason"], "dnc", "{body}");
+    let (status, body) = trigger(&h, add("call me", None)).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("phone")),
+        "{body}"
+    );
+    let mut wrong = add("+12015550100", None);
+    wrong["webhook_key"] = json!("whk_wrong");
+    assert_eq!(trigger(&h, wrong).await.0, 401);
+    // Another owner's key does not see this broadcast: 404, not 403.
+    let mut foreign = add("+12015550100", None);
+    foreign["webhook_key"] = json!(other.webhook_key);
+    let (status, body) = trigger(&h, foreign).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("broadcast_not_found"))
+    );
+    let (_, listed) = trigger(
+        &h,
+        json!({"action": "list_broadcasts", "webhook_key": d.webhook_key}),
+    )
+    .await;
+    assert_eq!(
+        listed["broadcasts"][0]["id"],
+        json!(broadcast.id),
+        "{listed}"
+    );
+    let (_, test) = trigger(&h, json!({"action": "test", "webhook_key": d.webhook_key})).await;
+    assert_eq!(test["success"], true);
+
+    // 03:00 in New York: every number waits, none is dropped.
+    set_new_york_hour(&h, 3);
+    let mut engine = Engine::new(EngineConfig {
+        batch: 20,
+        ..EngineConfig::new(
+            &h.base,
+            d.owner.id.as_str(),
+            &d.engine_secret,
+            broadcast.id.as_str(),
+        )
+    });
+    let night = engine.run_round().await.unwrap();
+    assert!(night.lease.items.is_empty(), "{:?}", night.lease.items);
+    let opens = night.lease.next_due_at.expect("the numbers wait for 08:00");
+    let wait_h = (opens.as_millisecond() - h.app.broadcast_now()) as f64 / 3_600_000.0;
+    assert!((4.9..=5.1).contains(&wait_h), "opens in {wait_h} h");
+    // The other owner's engine cannot lease this broadcast.
+    let mut intruder = Engine::new(EngineConfig::new(
+        &h.base,
+        other.owner.id.as_str(),
+        &other.engine_secret,
+        broadcast.id.as_str(),
+    ));
+    assert_eq!(intruder.run_round().await.unwrap_err().status(), Some(404));
+
+    // Noon (a day on): called; no-answer and busy once more (2 attempts), then final.
+    set_new_york_hour(&h, 12);
+    let stats = engine
+        .run_until_idle(20, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(stats.calls, 9, "{stats:?}");
+
+    // Outcomes reach GHL as they arrive.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = callback(
+            &h,
+            json!({"action": "get_status", "broadcast_id": broadcast.id}),
+        )
+        .await;
+        if status["counts"]["sent"] == 7 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["counts"]["sent"], 7, "{status}");
+    for (phone, scripted) in MAGIC_NUMBERS {
+        let id = &contacts[phone];
+        let c = ghl.get_contact(id).await.unwrap().into_data();
+        let tag = ghlsync_core::broadcast::CallOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == scripted.outcome.as_str())
+            .unwrap()
+            .tag();
+        assert!(c.tags.iter().any(|t| t == tag), "{phone}: {:?}", c.tags);
+        let values: BTreeMap<&str, &Value> = c
+            .custom_fields
+            .iter()
+            .filter_map(|f| Some((field_ids.get(f.id.as_str())?.as_str(), &f.value)))
+            .collect();
+        assert_eq!(
+            values["broadcast_outcome"],
+            &json!(scripted.outcome.as_str()),
+            "{phone}"
+        );
+        assert_eq!(values["broadcast_name"], &json!("Friday Campaign"));
+        let notes = ghl.list_notes(id).await.unwrap().into_data();
+        assert_eq!(notes.len(), 1, "{phone}: one note, {notes:?}");
+        let body = notes[0].body.clone().unwrap_or_default();
+        assert!(body.contains("Friday Campaign"), "{body}");
+        if matches!(scripted.outcome.as_str(), "no_answer" | "busy") {
+            assert!(body.contains("(max retries)"), "{body}");
+        }
+    }
+    // A second run has nothing left to send.
+    let again = callback(
+        &h,
+        json!({"action": "process_broadcast", "broadcast_id": broadcast.id}),
+    )
+    .await;
+    assert_eq!(again["processed"], 0, "{again}");
+}
