@@ -305,3 +305,113 @@ async fn a_workflow_fills_a_broadcast_the_dialer_calls_it_and_outcomes_land_in_g
     .await;
     assert_eq!(again["processed"], 0, "{again}");
 }
+
+#[tokio::test]
+async fn reports_are_verified_and_recorded_once_and_the_trigger_has_its_limit() {
+    let h = Harness::start(|c| c.broadcasts.trigger_per_minute = 3).await;
+    let d = owner(&h, "Dial Smart").await;
+    let broadcast = ghlsync::registry::create_broadcast(
+        h.app.store(),
+        &d.owner.id,
+        "Limits",
+        1,
+        0,
+        CallingWindow {
+            start: jiff::civil::Time::constant(0, 0, 0, 0),
+            end: jiff::civil::Time::constant(23, 59, 59, 0),
+        },
+    )
+    .await
+    .unwrap();
+    let add = json!({
+        "action": "add_to_broadcast", "webhook_key": d.webhook_key,
+        "broadcast_id": broadcast.id, "phone": "+12015550100",
+    });
+    // Seed 004's limit per key, here 3 per minute: the fourth is a 429 with Retry-After.
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let r = h
+            .http
+            .post(format!("{}/api/v1/broadcasts/trigger", h.base))
+            .json(&add)
+            .send()
+            .await
+            .unwrap();
+        answers.push((
+            r.status().as_u16(),
+            r.headers().get("retry-after").is_some(),
+        ));
+    }
+    assert_eq!(
+        answers,
+        vec![(200, false), (200, false), (200, false), (429, true)]
+    );
+
+    // Noon in New York, so the item is due whatever the hour here.
+    set_new_york_hour(&h, 12);
+    let client = dialer::Client::new(&h.base, d.owner.id.as_str(), &d.engine_secret);
+    let lease = client
+        .lease(&dialer::LeaseRequest::new(broadcast.id.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(lease.items.len(), 1);
+    let report = dialer::OutcomeReport {
+        event_id: "evt-1".into(),
+        queue_item_id: lease.items[0].queue_item_id.clone(),
+        lease_id: Some(lease.lease_id.clone()),
+        outcome: dialer::Outcome::Answered,
+        duration_seconds: 12,
+        called_at: jiff::Timestamp::now(),
+        dtmf_pressed: None,
+        callback_requested: false,
+        callback_time: None,
+    };
+    let body = serde_json::to_vec(&report).unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    // Stale, tampered and wrongly keyed reports are refused before anything is read.
+    let stale = client
+        .report_raw(body.clone(), now - 301)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.status(), Some(401), "{stale}");
+    let signature = dialer::sign(d.engine_secret.as_bytes(), now, &body);
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| *b == b'1').unwrap();
+    tampered[at] = b'9';
+    let err = client
+        .report_signed(tampered, &now.to_string(), &signature)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    let wrong = dialer::Client::new(&h.base, d.owner.id.as_str(), "dsk_wrong");
+    assert_eq!(wrong.report(&report).await.unwrap_err().status(), Some(401));
+    // The genuine report once; its repeat is a duplicate and changes nothing.
+    let first = client.report(&report).await.unwrap();
+    assert_eq!(first.status, dialer::ReceiptStatus::Recorded);
+    assert!(first.final_outcome);
+    let again = client.report(&report).await.unwrap();
+    assert_eq!(again.status, dialer::ReceiptStatus::Duplicate);
+    // Another event for a final item is refused as such.
+    let late = dialer::OutcomeReport {
+        event_id: "evt-2".into(),
+        ..report.clone()
+    };
+    assert_eq!(client.report(&late).await.unwrap_err().status(), Some(409));
+    // The item is final and has no GHL contact: nothing waits for GHL.
+    let status = callback(
+        &h,
+        json!({"action": "get_status", "broadcast_id": broadcast.id}),
+    )
+    .await;
+    assert_eq!(status["total"], 0, "{status}");
+    // The engine secret acts for its owner alone on the batch callback.
+    let r = h
+        .http
+        .post(format!("{}/functions/v1/ghl-batch-callback", h.base))
+        .bearer_auth(&d.engine_secret)
+        .json(&json!({"action": "get_status", "broadcast_id": "bc_not_mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
