@@ -49,12 +49,12 @@ pub const BROADCAST_FIELDS: [(&str, &str, DataType); 6] = [
     ),
 ];
 
-/// The type a broadcast field is created with, for a key that is one.
-pub fn field_type(key: &str) -> Option<DataType> {
+/// The name and type a broadcast field is created with, for a key that is one.
+pub fn broadcast_field(key: &str) -> Option<(&'static str, DataType)> {
     BROADCAST_FIELDS
         .iter()
         .find(|(k, _, _)| *k == key)
-        .map(|(_, _, t)| t.clone())
+        .map(|(_, name, t)| (*name, t.clone()))
 }
 
 /// A final outcome to send to GHL.
@@ -422,9 +422,15 @@ mod tests {
         let mut spent = update("p2", "c1", CallOutcome::NoAnswer, 0);
         spent.retries_spent = true;
         assert!(outcome_note(&spent).contains("No answer (max retries)"));
-        assert_eq!(field_type("last_broadcast_date"), Some(DataType::Date));
-        assert_eq!(field_type("broadcast_name"), Some(DataType::Text));
-        assert_eq!(field_type("lead_score"), None);
+        assert_eq!(
+            broadcast_field("last_broadcast_date"),
+            Some(("Last Broadcast Date", DataType::Date))
+        );
+        assert_eq!(
+            broadcast_field("broadcast_name").map(|f| f.1),
+            Some(DataType::Text)
+        );
+        assert_eq!(broadcast_field("lead_score"), None);
     }
 
     #[test]

@@ -172,13 +172,13 @@ impl Ghl<'_> {
     /// rule names it, numeric when the value is a number, text otherwise.
     pub(super) async fn create_field(&self, key: &str, value: &Value) -> Result<String, JobError> {
         // A field ghlsync defines (seed 004's broadcast fields) has its own name and type.
-        let defined = ghlsync_core::callback::BROADCAST_FIELDS
-            .iter()
-            .find(|(k, _, _)| *k == key);
+        let defined = ghlsync_core::callback::broadcast_field(key);
         let field = NewCustomField {
-            name: defined.map_or_else(|| field_name(key), |(_, name, _)| (*name).to_owned()),
+            name: defined
+                .as_ref()
+                .map_or_else(|| field_name(key), |(name, _)| (*name).to_owned()),
             data_type: match defined {
-                Some((_, _, data_type)) => data_type.clone(),
+                Some((_, data_type)) => data_type,
                 None if value.is_number() => DataType::Numerical,
                 None => DataType::Text,
             },
