@@ -104,6 +104,43 @@ impl Default for CallingWindow {
     }
 }
 
+/// A calling window that does not read as `HH:MM-HH:MM`, or is empty.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the calling window {text:?} {reason}")]
+pub struct WindowError {
+    /// The window as given.
+    pub text: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl FromStr for CallingWindow {
+    type Err = WindowError;
+    /// `HH:MM-HH:MM`, local time; `22:00-06:00` runs past midnight.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fail = |reason: String| WindowError {
+            text: text.to_owned(),
+            reason,
+        };
+        let (start, end) = text
+            .split_once('-')
+            .ok_or_else(|| fail("is not HH:MM-HH:MM".to_owned()))?;
+        let time = |t: &str| {
+            t.trim()
+                .parse::<Time>()
+                .map_err(|e| fail(format!("has {t:?}, not HH:MM: {e}")))
+        };
+        let window = Self {
+            start: time(start)?,
+            end: time(end)?,
+        };
+        if window.start == window.end {
+            return Err(fail("is empty".to_owned()));
+        }
+        Ok(window)
+    }
+}
+
 impl CallingWindow {
     /// True when `local` is inside the window.
     pub fn contains(&self, local: Time) -> bool {
@@ -923,6 +960,19 @@ mod tests {
         assert!(!Active.may_become(Active));
         assert!(Paused.takes_numbers() && !Completed.takes_numbers());
         assert_eq!("cancelled".parse::<BroadcastStatus>(), Ok(Cancelled));
+    }
+
+    #[test]
+    fn a_calling_window_reads_as_hh_mm_hh_mm() {
+        let w: CallingWindow = "08:00-21:00".parse().unwrap();
+        assert_eq!(w, CallingWindow::default());
+        let night: CallingWindow = " 22:30 - 06:00 ".parse().unwrap();
+        assert_eq!(night.start, Time::constant(22, 30, 0, 0));
+        assert!(night.contains(Time::constant(2, 0, 0, 0)));
+        for bad in ["08:00", "8-21:00", "08:00-25:00", "09:00-09:00", ""] {
+            let e = bad.parse::<CallingWindow>().unwrap_err();
+            assert_eq!(e.text, bad, "{e}");
+        }
     }
 
     #[test]

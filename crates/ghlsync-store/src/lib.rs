@@ -473,6 +473,11 @@ pub trait Store: Send + Sync {
         owner: &OwnerId,
         id: &BroadcastId,
     ) -> impl Future<Output = Result<Option<Broadcast>, StoreError>> + Send;
+    /// The owner of a broadcast, by its id alone (the admin token names broadcasts so).
+    fn broadcast_owner(
+        &self,
+        id: &BroadcastId,
+    ) -> impl Future<Output = Result<Option<OwnerId>, StoreError>> + Send;
     /// An owner's broadcasts, newest first.
     fn broadcasts(
         &self,
@@ -749,6 +754,7 @@ delegate! {
     fn owner_keys(&self, owner: &OwnerId) -> Result<Vec<OwnerKey>, StoreError>;
     fn upsert_broadcast(&self, broadcast: &Broadcast) -> Result<(), StoreError>;
     fn broadcast(&self, owner: &OwnerId, id: &BroadcastId) -> Result<Option<Broadcast>, StoreError>;
+    fn broadcast_owner(&self, id: &BroadcastId) -> Result<Option<OwnerId>, StoreError>;
     fn broadcasts(&self, owner: &OwnerId) -> Result<Vec<Broadcast>, StoreError>;
     fn set_broadcast_status(&self, owner: &OwnerId, id: &BroadcastId, from: BroadcastStatus, to: BroadcastStatus, now: Millis) -> Result<bool, StoreError>;
     fn add_dnc(&self, owner: &OwnerId, phones: &[E164], now: Millis) -> Result<u64, StoreError>;

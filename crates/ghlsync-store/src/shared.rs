@@ -1179,6 +1179,15 @@ macro_rules! impl_store {
                 row.map(BroadcastRow::into_broadcast).transpose()
             }
 
+            async fn broadcast_owner(&self, id: &BroadcastId) -> Result<Option<OwnerId>, StoreError> {
+                let owner: Option<(String,)> =
+                    sqlx::query_as("SELECT owner_id FROM broadcasts WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(self.read())
+                        .await?;
+                Ok(owner.map(|(o,)| OwnerId(o)))
+            }
+
             async fn broadcasts(&self, owner: &OwnerId) -> Result<Vec<Broadcast>, StoreError> {
                 let rows: Vec<BroadcastRow> = sqlx::query_as(
                     "SELECT body, status, updated_at FROM broadcasts WHERE owner_id = $1 ORDER BY created_at DESC, id",

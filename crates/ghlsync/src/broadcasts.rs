@@ -3,14 +3,14 @@
 //! calling windows, recording the dialer's reports, and callback runs that make the final
 //! outcomes waiting for GHL into outbox jobs (`ghlsync_core::callback` decides them).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use base64::Engine as _;
 use ghlsync_core::Millis;
 use ghlsync_core::broadcast::{
-    Broadcast, BroadcastStatus, CallReport, CallbackStatus, Owner, OwnerId, OwnerKey, QueueItem,
-    QueueState, Recorded,
+    Broadcast, BroadcastId, BroadcastStatus, CallReport, CallbackStatus, Owner, OwnerId, OwnerKey,
+    QueueItem, QueueItemId, QueueState, Recorded,
 };
 use ghlsync_core::callback::{
     PendingScope, PendingStatus, PendingView, TAGS_PER_CALL, plan_callbacks,
@@ -293,4 +293,73 @@ pub async fn callbacks(app: App, mut stop: watch::Receiver<bool>) {
             }
         }
     }
+}
+
+/// Moves one of an owner's broadcasts to `to`; completing it runs `process_broadcast` at
+/// once (seed 004 calls back "on broadcast complete"), whatever the callback mode.
+pub async fn set_status(
+    store: &AnyStore,
+    owner: &OwnerId,
+    id: &BroadcastId,
+    to: BroadcastStatus,
+    now: Millis,
+) -> anyhow::Result<(Broadcast, Option<CallbackRun>)> {
+    let broadcast = crate::registry::set_broadcast_status(store, owner, id, to).await?;
+    if to != BroadcastStatus::Completed {
+        return Ok((broadcast, None));
+    }
+    let scope = PendingScope {
+        owner: Some(owner.clone()),
+        broadcast: Some(id.clone()),
+    };
+    Ok((broadcast, Some(process(store, &scope, now).await?)))
+}
+
+/// A queue item as the command line and the admin API show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueRow {
+    /// The item.
+    #[serde(flatten)]
+    pub item: QueueItem,
+    /// Where its outcome stands in GHL; none before the outcome is final.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghl_callback_status: Option<CallbackStatus>,
+    /// The last error of a GHL call for it (seed 004's `error_message`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// Up to `limit` of a broadcast's queue items after `after_position`, in order, each with
+/// its `ghl_callback_status`.
+pub async fn queue(
+    store: &AnyStore,
+    owner: &OwnerId,
+    broadcast: &BroadcastId,
+    after_position: i64,
+    limit: u32,
+) -> Result<Vec<QueueRow>, StoreError> {
+    let items = store
+        .queue_items(owner, broadcast, after_position, limit)
+        .await?;
+    let scope = PendingScope {
+        owner: Some(owner.clone()),
+        broadcast: Some(broadcast.clone()),
+    };
+    let mut pending: HashMap<QueueItemId, PendingView> = store
+        .pending_views(&scope)
+        .await?
+        .into_iter()
+        .map(|v| (v.update.queue_item_id.clone(), v))
+        .collect();
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let view = pending.remove(&item.id);
+            QueueRow {
+                ghl_callback_status: callback_status(&item, view.as_ref()),
+                error_message: view.and_then(|v| v.error_message),
+                item,
+            }
+        })
+        .collect())
 }

@@ -177,25 +177,67 @@ pub enum BroadcastsCommand {
         owner: String,
         /// The broadcast.
         id: String,
-        /// `paused`, `active` (resume), `completed` or `cancelled`.
+        /// `paused`, `active` (resume), `completed` or `cancelled`. Completing it sends its
+        /// final outcomes to GHL at once.
         status: String,
     },
+    /// A broadcast's queue, in order, with each number's `ghl_callback_status`.
+    Queue {
+        /// The owner.
+        #[arg(long)]
+        owner: String,
+        /// The broadcast.
+        id: String,
+        /// Items after this position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Items at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Seed 004's "Setup Broadcast Fields": creates the six custom fields outcomes write
+    /// where the location lacks them, and says which existed.
+    SetupFields {
+        /// The GHL location (default: the only one registered).
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Outcomes back into GHL (seed 004's `ghl-batch-callback`).
+    #[command(subcommand)]
+    Callback(CallbackCommand),
 }
 
-/// `HH:MM-HH:MM`.
-fn calling_window(text: &str) -> anyhow::Result<ghlsync_core::broadcast::CallingWindow> {
-    let (start, end) = text
-        .split_once('-')
-        .ok_or_else(|| anyhow::anyhow!("the window {text:?} is not HH:MM-HH:MM"))?;
-    let time = |t: &str| {
-        t.trim()
-            .parse::<jiff::civil::Time>()
-            .map_err(|e| anyhow::anyhow!("{t:?} in the window is not HH:MM: {e}"))
-    };
-    Ok(ghlsync_core::broadcast::CallingWindow {
-        start: time(start)?,
-        end: time(end)?,
-    })
+/// Which final outcomes a callback command covers: everyone's, one owner's, or one
+/// broadcast's.
+#[derive(Debug, clap::Args)]
+pub struct CallbackScope {
+    /// One owner's.
+    #[arg(long)]
+    owner: Option<String>,
+    /// One broadcast's (of `--owner`).
+    #[arg(long, requires = "owner")]
+    broadcast: Option<String>,
+}
+
+impl CallbackScope {
+    fn scope(self) -> ghlsync_core::callback::PendingScope {
+        ghlsync_core::callback::PendingScope {
+            owner: self.owner.map(ghlsync_core::broadcast::OwnerId),
+            broadcast: self.broadcast.map(ghlsync_core::broadcast::BroadcastId),
+        }
+    }
+}
+
+/// Callback subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CallbackCommand {
+    /// Queue the final outcomes waiting for GHL as outbox jobs (`process_broadcast` with
+    /// `--broadcast`, else `process_pending`); `ghlsync serve` delivers them.
+    Process(CallbackScope),
+    /// Every outcome's pending update with its status, retry count and last error.
+    Pending(CallbackScope),
+    /// Pending updates counted by status (`get_status`).
+    Status(CallbackScope),
 }
 
 /// Bridge subcommands.
@@ -966,7 +1008,7 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                         &name,
                         max_attempts,
                         retry_delay_minutes.saturating_mul(60_000),
-                        calling_window(&window)?,
+                        window.parse()?,
                     )
                     .await?;
                     say(format!("broadcast {} ({}) created, active", b.id, b.name));
@@ -991,15 +1033,99 @@ async fn run(cli: Cli, config: Option<Config>) -> anyhow::Result<ExitCode> {
                             "{status:?} is not a status (active, paused, completed, cancelled)"
                         )
                     })?;
-                    let b = crate::registry::set_broadcast_status(
+                    let (b, run) = crate::broadcasts::set_status(
                         &store,
                         &OwnerId(owner),
                         &BroadcastId(id),
                         to,
+                        now_ms(),
                     )
                     .await?;
                     say(format!("broadcast {} is {}", b.id, b.status.as_str()));
+                    if let Some(run) = run {
+                        say(format!(
+                            "{} final outcome(s) queued for GHL as {} job(s); `ghlsync serve` delivers them",
+                            run.taken, run.jobs
+                        ));
+                    }
                 }
+                BroadcastsCommand::Queue {
+                    owner,
+                    id,
+                    after,
+                    limit,
+                } => {
+                    let (owner, id) = (OwnerId(owner), BroadcastId(id));
+                    anyhow::ensure!(
+                        store.broadcast(&owner, &id).await?.is_some(),
+                        "owner {owner} has no broadcast {id}"
+                    );
+                    for row in crate::broadcasts::queue(&store, &owner, &id, after, limit).await? {
+                        let i = &row.item;
+                        say(format!(
+                            "{:>5} {:<22} {:<16} {:<8} attempts {} outcome {:<10} ghl {}{}",
+                            i.position,
+                            i.id,
+                            i.phone,
+                            i.state.as_str(),
+                            i.attempts,
+                            i.last_outcome.map_or("-", |o| o.as_str()),
+                            row.ghl_callback_status.map_or("-", |s| s.as_str()),
+                            row.error_message
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default(),
+                        ));
+                    }
+                }
+                BroadcastsCommand::SetupFields { location } => {
+                    drop(store);
+                    let app = App::open(config).await?;
+                    let id = only_location(&app, location).await?;
+                    let location = app
+                        .location(&id)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no location {id}"))?;
+                    let setup = crate::connectors::ghl::broadcast::setup_fields(&app, &location)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("GHL refused: {e}"))?;
+                    for (key, field) in &setup.existed {
+                        say(format!("{key:<30} existed  {field}"));
+                    }
+                    for (key, field) in &setup.created {
+                        say(format!("{key:<30} created  {field}"));
+                    }
+                }
+                BroadcastsCommand::Callback(cmd) => match cmd {
+                    CallbackCommand::Process(scope) => {
+                        let run =
+                            crate::broadcasts::process(&store, &scope.scope(), now_ms()).await?;
+                        say(format!(
+                            "{} final outcome(s) queued for GHL as {} job(s); `ghlsync serve` delivers them",
+                            run.taken, run.jobs
+                        ));
+                    }
+                    CallbackCommand::Pending(scope) => {
+                        let (_, views) = crate::broadcasts::status(&store, &scope.scope()).await?;
+                        for v in views {
+                            say(format!(
+                                "{:<26} {:<16} contact {:<24} {:<10} {:<10} retries {}{}",
+                                v.update.id,
+                                v.update.broadcast_id,
+                                v.update.ghl_contact_id,
+                                v.update.result.outcome.as_str(),
+                                v.status.as_str(),
+                                v.retry_count,
+                                v.error_message
+                                    .map(|e| format!(" ({e})"))
+                                    .unwrap_or_default(),
+                            ));
+                        }
+                    }
+                    CallbackCommand::Status(scope) => {
+                        let (counts, _) = crate::broadcasts::status(&store, &scope.scope()).await?;
+                        say(serde_json::to_string_pretty(&counts)?);
+                    }
+                },
             }
         }
         Command::Keys(cmd) => {

@@ -858,3 +858,98 @@ fn owners_keys_broadcasts_and_dnc_from_the_command_line() {
     let refused = cli.run(&["owners", "dnc", "--owner", &owner, "12"], &[], None);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("\"12\""));
 }
+
+/// Setup Broadcast Fields from the command line creates the six fields once; the callback
+/// commands count and queue outcomes, and a broadcast's queue shows where each stands.
+#[test]
+fn broadcast_fields_queue_and_callbacks_from_the_command_line() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(ghl_sim::Simulator::builder().start())
+        .unwrap();
+    let loc = sim.add_location(ghl_sim::LocationSpec::new("Dial Smart"));
+    let cli = Cli::new();
+    std::fs::write(
+        cli.path().join("ghlsync.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ghl]\nbase_url = \"{}\"\n",
+            cli.path().join("ghlsync.db").display(),
+            sim.base_url(),
+        ),
+    )
+    .unwrap();
+    let token = [("TOKEN", loc.token.as_str())];
+    let add = [
+        "locations",
+        "add",
+        "--id",
+        &loc.id,
+        "--name",
+        "Dial Smart",
+        "--token-env",
+        "TOKEN",
+    ];
+    cli.ok(&add, &token, None);
+    let first = cli.ok(&["broadcasts", "setup-fields"], &[], None);
+    assert_eq!(first.matches(" created ").count(), 6, "{first}");
+    assert!(first.contains("broadcast_callback_time"), "{first}");
+    let second = cli.ok(
+        &["broadcasts", "setup-fields", "--location", &loc.id],
+        &[],
+        None,
+    );
+    assert_eq!(second.matches(" existed ").count(), 6, "{second}");
+
+    let added = cli.ok(
+        &["owners", "add", "--name", "D", "--location", &loc.id],
+        &[],
+        None,
+    );
+    let owner = added.split_whitespace().nth(1).unwrap().to_owned();
+    let created = cli.ok(
+        &["broadcasts", "create", "--owner", &owner, "--name", "B"],
+        &[],
+        None,
+    );
+    let id = created.split_whitespace().nth(1).unwrap().to_owned();
+    let status = cli.ok(
+        &[
+            "broadcasts",
+            "callback",
+            "status",
+            "--owner",
+            &owner,
+            "--broadcast",
+            &id,
+        ],
+        &[],
+        None,
+    );
+    let counts: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(counts["total"], 0, "{status}");
+    assert_eq!(counts["by_status"]["pending"], 0, "{status}");
+    let run = cli.ok(&["broadcasts", "callback", "process"], &[], None);
+    assert!(run.starts_with("0 final outcome(s) queued"), "{run}");
+    let alone = cli.run(
+        &["broadcasts", "callback", "process", "--broadcast", &id],
+        &[],
+        None,
+    );
+    assert!(
+        !alone.status.success(),
+        "a broadcast is named with its owner"
+    );
+    let queue = cli.run(
+        &["broadcasts", "queue", "--owner", "own_other", &id],
+        &[],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&queue.stderr).contains("has no broadcast"));
+    let done = cli.ok(
+        &["broadcasts", "set", "--owner", &owner, &id, "completed"],
+        &[],
+        None,
+    );
+    assert!(done.contains("0 final outcome(s) queued for GHL"), "{done}");
+    drop(runtime);
+}

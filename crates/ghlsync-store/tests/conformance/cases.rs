@@ -1472,6 +1472,17 @@ pub async fn broadcasts_keys_and_dnc_are_their_owners_alone<S: Store>(s: &S) {
     );
     assert!(s.broadcast(&b.id, &broadcast.id).await.unwrap().is_none());
     assert!(s.broadcasts(&b.id).await.unwrap().is_empty());
+    assert_eq!(
+        s.broadcast_owner(&broadcast.id).await.unwrap(),
+        Some(a.id.clone()),
+        "found by its id alone"
+    );
+    assert!(
+        s.broadcast_owner(&BroadcastId("bc_none".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         !s.set_broadcast_status(
             &b.id,

@@ -415,3 +415,232 @@ async fn reports_are_verified_and_recorded_once_and_the_trigger_has_its_limit() 
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
 }
+
+async fn admin(
+    h: &Harness,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = h
+        .http
+        .request(method, format!("{}/admin{path}", h.base))
+        .bearer_auth(ADMIN_TOKEN);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn owners_and_broadcasts_are_managed_on_the_admin_api_and_completing_calls_back() {
+    use reqwest::Method;
+    let h = Harness::start(|c| c.broadcasts.callback = ghlsync::config::CallbackMode::Manual).await;
+    let ghl = h.app.ghl().with_token(h.loc.token.clone());
+    let post = |path: String, body: Value| admin(&h, Method::POST, path, Some(body));
+
+    // Owners: bad input names its field; the key and secret are shown once, on creation.
+    let (status, body) = post(
+        "/owners".into(),
+        json!({"name": "Dial Smart", "location_id": "nope"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (404, Some("location_id")),
+        "{body}"
+    );
+    let loc = h.loc.id.to_string();
+    let (status, body) = post(
+        "/owners".into(),
+        json!({"name": "Dial Smart", "location_id": loc, "timezone": "Mars/Olympus"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("timezone")),
+        "{body}"
+    );
+    let (status, body) = post(
+        "/owners".into(),
+        json!({"name": "Dial Smart", "location_id": loc, "colour": 1}),
+    )
+    .await;
+    assert_eq!(status, 400, "unknown fields are refused: {body}");
+    let (status, created) = post(
+        "/owners".into(),
+        json!({"name": "Dial Smart", "location_id": loc, "region": "US"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let owner = created["owner"]["id"].as_str().unwrap().to_owned();
+    let key = created["webhook_key"].as_str().unwrap().to_owned();
+    let secret = created["engine_secret"].as_str().unwrap().to_owned();
+    let (_, listed) = admin(&h, Method::GET, "/owners".into(), None).await;
+    let text = listed.to_string();
+    assert!(
+        text.contains(&key[..12]),
+        "the key's prefix is listed: {text}"
+    );
+    assert!(
+        !text.contains(&key) && !text.contains(&secret),
+        "never the secrets: {text}"
+    );
+    let (status, body) = post(
+        format!("/owners/{owner}/dnc"),
+        json!({"numbers": ["201-555-0108", "no"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("numbers[1]")),
+        "{body}"
+    );
+    let (_, body) = post(
+        format!("/owners/{owner}/dnc"),
+        json!({"numbers": ["201-555-0108"]}),
+    )
+    .await;
+    assert_eq!(body["added"], 1, "{body}");
+
+    // Broadcasts.
+    let broadcasts = format!("/owners/{owner}/broadcasts");
+    for (bad, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "B", "window": "9-5"}), "window"),
+        (json!({"name": "B", "max_attempts": 0}), "max_attempts"),
+    ] {
+        let (status, body) = post(broadcasts.clone(), bad).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, body) = post(broadcasts.clone(), json!({"name": "Admin Campaign"})).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["broadcast"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["broadcast"]["max_attempts"], 3);
+    let (status, body) = admin(
+        &h,
+        Method::GET,
+        format!("/owners/own_other/broadcasts/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (404, Some("owner")),
+        "{body}"
+    );
+    let (status, body) = post(format!("{broadcasts}/{id}/explode"), json!({})).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (404, Some("action")),
+        "{body}"
+    );
+
+    // Two numbers: one with a GHL contact, one without (its outcome has nowhere to go).
+    let mut c = NewContact::new(h.loc.id.as_str());
+    c.fields.phone = Some(MAGIC_NUMBERS[0].0.to_owned());
+    let contact = ghl.create_contact(&c).await.unwrap().into_data();
+    for (phone, contact) in [
+        (MAGIC_NUMBERS[0].0, contact.id.to_string()),
+        (MAGIC_NUMBERS[1].0, String::new()),
+    ] {
+        let (status, body) = trigger(
+            &h,
+            json!({"action": "add_to_broadcast", "webhook_key": key, "broadcast_id": id,
+                   "phone": phone, "ghl_contact_id": contact}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["success"].clone()),
+            (200, json!(true)),
+            "{body}"
+        );
+    }
+
+    // Paused: nothing is leased. Resumed: both are called (at noon in their zone).
+    set_new_york_hour(&h, 12);
+    let (_, body) = post(format!("{broadcasts}/{id}/pause"), json!({})).await;
+    assert_eq!(body["broadcast"]["status"], "paused", "{body}");
+    let mut engine = Engine::new(EngineConfig::new(&h.base, &owner, &secret, &id));
+    assert!(engine.run_round().await.unwrap().lease.items.is_empty());
+    let (_, body) = post(format!("{broadcasts}/{id}/resume"), json!({})).await;
+    assert_eq!(body["broadcast"]["status"], "active", "{body}");
+    let stats = engine
+        .run_until_idle(10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(stats.calls, 2, "{stats:?}");
+
+    // Manual mode: the outcomes wait until the broadcast completes.
+    let queue = |_: ()| admin(&h, Method::GET, format!("{broadcasts}/{id}/queue"), None);
+    let statuses = |q: &Value| -> Vec<Value> {
+        q["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["ghl_callback_status"].clone())
+            .collect()
+    };
+    let (_, q) = queue(()).await;
+    assert_eq!(
+        statuses(&q),
+        vec![json!("pending"), json!("skipped")],
+        "{q}"
+    );
+    let (_, done) = post(format!("{broadcasts}/{id}/complete"), json!({})).await;
+    assert_eq!(
+        (
+            done["broadcast"]["status"].clone(),
+            done["callback"]["taken"].clone()
+        ),
+        (json!("completed"), json!(1)),
+        "{done}"
+    );
+    let (status, body) = post(format!("{broadcasts}/{id}/resume"), json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("status_conflict")),
+        "{body}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let q = loop {
+        let (_, q) = queue(()).await;
+        if statuses(&q)[0] == "sent" || std::time::Instant::now() > deadline {
+            break q;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(statuses(&q), vec![json!("sent"), json!("skipped")], "{q}");
+    let tags = ghl.get_contact(&contact.id).await.unwrap().into_data().tags;
+    assert!(tags.iter().any(|t| t == "broadcast_answered"), "{tags:?}");
+    let (_, cb) = admin(
+        &h,
+        Method::GET,
+        format!("{broadcasts}/{id}/callbacks"),
+        None,
+    )
+    .await;
+    assert_eq!(cb["counts"]["by_status"]["sent"], 1, "{cb}");
+
+    // A new webhook key: the old one stops at once.
+    let (_, rotated) = post(format!("/owners/{owner}/webhook-key"), json!({})).await;
+    let new_key = rotated["webhook_key"].as_str().unwrap();
+    assert_eq!(
+        trigger(&h, json!({"action": "test", "webhook_key": key}))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        trigger(&h, json!({"action": "test", "webhook_key": new_key}))
+            .await
+            .0,
+        200
+    );
+}

@@ -329,16 +329,11 @@ async fn run(app: &App, scope: &PendingScope) -> Result<Json<Value>, ApiError> {
 
 /// With the admin token, a broadcast is named by id alone: its owner is looked up.
 async fn find_owner_of_broadcast(app: &App, id: &str) -> Result<OwnerId, ApiError> {
-    for owner in app.store().owners().await.map_err(ApiError::internal)? {
-        if app
-            .store()
-            .broadcast(&owner.id, &BroadcastId(id.to_owned()))
-            .await
-            .map_err(ApiError::internal)?
-            .is_some()
-        {
-            return Ok(owner.id);
-        }
-    }
-    Err(ApiError::not_found("broadcast_not_found", "no such broadcast").field("broadcast_id"))
+    app.store()
+        .broadcast_owner(&BroadcastId(id.to_owned()))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::not_found("broadcast_not_found", "no such broadcast").field("broadcast_id")
+        })
 }

@@ -1,4 +1,5 @@
-//! Health, readiness, metrics, and the admin API (dead-letter queue, events, locations).
+//! Health, readiness, metrics, and the admin API (dead-letter queue, events, locations;
+//! seed 004's owners and broadcasts in [`broadcasts`]).
 //!
 //! `/admin` requires `Authorization: Bearer <server.admin_token>` and is off when no token
 //! is configured. Nothing here ever returns a token or secret.
@@ -18,6 +19,8 @@ use serde_json::{Value, json};
 use crate::app::{App, now_ms};
 use crate::error::ApiError;
 
+mod broadcasts;
+
 /// Health, metrics and admin routes.
 pub fn router() -> Router<App> {
     Router::new()
@@ -35,6 +38,7 @@ pub fn router() -> Router<App> {
             "/admin/locations/{id}/broadcast-fields",
             post(setup_broadcast_fields),
         )
+        .merge(broadcasts::routes())
 }
 
 /// Events of the last hour, success rate, mean processing time, and healthy or degraded
