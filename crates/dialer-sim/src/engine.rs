@@ -252,7 +252,7 @@ impl Engine {
 
         let faults = self.config.faults;
         if happens(
-            &mut rng_for(self.config.seed, Purpose::Drop, item),
+            &mut rng_for(self.config.seed, Purpose::Drop, item, lease_id),
             faults.drop_rate,
         ) {
             self.stats.reports_dropped += 1;
@@ -264,7 +264,7 @@ impl Engine {
             };
         }
         let repeat = happens(
-            &mut rng_for(self.config.seed, Purpose::Repeat, item),
+            &mut rng_for(self.config.seed, Purpose::Repeat, item, lease_id),
             faults.repeat_rate,
         );
         if faults.delay_ms > 0 {

@@ -168,16 +168,20 @@ pub(crate) enum Purpose {
     Repeat = 3,
 }
 
-/// A generator for one decision about one call: seeded from the run's seed, the item and
-/// the attempt (FNV-1a over them, which is stable across Rust releases).
-pub(crate) fn rng_for(seed: u64, purpose: Purpose, item: &LeasedItem) -> StdRng {
+/// A generator for one decision about one call: seeded from the run's seed, the item, the
+/// attempt and `salt` (FNV-1a over them, which is stable across Rust releases). A call's
+/// outcome takes no salt, so the same attempt leased again plays the same; a report's fate
+/// takes the lease's id, so a report dropped under one lease may arrive under the next (a
+/// dropped report is lost once, not forever).
+pub(crate) fn rng_for(seed: u64, purpose: Purpose, item: &LeasedItem, salt: &str) -> StdRng {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let bytes = seed
         .to_le_bytes()
         .into_iter()
         .chain([purpose as u8])
         .chain(item.queue_item_id.bytes())
-        .chain(item.attempt.to_le_bytes());
+        .chain(item.attempt.to_le_bytes())
+        .chain(salt.bytes());
     for byte in bytes {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -204,7 +208,7 @@ pub(crate) fn play(seed: u64, mix: &Mix, item: &LeasedItem, called_at: Timestamp
                 .flatten(),
         };
     }
-    let mut rng = rng_for(seed, Purpose::Call, item);
+    let mut rng = rng_for(seed, Purpose::Call, item, "");
     let outcome = mix.draw(&mut rng);
     let duration_seconds = match outcome {
         Outcome::Answered | Outcome::Voicemail => rng.random_range(5..=120),
@@ -305,5 +309,18 @@ mod tests {
         assert!((0..100).all(|_| !happens(&mut rng, 0.0)));
         assert!((0..100).all(|_| happens(&mut rng, 5.0)));
         assert!((0..100).all(|_| !happens(&mut rng, -1.0)));
+    }
+
+    #[test]
+    fn a_dropped_report_is_dropped_under_one_lease_not_every_lease() {
+        let it = item("+14155550123", "q1", 1);
+        let fates: Vec<bool> = (0..40)
+            .map(|l| happens(&mut rng_for(7, Purpose::Drop, &it, &format!("ls_{l}")), 0.5))
+            .collect();
+        assert!(fates.contains(&true) && fates.contains(&false), "{fates:?}");
+        let again: Vec<bool> = (0..40)
+            .map(|l| happens(&mut rng_for(7, Purpose::Drop, &it, &format!("ls_{l}")), 0.5))
+            .collect();
+        assert_eq!(fates, again, "each lease's fate follows the seed");
     }
 }

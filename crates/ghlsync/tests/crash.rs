@@ -1,7 +1,8 @@
 //! Crash test: signed events arrive while `ghlsync serve` is killed with SIGKILL at random
 //! moments and restarted. At the end every acknowledged event was processed exactly once,
-//! and every GHL change it caused is in the simulator's audit log exactly once. Runs on
-//! SQLite, and on PostgreSQL when configured.
+//! and every GHL change it caused is in the simulator's audit log exactly once. The same
+//! for seed 003's bridge and seed 004's broadcasts. Runs on SQLite, and on PostgreSQL when
+//! configured.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -13,7 +14,7 @@ use ghlsync_core::process::{RouteAction, UpsertContactAction};
 use ghlsync_core::{EventState, IntegrationType, JobState, RouteAuth};
 use ghlsync_store::{AnyStore, EventFilter, JobFilter, Store, Synchronous};
 use rand::Rng;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 const EVENTS: usize = 150;
@@ -556,4 +557,287 @@ async fn the_bridge_killed_at_random_on_postgres_every_effect_once_both_ways() {
     };
     let dir = tempfile::tempdir().unwrap();
     bridge_crash_run(&db.url, dir.path()).await;
+}
+
+const BROADCAST_NUMBERS: usize = 40;
+
+/// Seed 004 under SIGKILL: a GHL workflow adds numbers to a broadcast, the dialer
+/// simulator leases, calls and reports (dropping and repeating some reports) while the
+/// server is killed and restarted, and the outcomes go back to GHL as they arrive. At the
+/// end every number is final and its GHL contact has its tag, its outcome field and
+/// exactly one note.
+async fn broadcast_crash_run(db_url: &str, dir: &Path) {
+    let sim = Simulator::builder()
+        .limits(Limits {
+            max: 100_000,
+            interval_ms: 10_000,
+            daily: 10_000_000,
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut spec = LocationSpec::new("Broadcasts");
+    for (key, name, data_type) in ghlsync_core::callback::BROADCAST_FIELDS {
+        let data_type = serde_json::to_value(data_type).unwrap();
+        spec = spec.field(name, key, data_type.as_str().unwrap());
+    }
+    let loc = sim.add_location(spec);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let key_file = dir.join("ghlsync.key");
+    let config = dir.join("ghlsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[database]
+url = "{db_url}"
+[server]
+listen = "127.0.0.1:{port}"
+route_requests_per_minute = 100000
+[ghl]
+base_url = "{}"
+timeout_ms = 1000
+[dispatcher]
+poll_ms = 50
+lease_ms = 2000
+rate_max = 100000
+backoff = {{ base_ms = 50, max_ms = 500, max_attempts = 50 }}
+[secrets]
+key_file = "{}"
+[broadcasts]
+trigger_per_minute = 100000
+callback = "arrival"
+callback_every_secs = 1
+callback_linger_ms = 50
+"#,
+            sim.base_url(),
+            key_file.display(),
+        ),
+    )
+    .unwrap();
+    let store = AnyStore::connect(db_url, Synchronous::Full).await.unwrap();
+    store.migrate().await.unwrap();
+    let (cipher, _) = ghlsync::secrets::Cipher::from_key_file(&key_file).unwrap();
+    ghlsync::registry::add_location(
+        &store,
+        &cipher,
+        &loc.id.as_str().into(),
+        "Broadcasts",
+        IntegrationType::Internal,
+        &SecretString::from(loc.token.clone()),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let (owner, key) = ghlsync::registry::add_owner(
+        &store,
+        "Crash Dialer",
+        &loc.id.as_str().into(),
+        Some("US"),
+        "America/New_York",
+    )
+    .await
+    .unwrap();
+    let engine_secret = ghlsync::registry::rotate_engine_secret(&store, &cipher, &owner.id)
+        .await
+        .unwrap();
+    // Open all day but its last second, so the hour the test runs at does not matter.
+    let broadcast = ghlsync::registry::create_broadcast(
+        &store,
+        &owner.id,
+        "Crash Campaign",
+        2,
+        0,
+        ghlsync_core::broadcast::CallingWindow {
+            start: jiff::civil::Time::constant(0, 0, 0, 0),
+            end: jiff::civil::Time::constant(23, 59, 59, 0),
+        },
+    )
+    .await
+    .unwrap();
+    let ghl_client = ghl::Client::builder()
+        .base_url(sim.base_url())
+        .build()
+        .unwrap()
+        .with_token(loc.token.clone());
+    // The magic numbers first (every outcome), then numbers whose outcomes the seed draws.
+    let mut contacts = Vec::new();
+    for n in 0..BROADCAST_NUMBERS {
+        let phone = format!("+1201555{:04}", 100 + n);
+        let mut c = ghl::contacts::NewContact::new(loc.id.as_str());
+        c.fields.phone = Some(phone.clone());
+        let created = ghl_client.create_contact(&c).await.unwrap().into_data();
+        contacts.push((phone, created.id));
+    }
+    let log = dir.join("ghlsync.log");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let child = spawn(&config, &log);
+    wait_ready(&http, &base).await;
+
+    let sender = {
+        let (http, base, contacts) = (http.clone(), base.clone(), contacts.clone());
+        let (store, owner_id, broadcast_id) =
+            (store.clone(), owner.id.clone(), broadcast.id.clone());
+        let webhook_key = key.secret.expose_secret().to_owned();
+        let secret = engine_secret.secret.expose_secret().to_owned();
+        tokio::spawn(async move {
+            // The workflow's HTTP Request step, retried until acknowledged (as GHL does).
+            for (phone, contact) in &contacts {
+                let body = json!({"action": "add_to_broadcast", "webhook_key": webhook_key,
+                    "broadcast_id": broadcast_id, "phone": phone, "name": "Crash",
+                    "ghl_contact_id": contact});
+                loop {
+                    let sent = http
+                        .post(format!("{base}/functions/v1/ghl-webhook-trigger"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    if let Ok(r) = sent
+                        && r.status() == 200
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+            }
+            // The dialer: leases of 10 s (the shortest), a fifth of reports dropped and a
+            // fifth repeated; a lease refused while the server is down is asked again.
+            let mut engine = dialer_sim::Engine::new(dialer_sim::EngineConfig {
+                batch: 5,
+                lease_seconds: 10,
+                faults: dialer_sim::Faults {
+                    drop_rate: 0.2,
+                    repeat_rate: 0.2,
+                    delay_ms: 0,
+                },
+                ..dialer_sim::EngineConfig::new(
+                    &base,
+                    owner_id.as_str(),
+                    &secret,
+                    broadcast_id.as_str(),
+                )
+            });
+            let deadline = Instant::now() + Duration::from_secs(240);
+            loop {
+                let items = store
+                    .queue_items(&owner_id, &broadcast_id, 0, 1_000)
+                    .await
+                    .unwrap();
+                let open = items
+                    .iter()
+                    .filter(|i| i.state != ghlsync_core::broadcast::QueueState::Done)
+                    .count();
+                if open == 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{open} numbers never final");
+                match engine.run_round().await {
+                    Ok(round) if !round.calls.is_empty() => {}
+                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+            engine.stats().clone()
+        })
+    };
+    let (mut child, kills) = kill_while(child, &sender, &config, &log, &http, &base).await;
+    let stats = sender.await.unwrap();
+    assert!(kills >= 4, "only {kills} kills");
+    let scope = ghlsync_core::callback::PendingScope {
+        owner: Some(owner.id.clone()),
+        broadcast: Some(broadcast.id.clone()),
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let q = store.queue_stats().await.unwrap();
+        let views = store.pending_views(&scope).await.unwrap();
+        let sent = views
+            .iter()
+            .filter(|v| v.status == ghlsync_core::callback::PendingStatus::Sent)
+            .count();
+        if sent == BROADCAST_NUMBERS && q.jobs_queued + q.jobs_running == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not drain: {sent} sent, {q:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let q = store.queue_stats().await.unwrap();
+    assert_eq!(q.jobs_dead, 0, "{q:?}");
+
+    let items = store
+        .queue_items(&owner.id, &broadcast.id, 0, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        items.len(),
+        BROADCAST_NUMBERS,
+        "a number queued twice or lost"
+    );
+    let fields = ghl_client
+        .list_custom_fields(&loc.id.as_str().into(), None)
+        .await
+        .unwrap()
+        .into_data();
+    let outcome_field = fields
+        .iter()
+        .find(|f| f.short_key() == Some("broadcast_outcome"))
+        .unwrap()
+        .id
+        .clone();
+    let mut notes = 0;
+    for item in &items {
+        let outcome = item.last_outcome.unwrap();
+        let contact = item.ghl_contact_id.as_ref().unwrap();
+        let c = ghl_client.get_contact(contact).await.unwrap().into_data();
+        assert!(
+            c.tags.iter().any(|t| t == outcome.tag()),
+            "{}: {:?}",
+            item.phone,
+            c.tags
+        );
+        let value = c.custom_fields.iter().find(|f| f.id == outcome_field);
+        assert_eq!(
+            value.map(|f| f.value.clone()),
+            Some(json!(outcome.as_str())),
+            "{}",
+            item.phone
+        );
+        let mine = ghl_client.list_notes(contact).await.unwrap().into_data();
+        assert_eq!(mine.len(), 1, "{}: one note, {mine:?}", item.phone);
+        notes += mine.len();
+        assert!((1..=2).contains(&item.attempts), "{item:?}");
+    }
+    eprintln!(
+        "broadcast crash test ({}): {BROADCAST_NUMBERS} numbers, {} calls, {} reports dropped, {} repeated, {} duplicates answered, {kills} kills, {notes} GHL notes, every outcome once",
+        store.dialect(),
+        stats.calls,
+        stats.reports_dropped,
+        stats.reports_repeated,
+        stats.duplicates_answered,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_killed_at_random_every_outcome_in_ghl_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ghlsync.db").display());
+    broadcast_crash_run(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_killed_at_random_on_postgres_every_outcome_in_ghl_once() {
+    let Some(db) = ghlsync_store::testing::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    broadcast_crash_run(&db.url, dir.path()).await;
 }
