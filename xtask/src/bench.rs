@@ -36,6 +36,9 @@ pub enum Bench {
     Locations,
     /// GHL events into CloudTalk's bulk endpoint at CloudTalk's limit.
     Bridge,
+    /// Seed 004: the broadcast trigger's durable requests per second, and 2,000 outcomes'
+    /// callback into one GHL location at its limit.
+    Broadcast,
 }
 
 /// `bench ingest`'s options.
@@ -78,10 +81,12 @@ pub enum Mode {
     DurableEd25519,
     /// ghlsync's workflow route (HMAC, durable).
     DurableHmac,
+    /// ghlsync's broadcast trigger (seed 004's body, the webhook key in it, durable).
+    DurableTrigger,
 }
 
 impl Mode {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Bare => "bare",
             Self::BareEd25519 => "bare+ed25519",
@@ -89,6 +94,7 @@ impl Mode {
             Self::BareGroupCommit => "bare+group-commit",
             Self::DurableEd25519 => "durable ed25519",
             Self::DurableHmac => "durable hmac",
+            Self::DurableTrigger => "durable trigger",
         }
     }
 
@@ -100,15 +106,17 @@ impl Mode {
             Self::BareGroupCommit => "bare-group-commit",
             Self::DurableEd25519 => "durable-ed25519",
             Self::DurableHmac => "durable-hmac",
+            Self::DurableTrigger => "durable-trigger",
         }
     }
 
-    fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         match self {
             Self::Bare | Self::BareEd25519 | Self::DurableEd25519 => "/webhooks/ghl",
             Self::BareHmac | Self::BareGroupCommit | Self::DurableHmac => {
                 "/webhooks/ghl/workflow/bench"
             }
+            Self::DurableTrigger => "/api/v1/broadcasts/trigger",
         }
     }
 }
@@ -211,6 +219,21 @@ pub async fn serve(mode: Mode, port: u16, db: Option<String>, dir: PathBuf) -> a
                 }),
             )
         }
+        Mode::DurableTrigger => {
+            let mut config = Config::default();
+            config.database.url =
+                db.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            config.secrets.key_file = Some(dir.join("bench.key"));
+            // Seed 004 allows 100 a minute per key; this measures what the route can take.
+            config.broadcasts.trigger_per_minute = u32::MAX / 2;
+            let app = ghlsync::App::open(config).await?;
+            let target = crate::broadcast_bench::prepare_trigger(&app).await?;
+            // Written whole, then named: the benchmark reads it as soon as it appears.
+            let file = dir.join(crate::broadcast_bench::TRIGGER_FILE);
+            std::fs::write(file.with_extension("tmp"), serde_json::to_vec(&target)?)?;
+            std::fs::rename(file.with_extension("tmp"), file)?;
+            app.router()
+        }
         Mode::DurableEd25519 | Mode::DurableHmac => {
             let mut config = Config::default();
             config.database.url =
@@ -291,9 +314,9 @@ fn group_commit(
 }
 
 /// Pre-built requests: (path, headers, body). Signing is done before measuring.
-struct Request {
-    headers: Vec<(&'static str, String)>,
-    body: Bytes,
+pub(crate) struct Request {
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: Bytes,
 }
 
 fn ghl_requests(n: usize, keys: &SigningKeys) -> Vec<Request> {
@@ -328,15 +351,15 @@ fn hmac_requests(n: usize) -> Vec<Request> {
 }
 
 /// One measured case.
-struct Outcome {
-    requests_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    ok: u64,
-    errors: u64,
+pub(crate) struct Outcome {
+    pub(crate) requests_per_s: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
 }
 
-async fn load(
+pub(crate) async fn load(
     port: u16,
     path: &str,
     connections: usize,
@@ -454,7 +477,7 @@ async fn commit_stats(port: u16) -> Value {
     }
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -463,7 +486,7 @@ impl Drop for Server {
     }
 }
 
-async fn start(
+pub(crate) async fn start(
     mode: Mode,
     db: Option<&str>,
     dir: &std::path::Path,
@@ -485,7 +508,10 @@ async fn start(
     if let Some(db) = db {
         cmd.args(["--db", db]);
     }
-    if matches!(mode, Mode::DurableEd25519 | Mode::DurableHmac) {
+    if matches!(
+        mode,
+        Mode::DurableEd25519 | Mode::DurableHmac | Mode::DurableTrigger
+    ) {
         cmd.args(["--worker-threads", &worker_threads.to_string()]);
     }
     let child = cmd
@@ -506,7 +532,7 @@ async fn start(
 }
 
 /// The median of some figures (the mean of the middle two for an even count).
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,
@@ -516,7 +542,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// `part / whole`, or 0 when nothing was measured.
-fn ratio(part: f64, whole: f64) -> f64 {
+pub(crate) fn ratio(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
 }
 

@@ -103,14 +103,16 @@ fn cpu_seconds(pid: &str) -> f64 {
 
 /// One location's calls, as the simulator saw them.
 #[derive(Debug, Default)]
-struct Delivered {
-    times: Vec<i64>,
-    throttled: usize,
+pub(crate) struct Delivered {
+    /// When each call that was not refused was answered, sorted.
+    pub(crate) times: Vec<i64>,
+    /// Calls answered 429.
+    pub(crate) throttled: usize,
 }
 
 impl Delivered {
     /// Calls per 10 s between the first call and the last.
-    fn per_10s(&self) -> f64 {
+    pub(crate) fn per_10s(&self) -> f64 {
         match (self.times.first(), self.times.last()) {
             (Some(first), Some(last)) if last > first => {
                 (self.times.len() - 1) as f64 * 10_000.0 / (last - first) as f64
@@ -120,7 +122,7 @@ impl Delivered {
     }
 
     /// The most calls in any 10-second window.
-    fn most_in_10s(&self) -> usize {
+    pub(crate) fn most_in_10s(&self) -> usize {
         let mut most = 0;
         let mut start = 0;
         for (end, t) in self.times.iter().enumerate() {

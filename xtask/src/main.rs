@@ -11,9 +11,13 @@
 //! - `cargo xtask bench locations`: 1, 10 and 100 locations with a backlog each, on SQLite
 //!   and PostgreSQL: each location's calls per 10 s against GHL's limit, the most in any
 //!   10 s, 429s, and the dispatcher's CPU.
+//! - `cargo xtask bench broadcast`: seed 004's trigger (durable requests per second beside
+//!   the bare route and the simplest group commit), and the callback of 2,000 outcomes to
+//!   one location: GHL calls per outcome and the share of GHL's limit used.
 
 mod bench;
 mod bridge_bench;
+mod broadcast_bench;
 mod locations_bench;
 mod rules_bench;
 
@@ -43,6 +47,8 @@ enum Task {
         locations: locations_bench::LocationsOptions,
         #[command(flatten)]
         bridge: bridge_bench::BridgeOptions,
+        #[command(flatten)]
+        broadcast: broadcast_bench::BroadcastOptions,
         /// `rules`: people in the event mix (half companies, half experts).
         #[arg(long, default_value_t = 100)]
         people: usize,
@@ -78,7 +84,7 @@ fn main() -> anyhow::Result<()> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     // Durable targets run the way `ghlsync serve` runs; the bare baselines use tokio's default.
     if let Task::ServeBench {
-        mode: bench::Mode::DurableEd25519 | bench::Mode::DurableHmac,
+        mode: bench::Mode::DurableEd25519 | bench::Mode::DurableHmac | bench::Mode::DurableTrigger,
         worker_threads,
         ..
     } = &args.command
@@ -92,6 +98,7 @@ fn main() -> anyhow::Result<()> {
             ingest,
             locations,
             bridge,
+            broadcast,
             people,
             rate,
         } => match what {
@@ -101,6 +108,7 @@ fn main() -> anyhow::Result<()> {
                 runtime.block_on(locations_bench::run(locations, ingest.postgres))
             }
             bench::Bench::Bridge => runtime.block_on(bridge_bench::run(bridge)),
+            bench::Bench::Broadcast => runtime.block_on(broadcast_bench::run(broadcast, ingest)),
         },
         Task::ServeSim { port } => runtime.block_on(locations_bench::serve_sim(port)),
         Task::ServeBench {

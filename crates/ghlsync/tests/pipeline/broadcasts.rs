@@ -249,6 +249,7 @@ async fn a_workflow_fills_a_broadcast_the_dialer_calls_it_and_outcomes_land_in_g
 
     // Noon (a day on): called; no-answer and busy once more (2 attempts), then final.
     set_new_york_hour(&h, 12);
+    h.sim.clear_audit();
     let stats = engine
         .run_until_idle(20, Duration::from_millis(200))
         .await
@@ -269,6 +270,14 @@ async fn a_workflow_fills_a_broadcast_the_dialer_calls_it_and_outcomes_land_in_g
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(status["counts"]["sent"], 7, "{status}");
+    // The callback's jobs start together and miss the field cache together: one read.
+    let reads = h
+        .sim
+        .audit(0)
+        .iter()
+        .filter(|a| a.method == "GET" && a.path.ends_with("/customFields"))
+        .count();
+    assert_eq!(reads, 1, "the location's fields read once");
     for (phone, scripted) in MAGIC_NUMBERS {
         let id = &contacts[phone];
         let c = ghl.get_contact(id).await.unwrap().into_data();

@@ -38,8 +38,18 @@ impl Ghl<'_> {
         if let Some(id) = self.location.field_mapping.get(key).and_then(Value::as_str) {
             return Ok(Some(id.to_owned()));
         }
-        let cache = &self.app.connector_state().ghl.fields;
+        let state = &self.app.connector_state().ghl;
+        let cache = &state.fields;
         if !refresh && let Some(fields) = cache.read().await.get(&self.location.id) {
+            return Ok(fields.get(key).cloned());
+        }
+        let asked = std::time::Instant::now();
+        let gate = state.field_read(&self.location.id);
+        let mut last_read = gate.lock().await;
+        // Another job read them while this one waited: that answer is as good as a new one.
+        if last_read.is_some_and(|at| at >= asked)
+            && let Some(fields) = cache.read().await.get(&self.location.id)
+        {
             return Ok(fields.get(key).cloned());
         }
         let fields = self.contact_fields().await?;
@@ -54,6 +64,7 @@ impl Ghl<'_> {
             .collect();
         let found = map.get(key).cloned();
         cache.write().await.insert(self.location.id.clone(), map);
+        *last_read = Some(std::time::Instant::now());
         Ok(found)
     }
 

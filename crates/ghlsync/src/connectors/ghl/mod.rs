@@ -39,16 +39,36 @@ pub(crate) struct State {
     /// Pipelines (with their stages) per location, from GHL (refreshed when a name is unknown).
     pipelines: RwLock<HashMap<LocationId, Vec<Pipeline>>>,
     /// One lock per location around custom field creation.
-    field_creations: std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<()>>>>,
+    field_creations: PerLocation<()>,
+    /// One read of a location's field definitions at a time, and when the last ended: jobs
+    /// that miss the cache together (a callback run's first jobs) make one read, not one
+    /// each.
+    field_reads: PerLocation<Option<std::time::Instant>>,
+}
+
+/// A lock per location, made on first use.
+type PerLocation<T> = std::sync::Mutex<HashMap<LocationId, Arc<tokio::sync::Mutex<T>>>>;
+
+fn lock_for<T: Default>(
+    locks: &PerLocation<T>,
+    location: &LocationId,
+) -> Arc<tokio::sync::Mutex<T>> {
+    let mut locks = locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(location.clone()).or_default())
 }
 
 impl State {
     fn field_creation(&self, location: &LocationId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .field_creations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(locks.entry(location.clone()).or_default())
+        lock_for(&self.field_creations, location)
+    }
+
+    fn field_read(
+        &self,
+        location: &LocationId,
+    ) -> Arc<tokio::sync::Mutex<Option<std::time::Instant>>> {
+        lock_for(&self.field_reads, location)
     }
 }
 
